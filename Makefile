@@ -1,0 +1,45 @@
+# prerenderd: `make run` and `make test` are all a newcomer needs.
+SHELL := /bin/bash
+GO    ?= go
+BIN   := bin/prerenderd
+PKGS  := ./...
+
+.DEFAULT_GOAL := help
+
+.PHONY: help deps build run test bench lint clean
+
+help: ## list the targets
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-6s %s\n", $$1, $$2}'
+
+deps: ## install what is missing (Chromium from Debian when we are root)
+	@command -v $(GO) >/dev/null || { echo "Go is not installed: get Go 1.26 or newer from https://go.dev/dl/ and put it on PATH." >&2; exit 1; }
+	@if command -v chromium >/dev/null || command -v chromium-browser >/dev/null || command -v google-chrome >/dev/null; then \
+		:; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "Chromium is missing: installing Debian's chromium package…"; \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; \
+	else \
+		echo "Chromium is missing. Install it (Debian/Ubuntu: sudo apt-get install -y chromium)" >&2; \
+		echo "or set render.chromium in config.toml to its path." >&2; \
+		exit 1; \
+	fi
+
+build: ## build bin/prerenderd
+	@command -v $(GO) >/dev/null || { echo "Go is not installed: get Go 1.26 or newer from https://go.dev/dl/" >&2; exit 1; }
+	$(GO) build -o $(BIN) .
+
+run: deps build ## install, build and start on the embedded default config (try the demo: see README)
+	./$(BIN)
+
+test: deps ## every test, with the race detector, against real Chromium and Pebble
+	$(GO) test -race -count=1 -timeout 9m $(PKGS)
+
+bench: deps ## the speed benchmarks (hit path against a bare net/http baseline, storage)
+	$(GO) test -run '^$$' -bench . -benchtime 2s -count 3 ./httpfront/ ./storage/
+
+lint: ## go vet and staticcheck
+	$(GO) vet $(PKGS)
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@2025.1.1 $(PKGS)
+
+clean: ## remove the binary (the cache in data/ stays)
+	rm -rf bin

@@ -1,0 +1,383 @@
+package actors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+	"github.com/asynkron/protoactor-go/actor"
+
+	"prerenderd/browser"
+	"prerenderd/storage"
+)
+
+// Config is what the actor tree needs from config.toml.
+type Config struct {
+	Shards         int
+	TTL            time.Duration
+	Browsers       int
+	TabsPerBrowser int
+	MaxQueue       int           // renders waiting for a tab; past it ErrOverloaded
+	QueueTimeout   time.Duration // longest wait for a tab; past it ErrOverloaded
+	Browser        browser.Options
+	Logger         *slog.Logger
+	// Clock is time.Now unless a test needs another.
+	Clock func() time.Time
+}
+
+func (c *Config) ensureDefaults() {
+	if c.Shards <= 0 {
+		c.Shards = 8
+	}
+	if c.TTL <= 0 {
+		c.TTL = 24 * time.Hour
+	}
+	if c.Browsers <= 0 {
+		c.Browsers = 1
+	}
+	if c.TabsPerBrowser <= 0 {
+		c.TabsPerBrowser = 2
+	}
+	if c.MaxQueue <= 0 {
+		c.MaxQueue = 1000
+	}
+	if c.QueueTimeout <= 0 {
+		c.QueueTimeout = 10 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Clock == nil {
+		c.Clock = time.Now
+	}
+	c.Browser.Tabs = c.TabsPerBrowser
+	c.Browser.Logger = c.Logger
+	c.Browser.EnsureDefaults()
+}
+
+// Errors a client of the façade can see. httpfront maps them to statuses.
+var (
+	// ErrOverloaded: no tab could be had before the deadline, or the wait queue is full.
+	ErrOverloaded = errors.New("overloaded: no browser tab free")
+	// ErrStopping: the appliance is shutting down.
+	ErrStopping = errors.New("appliance is stopping")
+)
+
+// Rendered is a shard's answer to one asker.
+type Rendered struct {
+	// FromStore: a render of this key finished just before the request reached its
+	// shard; the page is in the store and the caller should serve it from there.
+	FromStore bool
+	Result    *browser.Result
+	Err       error
+	// Stored: the result was written to the cache (a 200, complete).
+	Stored bool
+	// StoreErr: a storable result could not be written (for example, the disk is full).
+	StoreErr error
+	// Page is the stored form when Stored: gzip body and ETag ready to send.
+	Page *storage.Page
+	// Joined: this asker joined a render another request had started.
+	Joined bool
+}
+
+// Appliance is the façade over the actor tree.
+type Appliance struct {
+	cfg    Config
+	store  *storage.Store
+	system *actor.ActorSystem
+	root   *actor.PID
+	log    *slog.Logger
+
+	// Written by the root actor when it (re)spawns its children, read by callers.
+	shards atomic.Pointer[[]*actor.PID]
+	pool   atomic.Pointer[actor.PID]
+	front  *actor.PID
+
+	up       atomic.Pointer[[]*browser.Browser] // browsers that can take leases, for Ready
+	stopping atomic.Bool
+	inflight sync.WaitGroup // façade Render calls in progress
+	closers  sync.WaitGroup // goroutines closing Chromium processes
+	metrics  *applianceMetrics
+	stopOnce sync.Once
+	stopErr  error
+}
+
+// Start builds the actor tree. Browsers start in the background; Ready tells when one
+// answers.
+func Start(cfg Config, store *storage.Store) (*Appliance, error) {
+	cfg.ensureDefaults()
+	if err := cfg.Browser.Validate(); err != nil {
+		return nil, fmt.Errorf("cannot start appliance: %w", err)
+	}
+	a := &Appliance{cfg: cfg, store: store, log: cfg.Logger}
+	a.metrics = newApplianceMetrics(a)
+	// protoactor logs dead letters with the whole message (a render result can be
+	// megabytes): keep its own logging at Warn.
+	quiet := cfg.Logger.Handler()
+	a.system = actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
+		return slog.New(levelFloor{quiet, slog.LevelWarn})
+	}))
+	ready := make(chan struct{})
+	props := actor.PropsFromProducer(func() actor.Actor {
+		return &applianceActor{app: a, ready: ready}
+	}, actor.WithSupervisor(actor.NewOneForOneStrategy(10, 10*time.Second, actor.DefaultDecider)))
+	pid, err := a.system.Root.SpawnNamed(props, "appliance")
+	if err != nil {
+		return nil, fmt.Errorf("cannot spawn appliance actor: %w", err)
+	}
+	a.root = pid
+	<-ready
+	return a, nil
+}
+
+// shardFor maps a key to its owner. INVARIANT: every write of p/<key> goes through
+// this shard, so two renders of one key never race.
+func (a *Appliance) shardFor(key string) *actor.PID {
+	h := fnv.New32a()
+	io.WriteString(h, key)
+	shards := *a.shards.Load()
+	return shards[h.Sum32()%uint32(len(shards))]
+}
+
+// Render returns the rendered page for key, starting a render when none runs and
+// joining the running one otherwise. It does not look at the cache first: callers
+// read hits straight from the store (ViewPage) and call Render on a miss.
+func (a *Appliance) Render(ctx context.Context, key, url string) (*Rendered, error) {
+	if a.stopping.Load() {
+		return nil, ErrStopping
+	}
+	a.inflight.Add(1)
+	defer a.inflight.Done()
+	reply := make(chan *Rendered, 1)
+	a.system.Root.Send(a.shardFor(key), &StartRender{Key: key, URL: url, Reply: reply})
+	select {
+	case r := <-reply:
+		if r.Err != nil {
+			return r, r.Err
+		}
+		return r, nil
+	case <-ctx.Done():
+		// The render goes on without this asker and is stored for the next one.
+		return nil, ctx.Err()
+	}
+}
+
+// ViewPage reads a stored page without an actor hop: measured, a hop per hit cost
+// about a third of hit throughput, and Pebble is safe for concurrent readers.
+func (a *Appliance) ViewPage(key string, fn func(*storage.PageView) error) error {
+	return a.store.ViewPage(key, fn)
+}
+
+// Ready reports whether at least one browser answers Browser.getVersion.
+func (a *Appliance) Ready(ctx context.Context) error {
+	if a.stopping.Load() {
+		return ErrStopping
+	}
+	up := a.up.Load()
+	if up == nil || len(*up) == 0 {
+		return errors.New("no browser is up yet")
+	}
+	var last error
+	for _, b := range *up {
+		if _, err := b.Version(ctx); err != nil {
+			last = err
+			continue
+		}
+		return nil
+	}
+	return fmt.Errorf("no browser answers: %w", last)
+}
+
+// HTTPServer is the part of *http.Server the httpfront actor drives.
+type HTTPServer interface {
+	Serve() error
+	Shutdown(ctx context.Context) error
+}
+
+// Serve hands srv to the httpfront actor, which starts it and shuts it down first on
+// Stop. It returns at once; a server that fails is logged and reported on the channel.
+func (a *Appliance) Serve(srv HTTPServer) <-chan error {
+	failed := make(chan error, 1)
+	props := actor.PropsFromProducer(func() actor.Actor {
+		return &httpfrontActor{srv: srv, log: a.log, failed: failed}
+	})
+	reply := make(chan *actor.PID, 1)
+	a.system.Root.Send(a.root, &spawnFront{props: props, reply: reply})
+	a.front = <-reply
+	return failed
+}
+
+type spawnFront struct {
+	props *actor.Props
+	reply chan *actor.PID
+}
+
+// Stop shuts down in reverse order of start: the HTTP server stops accepting and lets
+// requests finish (up to ctx's deadline), in-flight renders end, the actors are
+// poisoned, and every Chromium process is closed and waited for.
+func (a *Appliance) Stop(ctx context.Context) error {
+	a.stopOnce.Do(func() { a.stopErr = a.stop(ctx) })
+	return a.stopErr
+}
+
+func (a *Appliance) stop(ctx context.Context) error {
+	var errs []error
+	if a.front != nil {
+		done := make(chan error, 1)
+		deadline, _ := ctx.Deadline()
+		a.system.Root.Send(a.front, &stopHTTP{Deadline: deadline, Done: done})
+		select {
+		case err := <-done:
+			if err != nil {
+				errs = append(errs, fmt.Errorf("http shutdown: %w", err))
+			}
+		case <-ctx.Done():
+			errs = append(errs, fmt.Errorf("http shutdown: %w", ctx.Err()))
+		}
+	}
+	a.stopping.Store(true)
+	renders := make(chan struct{})
+	go func() { a.inflight.Wait(); close(renders) }()
+	select {
+	case <-renders:
+	case <-ctx.Done():
+		errs = append(errs, fmt.Errorf("renders still running at the deadline: %w", ctx.Err()))
+	}
+	// Poison rather than Shutdown: Shutdown does not stop actors.
+	if err := a.system.Root.PoisonFuture(a.root).Wait(); err != nil {
+		errs = append(errs, fmt.Errorf("stopping actors: %w", err))
+	}
+	a.closers.Wait()
+	a.system.Shutdown()
+	return errors.Join(errs...)
+}
+
+// WriteMetrics writes the actor tree's metrics in Prometheus text format.
+func (a *Appliance) WriteMetrics(w io.Writer) { a.metrics.set.WritePrometheus(w) }
+
+// applianceActor is the root supervisor.
+type applianceActor struct {
+	app   *Appliance
+	ready chan struct{}
+}
+
+func (r *applianceActor) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *actor.Started:
+		a := r.app
+		a.pool.Store(ctx.Spawn(actor.PropsFromProducer(func() actor.Actor { return newPoolActor(a) },
+			actor.WithSupervisor(actor.NewOneForOneStrategy(10, 10*time.Second, actor.DefaultDecider)))))
+		shards := make([]*actor.PID, a.cfg.Shards)
+		for i := range shards {
+			pid, err := ctx.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return newShardActor(a, i) }), fmt.Sprintf("shard-%d", i))
+			if err != nil {
+				panic(fmt.Sprintf("cannot spawn shard %d: %v", i, err))
+			}
+			shards[i] = pid
+		}
+		a.shards.Store(&shards)
+		if r.ready != nil {
+			close(r.ready)
+			r.ready = nil
+		}
+	case *spawnFront:
+		pid, err := ctx.SpawnNamed(m.props, "httpfront")
+		if err != nil {
+			r.app.log.Error("spawn httpfront", "err", err)
+		}
+		m.reply <- pid
+	}
+}
+
+// levelFloor drops records below a level; it keeps protoactor's chatter out of logs.
+type levelFloor struct {
+	slog.Handler
+	min slog.Level
+}
+
+func (l levelFloor) Enabled(ctx context.Context, lv slog.Level) bool {
+	return lv >= l.min && l.Handler.Enabled(ctx, lv)
+}
+
+// httpfrontActor owns the HTTP server's lifecycle: it starts it, and on stopHTTP shuts
+// it down in a goroutine so that Receive never blocks on in-flight requests.
+type httpfrontActor struct {
+	srv    HTTPServer
+	log    *slog.Logger
+	failed chan<- error
+	down   bool
+}
+
+func (h *httpfrontActor) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *actor.Started:
+		srv, failed := h.srv, h.failed
+		go func() {
+			if err := srv.Serve(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				h.log.Error("http server failed", "err", err)
+				select {
+				case failed <- err:
+				default:
+				}
+			}
+		}()
+	case *stopHTTP:
+		if h.down {
+			m.Done <- nil
+			return
+		}
+		h.down = true
+		sctx, cancel := context.Background(), context.CancelFunc(func() {})
+		if !m.Deadline.IsZero() {
+			sctx, cancel = context.WithDeadline(sctx, m.Deadline)
+		}
+		go func() {
+			defer cancel()
+			m.Done <- h.srv.Shutdown(sctx)
+		}()
+	}
+}
+
+type applianceMetrics struct {
+	set            *metrics.Set
+	renderDuration *metrics.Histogram
+	rendersOK      *metrics.Counter
+	rendersIncompl *metrics.Counter
+	rendersFailed  *metrics.Counter
+	rendersJoined  *metrics.Counter
+	storeFailed    *metrics.Counter
+	browserRestart *metrics.Counter
+	renderInflight atomic.Int64
+	tabsBusy       atomic.Int64
+	queueLen       atomic.Int64
+	browsersUp     atomic.Int64
+}
+
+// newApplianceMetrics registers in a set of the appliance's own, so two appliances in
+// one test binary never register a name twice.
+func newApplianceMetrics(a *Appliance) *applianceMetrics {
+	m := &applianceMetrics{set: metrics.NewSet()}
+	s := m.set
+	m.renderDuration = s.NewHistogram("prerender_render_duration_seconds")
+	m.rendersOK = s.NewCounter(`prerender_renders_total{result="ok"}`)
+	m.rendersIncompl = s.NewCounter(`prerender_renders_total{result="incomplete"}`)
+	m.rendersFailed = s.NewCounter(`prerender_renders_total{result="error"}`)
+	m.rendersJoined = s.NewCounter("prerender_render_joins_total")
+	m.storeFailed = s.NewCounter("prerender_store_errors_total")
+	m.browserRestart = s.NewCounter("prerender_browser_restarts_total")
+	s.NewGauge("prerender_renders_in_flight", func() float64 { return float64(m.renderInflight.Load()) })
+	s.NewGauge("prerender_tabs_busy", func() float64 { return float64(m.tabsBusy.Load()) })
+	s.NewGauge("prerender_tab_queue_length", func() float64 { return float64(m.queueLen.Load()) })
+	s.NewGauge("prerender_browsers_up", func() float64 { return float64(m.browsersUp.Load()) })
+	s.NewGauge("prerender_pages_cached", func() float64 { return float64(a.store.PageCount()) })
+	s.NewGauge("prerender_storage_disk_bytes", func() float64 { return float64(a.store.DiskUsage()) })
+	return m
+}

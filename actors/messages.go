@@ -1,0 +1,114 @@
+package actors
+
+import (
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"prerenderd/browser"
+	"prerenderd/storage"
+)
+
+// StartRender asks a shard for the rendered page of Key. The shard answers on Reply
+// exactly once: joined to a render already running, from the store when a render
+// finished just before, or from a new render child.
+type StartRender struct {
+	Key   string
+	URL   string
+	Reply chan<- *Rendered
+}
+
+// RenderDone is a render child's report to its shard. Attempts counts browsers tried.
+type RenderDone struct {
+	Key      string
+	URL      string
+	Result   *browser.Result
+	Err      error
+	Attempts int
+}
+
+// pagePersisted reports the end of a shard's write of a finished render.
+type pagePersisted struct {
+	Key  string
+	Page *storage.Page
+	Err  error
+}
+
+// AcquireTab asks the pool for a tab. The pool answers ReplyTo with TabGranted or
+// TabRefused carrying the same ID.
+type AcquireTab struct {
+	ID       uint64
+	Deadline time.Time
+	// Avoid is the browser incarnation that just failed this render, if any: the
+	// retry goes elsewhere, or to the same browser once it has restarted.
+	Avoid   *Lease
+	ReplyTo *actor.PID
+}
+
+// TabGranted hands a lease on one tab of one browser.
+type TabGranted struct {
+	ID    uint64
+	Lease Lease
+}
+
+// TabRefused says no tab can be had before the deadline, or the queue is full.
+type TabRefused struct {
+	ID  uint64
+	Err error
+}
+
+// ReleaseTab gives a lease back. Sent by whoever ran the render, even when the render
+// child has already stopped, so a tab is never lost.
+type ReleaseTab struct {
+	Lease Lease
+}
+
+// Lease is one tab of one browser incarnation.
+type Lease struct {
+	Browser    *browser.Browser
+	BrowserID  int
+	Generation uint64
+}
+
+// BrowserUp tells the pool a browser actor has a running Chromium.
+type BrowserUp struct {
+	ID         int
+	Generation uint64
+	Browser    *browser.Browser
+	Tabs       int
+}
+
+// BrowserDown tells the pool a browser must not get new leases.
+type BrowserDown struct {
+	ID         int
+	Generation uint64
+}
+
+// waitExpired fires when a queued AcquireTab passes its deadline.
+type waitExpired struct{ ID uint64 }
+
+type browserStarted struct {
+	Browser    *browser.Browser
+	Generation uint64
+}
+
+type browserStartFailed struct{ Err error }
+
+type browserExited struct{ Generation uint64 }
+
+type retryStart struct{}
+
+type tabRendered struct {
+	Result *browser.Result
+	Err    error
+	Lease  Lease
+}
+
+// serveHTTP starts the HTTP server the httpfront actor owns.
+type serveHTTP struct{}
+
+// stopHTTP asks the httpfront actor to shut its server down; Done closes when it has.
+type stopHTTP struct {
+	Deadline time.Time
+	Done     chan<- error
+}

@@ -1,0 +1,116 @@
+package actors
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"prerenderd/browser"
+)
+
+var leaseIDs atomic.Uint64
+
+// maxAttempts: a render whose browser died is retried once on another browser.
+const maxAttempts = 2
+
+// renderActor is the short-lived child of a shard for one URL being rendered. It
+// asks the pool for a tab, renders in a goroutine, retries once if the browser died,
+// reports RenderDone to its shard and stops.
+type renderActor struct {
+	app      *Appliance
+	key      string
+	req      browser.Request
+	waitID   uint64
+	attempts int
+	avoid    *Lease
+	started  time.Time
+	cancel   context.CancelFunc
+}
+
+func (r *renderActor) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *actor.Started:
+		r.started = r.app.cfg.Clock()
+		r.app.metrics.renderInflight.Add(1)
+		r.acquire(ctx)
+	case *TabRefused:
+		if m.ID != r.waitID {
+			return
+		}
+		r.finish(ctx, nil, m.Err)
+	case *TabGranted:
+		if m.ID != r.waitID {
+			// A grant for a wait we gave up on: hand the tab straight back.
+			ctx.Send(r.app.pool.Load(), &ReleaseTab{Lease: m.Lease})
+			return
+		}
+		r.run(ctx, m.Lease)
+	case *tabRendered:
+		if m.Err != nil && r.attempts < maxAttempts && retryable(m.Err) {
+			r.app.log.Warn("render failed, retrying on another browser", "url", r.req.URL, "browser", m.Lease.BrowserID, "err", m.Err)
+			failed := m.Lease
+			r.avoid = &failed
+			r.acquire(ctx)
+			return
+		}
+		r.finish(ctx, m.Result, m.Err)
+	case *actor.Stopping:
+		if r.cancel != nil {
+			r.cancel()
+		}
+	}
+}
+
+func (r *renderActor) acquire(ctx actor.Context) {
+	r.waitID = leaseIDs.Add(1)
+	ctx.Send(r.app.pool.Load(), &AcquireTab{
+		ID:       r.waitID,
+		Deadline: r.app.cfg.Clock().Add(r.app.cfg.QueueTimeout),
+		Avoid:    r.avoid,
+		ReplyTo:  ctx.Self(),
+	})
+}
+
+func (r *renderActor) run(ctx actor.Context, lease Lease) {
+	r.attempts++
+	// The page timeout is enforced inside the browser; this bound only guards against
+	// a browser call that never returns.
+	rctx, cancel := context.WithTimeout(context.Background(), r.app.cfg.Browser.PageTimeout+30*time.Second)
+	r.cancel = cancel
+	self, root, pool, req := ctx.Self(), r.app.system.Root, r.app.pool.Load(), r.req
+	go func() {
+		defer cancel()
+		res, err := lease.Browser.Render(rctx, req)
+		// Released here, not by the actor: the actor may be gone by now, and a lost
+		// release would be a tab lost for good.
+		root.Send(pool, &ReleaseTab{Lease: lease})
+		root.Send(self, &tabRendered{Result: res, Err: err, Lease: lease})
+	}()
+}
+
+func (r *renderActor) finish(ctx actor.Context, res *browser.Result, err error) {
+	m := r.app.metrics
+	m.renderInflight.Add(-1)
+	m.renderDuration.UpdateDuration(r.started)
+	switch {
+	case err != nil:
+		m.rendersFailed.Inc()
+		r.app.log.Warn("render failed", "url", r.req.URL, "attempts", r.attempts, "err", err)
+	case res.Incomplete:
+		m.rendersIncompl.Inc()
+		r.app.log.Info("render incomplete", "url", r.req.URL, "status", res.Status, "ms", res.Duration.Milliseconds())
+	default:
+		m.rendersOK.Inc()
+		r.app.log.Info("rendered", "url", r.req.URL, "status", res.Status, "ms", res.Duration.Milliseconds(), "bytes", len(res.HTML))
+	}
+	ctx.Send(ctx.Parent(), &RenderDone{Key: r.key, URL: r.req.URL, Result: res, Err: err, Attempts: r.attempts})
+	ctx.Stop(ctx.Self())
+}
+
+// retryable: the browser, not the page, failed; another browser may succeed.
+func retryable(err error) bool {
+	return errors.Is(err, browser.ErrBrowserClosed) || errors.Is(err, browser.ErrTabCrashed)
+}

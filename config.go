@@ -1,0 +1,238 @@
+package main
+
+import (
+	_ "embed"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+
+	"prerenderd/storage/cachekey"
+)
+
+//go:embed config.toml
+var defaultConfigTOML string
+
+// fileConfig mirrors config.toml key for key. Durations and sizes stay strings here
+// so that a bad value can be reported with the name of its key.
+type fileConfig struct {
+	Server struct {
+		Listen          string   `toml:"listen"`
+		Tokens          []string `toml:"tokens"`
+		LogFormat       string   `toml:"log_format"`
+		LogLevel        string   `toml:"log_level"`
+		ShutdownTimeout string   `toml:"shutdown_timeout"`
+	} `toml:"server"`
+	Storage struct {
+		Dir        string `toml:"dir"`
+		BlockCache string `toml:"block_cache"`
+		MinFree    string `toml:"min_free"`
+	} `toml:"storage"`
+	Cache struct {
+		Shards     int    `toml:"shards"`
+		TTL        string `toml:"ttl"`
+		StripQuery string `toml:"strip_query"`
+	} `toml:"cache"`
+	Render struct {
+		Browsers       int      `toml:"browsers"`
+		TabsPerBrowser int      `toml:"tabs_per_browser"`
+		PageTimeout    string   `toml:"page_timeout"`
+		IdleWindow     string   `toml:"idle_window"`
+		Block          []string `toml:"block"`
+		BlockURLs      []string `toml:"block_urls"`
+		MaxQueue       int      `toml:"max_queue"`
+		QueueTimeout   string   `toml:"queue_timeout"`
+		Chromium       string   `toml:"chromium"`
+	} `toml:"render"`
+	Security struct {
+		AllowHosts   []string `toml:"allow_hosts"`
+		AllowPrivate bool     `toml:"allow_private"`
+	} `toml:"security"`
+}
+
+// Config is the checked configuration the rest of main hands out.
+type Config struct {
+	Listen          string
+	Tokens          []string
+	LogFormat       string
+	LogLevel        string
+	ShutdownTimeout time.Duration
+
+	StorageDir string
+	BlockCache int64
+	MinFree    int64
+
+	Shards     int
+	TTL        time.Duration
+	StripQuery cachekey.StripMode
+
+	Browsers       int
+	TabsPerBrowser int
+	PageTimeout    time.Duration
+	IdleWindow     time.Duration
+	Block          []string
+	BlockURLs      []string
+	MaxQueue       int
+	QueueTimeout   time.Duration
+	Chromium       string
+
+	AllowHosts   []string
+	AllowPrivate bool
+}
+
+// loadConfig reads the embedded default, then the file at path (when not empty) on top
+// of it, so a user's file only needs the keys it changes.
+func loadConfig(path string) (*Config, error) {
+	var fc fileConfig
+	if _, err := decodeStrict(defaultConfigTOML, &fc); err != nil {
+		return nil, fmt.Errorf("embedded default config: %w", err)
+	}
+	if path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("cannot read config %q: %w", path, err)
+		}
+		if _, err := decodeStrict(string(data), &fc); err != nil {
+			return nil, fmt.Errorf("config %q: %w", path, err)
+		}
+	}
+	return fc.check()
+}
+
+func decodeStrict(data string, fc *fileConfig) (toml.MetaData, error) {
+	md, err := toml.Decode(data, fc)
+	if err != nil {
+		return md, err
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		keys := make([]string, len(und))
+		for i, k := range und {
+			keys[i] = k.String()
+		}
+		return md, fmt.Errorf("unknown key %s", strings.Join(keys, ", "))
+	}
+	return md, nil
+}
+
+func (fc *fileConfig) check() (*Config, error) {
+	c := &Config{
+		Listen:         fc.Server.Listen,
+		Tokens:         fc.Server.Tokens,
+		LogFormat:      fc.Server.LogFormat,
+		LogLevel:       fc.Server.LogLevel,
+		StorageDir:     fc.Storage.Dir,
+		Shards:         fc.Cache.Shards,
+		Browsers:       fc.Render.Browsers,
+		TabsPerBrowser: fc.Render.TabsPerBrowser,
+		Block:          fc.Render.Block,
+		BlockURLs:      fc.Render.BlockURLs,
+		MaxQueue:       fc.Render.MaxQueue,
+		Chromium:       fc.Render.Chromium,
+		AllowHosts:     fc.Security.AllowHosts,
+		AllowPrivate:   fc.Security.AllowPrivate,
+	}
+	var errs []error
+	dur := func(key, s string, min time.Duration) time.Duration {
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: bad duration %q (want e.g. \"500ms\", \"15s\", \"24h\")", key, s))
+			return 0
+		}
+		if d < min {
+			errs = append(errs, fmt.Errorf("%s: %s is below the minimum %s", key, d, min))
+		}
+		return d
+	}
+	size := func(key, s string) int64 {
+		n, err := parseSize(s)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", key, err))
+		}
+		return n
+	}
+	positive := func(key string, n int) {
+		if n <= 0 {
+			errs = append(errs, fmt.Errorf("%s: must be at least 1, got %d", key, n))
+		}
+	}
+	oneOf := func(key, v string, allowed ...string) {
+		for _, a := range allowed {
+			if v == a {
+				return
+			}
+		}
+		errs = append(errs, fmt.Errorf("%s: %q is not one of %s", key, v, strings.Join(allowed, ", ")))
+	}
+
+	c.ShutdownTimeout = dur("server.shutdown_timeout", fc.Server.ShutdownTimeout, 0)
+	c.BlockCache = size("storage.block_cache", fc.Storage.BlockCache)
+	c.MinFree = size("storage.min_free", fc.Storage.MinFree)
+	c.TTL = dur("cache.ttl", fc.Cache.TTL, time.Second)
+	c.PageTimeout = dur("render.page_timeout", fc.Render.PageTimeout, 100*time.Millisecond)
+	c.IdleWindow = dur("render.idle_window", fc.Render.IdleWindow, 10*time.Millisecond)
+	c.QueueTimeout = dur("render.queue_timeout", fc.Render.QueueTimeout, 0)
+
+	if c.Listen == "" {
+		errs = append(errs, errors.New("server.listen: must not be empty"))
+	}
+	oneOf("server.log_format", c.LogFormat, "json", "text")
+	oneOf("server.log_level", c.LogLevel, "debug", "info", "warn", "error")
+	if c.StorageDir == "" {
+		errs = append(errs, errors.New("storage.dir: must not be empty"))
+	}
+	positive("cache.shards", c.Shards)
+	positive("render.browsers", c.Browsers)
+	positive("render.tabs_per_browser", c.TabsPerBrowser)
+	positive("render.max_queue", c.MaxQueue)
+	if m, err := cachekey.ParseStripMode(fc.Cache.StripQuery); err != nil {
+		errs = append(errs, fmt.Errorf("cache.strip_query: %w", err))
+	} else {
+		c.StripQuery = m
+	}
+	for _, b := range c.Block {
+		oneOf("render.block", b, "image", "media", "font", "stylesheet")
+	}
+	for _, t := range c.Tokens {
+		if strings.TrimSpace(t) == "" {
+			errs = append(errs, errors.New("server.tokens: a token must not be empty"))
+		}
+	}
+	if c.PageTimeout > 0 && c.IdleWindow >= c.PageTimeout {
+		errs = append(errs, fmt.Errorf("render.idle_window: %s must be shorter than render.page_timeout %s", c.IdleWindow, c.PageTimeout))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+var sizeUnits = []struct {
+	suffix string
+	mult   float64
+}{
+	{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40},
+	{"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12},
+	{"B", 1},
+}
+
+// parseSize reads "64MiB", "1.5GiB", "500MB" or a bare number of bytes.
+func parseSize(s string) (int64, error) {
+	t := strings.TrimSpace(s)
+	mult := 1.0
+	for _, u := range sizeUnits {
+		if rest, ok := strings.CutSuffix(t, u.suffix); ok {
+			t, mult = strings.TrimSpace(rest), u.mult
+			break
+		}
+	}
+	f, err := strconv.ParseFloat(t, 64)
+	if err != nil || f < 0 || math.IsInf(f, 0) || math.IsNaN(f) || f*mult > math.MaxInt64/2 {
+		return 0, fmt.Errorf("bad size %q (want e.g. \"64MiB\", \"10GiB\")", s)
+	}
+	return int64(f * mult), nil
+}

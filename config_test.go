@@ -1,0 +1,93 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func writeConfig(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "config.toml")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestTheEmbeddedDefaultLoads(t *testing.T) {
+	c, err := loadConfig("")
+	if err != nil {
+		t.Fatalf("default config: %v", err)
+	}
+	if c.Listen != "127.0.0.1:3000" || c.PageTimeout != 15*time.Second || c.IdleWindow != 500*time.Millisecond || c.BlockCache != 64<<20 {
+		t.Fatalf("unexpected defaults: %+v", c)
+	}
+}
+
+func TestAFileOverridesOnlyTheKeysItSets(t *testing.T) {
+	c, err := loadConfig(writeConfig(t, "[render]\nbrowsers = 3\n[storage]\nblock_cache = \"1.5GiB\"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Browsers != 3 || c.BlockCache != 3<<29 || c.TabsPerBrowser != 2 {
+		t.Fatalf("got browsers=%d block_cache=%d tabs=%d", c.Browsers, c.BlockCache, c.TabsPerBrowser)
+	}
+}
+
+func TestBadConfigIsRefusedNamingTheKey(t *testing.T) {
+	tests := []struct {
+		name, body, want string
+	}{
+		{"an unknown key", "[render]\nbrowsrs = 2\n", "render.browsrs"},
+		{"an unknown table", "[rendering]\nbrowsers = 2\n", "rendering"},
+		{"a bad duration", "[render]\npage_timeout = \"15 parsecs\"\n", "render.page_timeout"},
+		{"a duration without a unit", "[cache]\nttl = \"24\"\n", "cache.ttl"},
+		{"a bad size", "[storage]\nblock_cache = \"lots\"\n", "storage.block_cache"},
+		{"a negative size", "[storage]\nmin_free = \"-1MiB\"\n", "storage.min_free"},
+		{"zero browsers", "[render]\nbrowsers = 0\n", "render.browsers"},
+		{"an unknown strip mode", "[cache]\nstrip_query = \"some\"\n", "cache.strip_query"},
+		{"an unknown log format", "[server]\nlog_format = \"xml\"\n", "server.log_format"},
+		{"an unknown resource type", "[render]\nblock = [\"video\"]\n", "render.block"},
+		{"an idle window longer than the timeout", "[render]\nidle_window = \"20s\"\n", "render.idle_window"},
+		{"a value of the wrong type", "[render]\nbrowsers = \"two\"\n", "browsers"},
+		{"broken TOML", "[render\n", "toml"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name+" is refused", func(t *testing.T) {
+			_, err := loadConfig(writeConfig(t, tc.body))
+			if err == nil {
+				t.Fatalf("config %q was accepted", tc.body)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %q does not name %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestParseSize(t *testing.T) {
+	for in, want := range map[string]int64{"0": 0, "512": 512, "64MiB": 64 << 20, "10GiB": 10 << 30, "1KB": 1000, "2 MiB": 2 << 20, "100B": 100} {
+		if got, err := parseSize(in); err != nil || got != want {
+			t.Errorf("parseSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+}
+
+func FuzzLoadConfig(f *testing.F) {
+	f.Add(defaultConfigTOML)
+	f.Add("[render]\nbrowsers = 2\n")
+	f.Add("[storage]\nblock_cache = \"1e300GiB\"\n")
+	f.Fuzz(func(t *testing.T, body string) {
+		var fc fileConfig
+		if _, err := decodeStrict(defaultConfigTOML, &fc); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := decodeStrict(body, &fc); err != nil {
+			return
+		}
+		_, _ = fc.check() // must not panic, whatever the input
+	})
+}

@@ -1,0 +1,8 @@
+// Package httpfront is prerenderd's HTTP API: the prerender-compatible render route,
+// health, readiness, metrics and the built-in demo site.
+//
+// It is thin: it parses and checks requests, serves cache hits straight from the
+// store through the actors façade (no actor hop on a hit), and maps typed errors to
+// statuses in one place (errors.go). It never imports protoactor, chromedp or Pebble
+// and never holds a PID.
+package httpfront

@@ -1,0 +1,65 @@
+package httpfront
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"prerenderd/actors"
+	"prerenderd/browser"
+	"prerenderd/browser/netguard"
+)
+
+// clientError is a refusal decided by the HTTP front itself.
+type clientError struct {
+	status int
+	reason string
+	msg    string
+}
+
+func (e *clientError) Error() string { return e.msg }
+
+// statusOf maps every error a client can see to a status and a reject reason. It is
+// the one place where that mapping lives.
+func statusOf(err error) (int, string) {
+	var ce *clientError
+	var rej *netguard.Rejection
+	switch {
+	case errors.As(err, &ce):
+		return ce.status, ce.reason
+	case errors.As(err, &rej):
+		if rej.Reason == netguard.ReasonDNS {
+			return http.StatusGatewayTimeout, rej.Reason
+		}
+		return http.StatusForbidden, rej.Reason
+	case errors.Is(err, actors.ErrOverloaded):
+		return http.StatusServiceUnavailable, "overloaded"
+	case errors.Is(err, actors.ErrStopping):
+		return http.StatusServiceUnavailable, "shutting-down"
+	case errors.Is(err, browser.ErrTabCrashed):
+		return http.StatusGatewayTimeout, "tab-crashed"
+	case errors.Is(err, browser.ErrBrowserClosed):
+		return http.StatusGatewayTimeout, "browser-crashed"
+	case errors.Is(err, browser.ErrNavigation):
+		return http.StatusGatewayTimeout, "navigation-failed"
+	case errors.Is(err, context.DeadlineExceeded):
+		return http.StatusGatewayTimeout, "timeout"
+	}
+	return http.StatusGatewayTimeout, "render-failed"
+}
+
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	status, reason := statusOf(err)
+	h := w.Header()
+	h.Set("X-Prerender-Reject-Reason", reason)
+	if status == http.StatusServiceUnavailable {
+		h.Set("Retry-After", "5")
+	}
+	s.count[cacheError].Inc()
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write([]byte(reason + ": " + err.Error() + "\n"))
+	}
+}

@@ -1,0 +1,404 @@
+package httpfront
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+
+	"prerenderd/actors"
+	"prerenderd/browser/netguard"
+	"prerenderd/storage"
+	"prerenderd/storage/cachekey"
+)
+
+// Config is what the HTTP front needs from config.toml.
+type Config struct {
+	// Listen is the address the server listens on; the built-in demo is rendered from
+	// it and is the one loopback target allowed without security.allow_private.
+	Listen       string
+	Tokens       []string
+	StripQuery   cachekey.StripMode
+	AllowHosts   []string
+	AllowPrivate bool
+	Logger       *slog.Logger
+	// Resolver replaces DNS in the private-address check (tests).
+	Resolver netguard.Resolver
+	Clock    func() time.Time
+}
+
+// Server is the HTTP API.
+type Server struct {
+	cfg      Config
+	app      *actors.Appliance
+	guard    netguard.Guard
+	log      *slog.Logger
+	idPrefix string
+	ids      atomic.Uint64
+	set      *metrics.Set
+	count    map[string]*metrics.Counter
+	demo     http.Handler
+}
+
+// Cache results, the values of X-Prerender-Cache and of the metric's label.
+const (
+	cacheHit    = "HIT"
+	cacheMiss   = "MISS"
+	cacheBypass = "BYPASS"
+	cacheError  = "error"
+)
+
+// New builds the HTTP API over app.
+func New(cfg Config, app *actors.Appliance) *Server {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
+	}
+	if cfg.StripQuery == "" {
+		cfg.StripQuery = cachekey.StripTracking
+	}
+	var rnd [4]byte
+	_, _ = rand.Read(rnd[:])
+	s := &Server{
+		cfg:      cfg,
+		app:      app,
+		guard:    netguard.Guard{AllowPrivate: cfg.AllowPrivate, AllowHosts: cfg.AllowHosts, Resolver: cfg.Resolver},
+		log:      cfg.Logger,
+		idPrefix: hex.EncodeToString(rnd[:]) + "-",
+		set:      metrics.NewSet(),
+		count:    make(map[string]*metrics.Counter),
+		demo:     demoHandler(),
+	}
+	for _, c := range []string{cacheHit, cacheMiss, cacheBypass, cacheError} {
+		s.count[c] = s.set.NewCounter(`prerender_requests_total{cache="` + c + `"}`)
+	}
+	return s
+}
+
+// Listener wraps the server for the appliance's httpfront actor, which owns its
+// lifecycle (Serve on start, Shutdown first on stop).
+func (s *Server) Listener(ln net.Listener) actors.HTTPServer {
+	return &boundServer{ln: ln, srv: &http.Server{
+		Handler:           s,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}}
+}
+
+type boundServer struct {
+	ln  net.Listener
+	srv *http.Server
+}
+
+func (b *boundServer) Serve() error                       { return b.srv.Serve(b.ln) }
+func (b *boundServer) Shutdown(ctx context.Context) error { return b.srv.Shutdown(ctx) }
+
+// ServeHTTP routes by hand: http.ServeMux would clean "/http://host/" into
+// "/http:/host/" with a redirect, so the render target comes from r.RequestURI.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	uri := r.RequestURI
+	switch {
+	case hasFoldPrefix(uri, "/http:") || hasFoldPrefix(uri, "/https:") || hasFoldPrefix(uri, "/http%3a") || hasFoldPrefix(uri, "/https%3a"):
+		s.render(w, r, uri[1:])
+	case uri == "/render" || strings.HasPrefix(uri, "/render?"):
+		s.render(w, r, r.URL.Query().Get("url"))
+	case r.URL.Path == "/healthz":
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write([]byte("ok\n"))
+	case r.URL.Path == "/readyz":
+		s.readyz(w, r)
+	case r.URL.Path == "/metrics":
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+		metrics.WriteProcessMetrics(w)
+		s.app.WriteMetrics(w)
+		s.set.WritePrometheus(w)
+	case r.URL.Path == "/demo" || strings.HasPrefix(r.URL.Path, "/demo/"):
+		s.demo.ServeHTTP(w, r)
+	default:
+		http.Error(w, "not found: ask for a page as GET /{absolute URL}, e.g. /https://example.com/", http.StatusNotFound)
+	}
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if err := s.app.Ready(ctx); err != nil {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte("not ready: " + err.Error() + "\n"))
+		return
+	}
+	_, _ = w.Write([]byte("ready\n"))
+}
+
+func (s *Server) render(w http.ResponseWriter, r *http.Request, raw string) {
+	start := s.cfg.Clock()
+	reqID := s.idPrefix + strconv.FormatUint(s.ids.Add(1), 36)
+	h := w.Header()
+	h["X-Prerender-Request-Id"] = []string{reqID}
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		h.Set("Allow", "GET, HEAD")
+		s.fail(w, r, &clientError{status: http.StatusMethodNotAllowed, reason: "method-not-allowed", msg: "use GET or HEAD"})
+		return
+	}
+	if err := s.checkToken(r); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	target, err := targetURL(raw, s.cfg.StripQuery)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	demo := s.isDemo(target)
+	if !demo && len(s.cfg.AllowHosts) > 0 {
+		// The host list is checked on hits too: a host removed from the list stops
+		// being served at once, not when its pages expire.
+		if err := (&netguard.Guard{AllowHosts: s.cfg.AllowHosts, AllowPrivate: true}).Check(r.Context(), target); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+	}
+	key := cachekey.Key(cachekey.Desktop, target)
+	if s.serveStored(w, r, key, start) {
+		return
+	}
+	// Only a miss fetches anything, so only a miss pays for DNS.
+	if !demo {
+		if err := s.guard.Check(r.Context(), target); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+	}
+	res, err := s.app.Render(r.Context(), key, target.String())
+	if err != nil {
+		if r.Context().Err() != nil {
+			return // the client left; the render goes on and is stored for the next one
+		}
+		s.log.Warn("render request failed", "req", reqID, "url", target.String(), "err", err, "ms", time.Since(start).Milliseconds())
+		s.fail(w, r, err)
+		return
+	}
+	if res.FromStore && s.serveStored(w, r, key, start) {
+		return
+	}
+	cache := s.writeRendered(w, r, res)
+	s.log.Info("render request", "req", reqID, "url", target.String(), "cache", cache,
+		"status", res.Result.Status, "joined", res.Joined, "ms", time.Since(start).Milliseconds())
+}
+
+// serveStored answers from the store when a fresh page is there. It is the hit path:
+// no actor hop, no allocation of the body, and no log line.
+func (s *Server) serveStored(w http.ResponseWriter, r *http.Request, key string, now time.Time) bool {
+	served := false
+	err := s.app.ViewPage(key, func(v *storage.PageView) error {
+		if !now.Before(v.ExpiresAt) {
+			return nil
+		}
+		served = true
+		h := w.Header()
+		for k, vs := range v.Header {
+			h[k] = vs
+		}
+		if _, ok := h["Content-Type"]; !ok {
+			h["Content-Type"] = htmlType
+		}
+		h["X-Prerender-Cache"] = hitValue
+		h["Etag"] = []string{v.ETag}
+		h["Vary"] = varyValue
+		h["Age"] = []string{strconv.FormatInt(int64(now.Sub(v.RenderedAt)/time.Second), 10)}
+		s.count[cacheHit].Inc()
+		if etagMatches(r.Header.Get("If-None-Match"), v.ETag) {
+			w.WriteHeader(http.StatusNotModified)
+			return nil
+		}
+		body := v.Plain
+		if acceptsGzip(r.Header.Get("Accept-Encoding")) {
+			body = v.Gzip
+			h["Content-Encoding"] = gzipValue
+		}
+		h["Content-Length"] = []string{strconv.Itoa(len(body))}
+		w.WriteHeader(v.Status)
+		if r.Method != http.MethodHead {
+			_, _ = w.Write(body)
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, storage.ErrNotFound) {
+		// A store that cannot be read is not a reason to fail the crawler: render.
+		s.log.Error("cannot read cache", "key", key, "err", err)
+	}
+	return served
+}
+
+var (
+	htmlType  = []string{"text/html; charset=utf-8"}
+	hitValue  = []string{cacheHit}
+	varyValue = []string{"Accept-Encoding"}
+	gzipValue = []string{"gzip"}
+)
+
+// hopHeaders are never copied from a page's prerender-header tags: they describe
+// the connection or the body encoding, which prerenderd decides.
+var hopHeaders = map[string]bool{
+	"Connection": true, "Content-Length": true, "Content-Encoding": true, "Transfer-Encoding": true,
+	"Keep-Alive": true, "Upgrade": true, "Trailer": true, "Te": true,
+	"X-Prerender-Cache": true, "X-Prerender-Request-Id": true, "Etag": true,
+}
+
+func (s *Server) writeRendered(w http.ResponseWriter, r *http.Request, res *actors.Rendered) string {
+	rr := res.Result
+	h := w.Header()
+	for k, vs := range rr.Header {
+		if ck := http.CanonicalHeaderKey(k); !hopHeaders[ck] {
+			h[ck] = vs
+		}
+	}
+	if h.Get("Content-Type") == "" {
+		h["Content-Type"] = htmlType
+	}
+	cache := cacheBypass
+	if res.Stored {
+		cache = cacheMiss
+	}
+	h["X-Prerender-Cache"] = []string{cache}
+	if rr.Incomplete {
+		h.Set("X-Prerender-Incomplete", "timeout")
+	}
+	s.count[cache].Inc()
+	body := rr.HTML
+	if res.Page != nil {
+		h["Etag"] = []string{res.Page.ETag}
+		h["Vary"] = varyValue
+		h["Age"] = []string{"0"}
+		if acceptsGzip(r.Header.Get("Accept-Encoding")) && len(res.Page.Gzip) > 0 {
+			body = res.Page.Gzip
+			h["Content-Encoding"] = gzipValue
+		}
+	}
+	status := rr.Status
+	if status < 100 || status > 999 {
+		status = http.StatusBadGateway
+	}
+	h["Content-Length"] = []string{strconv.Itoa(len(body))}
+	w.WriteHeader(status)
+	if r.Method != http.MethodHead && bodyAllowed(status) {
+		_, _ = w.Write(body)
+	}
+	return cache
+}
+
+func bodyAllowed(status int) bool {
+	return status >= 200 && status != http.StatusNoContent && status != http.StatusNotModified
+}
+
+func (s *Server) checkToken(r *http.Request) error {
+	if len(s.cfg.Tokens) == 0 {
+		return nil
+	}
+	got := r.Header.Get("X-Prerender-Token")
+	if got == "" {
+		return &clientError{status: http.StatusUnauthorized, reason: "token-missing", msg: "X-Prerender-Token is required"}
+	}
+	for _, t := range s.cfg.Tokens {
+		if subtle.ConstantTimeCompare([]byte(got), []byte(t)) == 1 {
+			return nil
+		}
+	}
+	return &clientError{status: http.StatusForbidden, reason: "token-invalid", msg: "X-Prerender-Token is not valid"}
+}
+
+// targetURL reads the page URL from the request: as sent ("https://shop.example/p"),
+// percent-encoded as a whole ("https%3A%2F%2Fshop.example%2Fp") or with its double
+// slash collapsed by a proxy ("https:/shop.example/p").
+func targetURL(raw string, mode cachekey.StripMode) (*url.URL, error) {
+	if hasFoldPrefix(raw, "http%3a") || hasFoldPrefix(raw, "https%3a") {
+		dec, err := url.PathUnescape(raw)
+		if err != nil {
+			return nil, &clientError{status: http.StatusBadRequest, reason: "bad-url", msg: "cannot decode the URL: " + err.Error()}
+		}
+		raw = dec
+	}
+	for _, scheme := range []string{"http:/", "https:/"} {
+		if hasFoldPrefix(raw, scheme) && !hasFoldPrefix(raw, scheme+"/") {
+			raw = raw[:len(scheme)] + "/" + raw[len(scheme):]
+		}
+	}
+	u, err := cachekey.Normalize(raw, mode)
+	if err != nil {
+		return nil, &clientError{status: http.StatusBadRequest, reason: "bad-url", msg: err.Error()}
+	}
+	return u, nil
+}
+
+// isDemo: the built-in demo is served by this very server, on loopback, so it is the
+// one private target allowed without security.allow_private.
+func (s *Server) isDemo(u *url.URL) bool {
+	if u.Path != "/demo" && !strings.HasPrefix(u.Path, "/demo/") {
+		return false
+	}
+	_, lport, err := net.SplitHostPort(s.cfg.Listen)
+	if err != nil || u.Port() != lport {
+		return false
+	}
+	host := u.Hostname()
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func hasFoldPrefix(s, prefix string) bool {
+	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
+}
+
+// acceptsGzip reads Accept-Encoding, honouring "gzip;q=0" as a refusal.
+func acceptsGzip(ae string) bool {
+	for ae != "" {
+		var part string
+		part, ae, _ = strings.Cut(ae, ",")
+		name, params, _ := strings.Cut(part, ";")
+		name = strings.TrimSpace(name)
+		if !strings.EqualFold(name, "gzip") && name != "*" {
+			continue
+		}
+		params = strings.ReplaceAll(params, " ", "")
+		if q, ok := strings.CutPrefix(params, "q="); ok {
+			if f, err := strconv.ParseFloat(q, 64); err == nil && f == 0 {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
+func etagMatches(inm, etag string) bool {
+	if inm == "" || etag == "" {
+		return false
+	}
+	for inm != "" {
+		var t string
+		t, inm, _ = strings.Cut(inm, ",")
+		t = strings.TrimPrefix(strings.TrimSpace(t), "W/")
+		if t == "*" || t == etag {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,165 @@
+// Command prerenderd renders JavaScript pages for crawlers and serves them from a
+// cache. main reads like its start-up script: flags, config, storage, actors, HTTP,
+// wait for a signal, then stop in reverse order, each step logged with its duration.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"prerenderd/actors"
+	"prerenderd/browser"
+	"prerenderd/httpfront"
+	"prerenderd/storage"
+)
+
+func main() {
+	configPath := flag.String("config", "", "path to a config.toml; its keys override the embedded default")
+	printConfig := flag.Bool("print-config", false, "print the embedded default config.toml and exit")
+	flag.Parse()
+	if *printConfig {
+		fmt.Print(defaultConfigTOML)
+		return
+	}
+	cfg, err := loadConfig(*configPath)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "prerenderd: %v\n", err)
+		os.Exit(2)
+	}
+	log := newLogger(cfg)
+	if err := run(cfg, log); err != nil {
+		log.Error("prerenderd stopped with an error", "err", err)
+		os.Exit(1)
+	}
+}
+
+func run(cfg *Config, log *slog.Logger) error {
+	startedAt := time.Now()
+
+	chromium, err := browser.FindChromium(cfg.Chromium)
+	if err != nil {
+		return err
+	}
+	log.Info("found chromium", "path", chromium)
+
+	t := time.Now()
+	store, err := storage.Open(storage.Options{
+		Dir:          cfg.StorageDir,
+		BlockCache:   cfg.BlockCache,
+		MinFreeBytes: cfg.MinFree,
+		Logger:       log,
+	})
+	if err != nil {
+		return err
+	}
+	log.Info("opened storage", "dir", cfg.StorageDir, "pages", store.PageCount(), "ms", time.Since(t).Milliseconds())
+	defer func() {
+		t := time.Now()
+		if err := store.Close(); err != nil {
+			log.Error("closing storage", "err", err)
+		}
+		log.Info("closed storage", "ms", time.Since(t).Milliseconds())
+	}()
+
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("cannot listen on %q (server.listen): %w", cfg.Listen, err)
+	}
+
+	t = time.Now()
+	app, err := actors.Start(actors.Config{
+		Shards:         cfg.Shards,
+		TTL:            cfg.TTL,
+		Browsers:       cfg.Browsers,
+		TabsPerBrowser: cfg.TabsPerBrowser,
+		MaxQueue:       cfg.MaxQueue,
+		QueueTimeout:   cfg.QueueTimeout,
+		Browser: browser.Options{
+			Path:        chromium,
+			IdleWindow:  cfg.IdleWindow,
+			PageTimeout: cfg.PageTimeout,
+			Block:       cfg.Block,
+			BlockURLs:   cfg.BlockURLs,
+		},
+		Logger: log,
+	}, store)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	log.Info("started actors", "shards", cfg.Shards, "browsers", cfg.Browsers, "tabs_per_browser", cfg.TabsPerBrowser, "ms", time.Since(t).Milliseconds())
+
+	front := httpfront.New(httpfront.Config{
+		Listen:       ln.Addr().String(),
+		Tokens:       cfg.Tokens,
+		StripQuery:   cfg.StripQuery,
+		AllowHosts:   cfg.AllowHosts,
+		AllowPrivate: cfg.AllowPrivate,
+		Logger:       log,
+	}, app)
+	failed := app.Serve(front.Listener(ln))
+	log.Info("listening", "addr", ln.Addr().String())
+
+	readyCtx, stopReady := context.WithCancel(context.Background())
+	defer stopReady()
+	go announceReady(readyCtx, app, log, ln.Addr().String(), startedAt)
+
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	var runErr error
+	select {
+	case s := <-sigs:
+		log.Info("stopping", "signal", s.String(), "deadline", cfg.ShutdownTimeout.String())
+	case err := <-failed:
+		runErr = fmt.Errorf("http server: %w", err)
+	}
+	signal.Stop(sigs)
+	stopReady()
+
+	t = time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := app.Stop(ctx); err != nil {
+		log.Warn("stopped actors with errors", "err", err)
+	}
+	log.Info("stopped http, renders, actors and chromium", "ms", time.Since(t).Milliseconds())
+	return runErr
+}
+
+// announceReady logs once when the first browser answers, with a command to try.
+func announceReady(ctx context.Context, app *actors.Appliance, log *slog.Logger, addr string, since time.Time) {
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		c, cancel := context.WithTimeout(ctx, 2*time.Second)
+		err := app.Ready(c)
+		cancel()
+		if err == nil {
+			log.Info("ready", "ms_since_start", time.Since(since).Milliseconds(),
+				"try", fmt.Sprintf("curl -i http://%s/http://%s/demo/", addr, addr))
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+func newLogger(cfg *Config) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "text" {
+		return slog.New(slog.NewTextHandler(os.Stderr, opts))
+	}
+	return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+}

@@ -1,0 +1,259 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"prerenderd/browser"
+	"prerenderd/browser/fixture"
+)
+
+// These tests run the built binary as an operator would: they are the proof that
+// the cache survives kill -9 and that SIGTERM leaves no Chromium behind.
+
+var binary string
+
+func TestMain(m *testing.M) {
+	os.Exit(runMain(m))
+}
+
+func runMain(m *testing.M) int {
+	if _, err := browser.FindChromium(""); err != nil {
+		if os.Getenv("CI") != "" {
+			fmt.Fprintf(os.Stderr, "FAIL: CI is set and no Chromium was found: %v\n", err)
+			return 1
+		}
+		fmt.Fprintf(os.Stderr, "SKIP binary tests: no Chromium found (%v); `make test` installs it\n", err)
+		return 0
+	}
+	dir, err := os.MkdirTemp("", "prerenderd-bin-*")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	binary = filepath.Join(dir, "prerenderd")
+	if out, err := exec.Command("go", "build", "-race", "-o", binary, ".").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "cannot build: %v\n%s", err, out)
+		return 1
+	}
+	return m.Run()
+}
+
+type appliance struct {
+	t      *testing.T
+	cmd    *exec.Cmd
+	addr   string
+	tmp    string
+	stderr *bytes.Buffer
+	exited chan error
+}
+
+func freeAddr(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// startAppliance runs the binary on a config of the test's own, with its Chromium
+// profile under tmp so the test can find every process it started.
+func startAppliance(t *testing.T, dataDir, tmp, extra string) *appliance {
+	t.Helper()
+	addr := freeAddr(t)
+	cfg := fmt.Sprintf("[server]\nlisten = %q\nlog_format = \"text\"\nshutdown_timeout = \"10s\"\n[storage]\ndir = %q\n[render]\nbrowsers = 1\npage_timeout = \"5s\"\n[security]\nallow_private = true\n%s", addr, dataDir, extra)
+	cfgPath := filepath.Join(t.TempDir(), "config.toml")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a := &appliance{t: t, addr: addr, tmp: tmp, stderr: &bytes.Buffer{}, exited: make(chan error, 1)}
+	a.cmd = exec.Command(binary, "-config", cfgPath)
+	a.cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
+	pr, pw := io.Pipe()
+	a.cmd.Stderr = pw
+	ready := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(pr)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		once := false
+		for sc.Scan() {
+			line := sc.Text()
+			a.stderr.WriteString(line + "\n")
+			if !once && strings.Contains(line, "msg=ready") {
+				once = true
+				close(ready)
+			}
+		}
+	}()
+	if err := a.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { a.exited <- a.cmd.Wait(); pw.Close() }()
+	t.Cleanup(func() {
+		if a.cmd.ProcessState == nil {
+			a.cmd.Process.Kill()
+			<-a.exited
+		}
+	})
+	select {
+	case <-ready:
+	case err := <-a.exited:
+		t.Fatalf("prerenderd exited before ready: %v\n%s", err, a.stderr)
+	case <-time.After(60 * time.Second):
+		t.Fatalf("prerenderd not ready after 60s\n%s", a.stderr)
+	}
+	return a
+}
+
+func (a *appliance) get(target string) (*http.Response, string) {
+	a.t.Helper()
+	resp, err := http.Get("http://" + a.addr + "/" + target)
+	if err != nil {
+		a.t.Fatalf("GET %s: %v\n%s", target, err, a.stderr)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+// chromiumUnder lists the processes whose command line mentions dir: Chromium and
+// every child it forked carry the --user-data-dir made under it.
+func chromiumUnder(dir string) []string {
+	entries, _ := os.ReadDir("/proc")
+	var found []string
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil || !bytes.Contains(b, []byte("--user-data-dir="+dir)) {
+			continue
+		}
+		if st, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat")); err == nil {
+			// A zombie that its parent has not reaped yet has no process to leave behind.
+			if f := strings.Fields(string(st)); len(f) > 2 && f[2] == "Z" {
+				continue
+			}
+		}
+		found = append(found, e.Name())
+	}
+	return found
+}
+
+func waitNoChromium(t *testing.T, dir string, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		left := chromiumUnder(dir)
+		if len(left) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Chromium processes left behind: %v", left)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestTheCacheSurvivesKill9(t *testing.T) {
+	origin := fixture.New(t)
+	data, tmp := t.TempDir(), t.TempDir()
+	target := origin.URL + "/product?survive=1"
+
+	a := startAppliance(t, data, tmp, "")
+	resp, first := a.get(target)
+	if resp.StatusCode != 200 || resp.Header.Get("X-Prerender-Cache") != "MISS" {
+		t.Fatalf("first: %d %s\n%s", resp.StatusCode, resp.Header.Get("X-Prerender-Cache"), a.stderr)
+	}
+	a.cmd.Process.Signal(syscall.SIGKILL)
+	<-a.exited
+	// Chromium dies with its parent rather than lingering as an orphan.
+	waitNoChromium(t, tmp, 10*time.Second)
+
+	b := startAppliance(t, data, tmp, "")
+	docs := origin.Hits("/product")
+	resp, again := b.get(target)
+	if resp.Header.Get("X-Prerender-Cache") != "HIT" || again != first {
+		t.Fatalf("after kill -9: %s, same body %v\n%s", resp.Header.Get("X-Prerender-Cache"), again == first, b.stderr)
+	}
+	if origin.Hits("/product") != docs {
+		t.Fatal("the restarted appliance fetched the page again")
+	}
+}
+
+func TestSIGTERMLetsARenderFinishAndLeavesNoChromium(t *testing.T) {
+	origin := fixture.New(t)
+	data, tmp := t.TempDir(), t.TempDir()
+	a := startAppliance(t, data, tmp, "")
+	if len(chromiumUnder(tmp)) == 0 {
+		t.Fatal("found no Chromium process to watch; the test cannot prove anything")
+	}
+
+	type result struct {
+		status int
+		cache  string
+		body   string
+		err    error
+	}
+	done := make(chan result, 1)
+	go func() {
+		resp, err := http.Get("http://" + a.addr + "/" + origin.URL + "/chain?sigterm=1")
+		if err != nil {
+			done <- result{err: err}
+			return
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		done <- result{status: resp.StatusCode, cache: resp.Header.Get("X-Prerender-Cache"), body: string(b)}
+	}()
+	// Signal once the render is under way: the origin has served the document.
+	for deadline := time.Now().Add(10 * time.Second); origin.Hits("/chain") == 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the render never reached the origin\n%s", a.stderr)
+		}
+	}
+	a.cmd.Process.Signal(syscall.SIGTERM)
+
+	r := <-done
+	if r.err != nil || r.status != 200 || !strings.Contains(r.body, "Great coffee") {
+		t.Fatalf("in-flight render: err=%v status=%d cache=%s\n%s", r.err, r.status, r.cache, a.stderr)
+	}
+	select {
+	case err := <-a.exited:
+		if err != nil {
+			t.Fatalf("exit: %v\n%s", err, a.stderr)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("prerenderd did not exit after SIGTERM\n%s", a.stderr)
+	}
+	waitNoChromium(t, tmp, 2*time.Second)
+	if _, err := net.Dial("tcp", a.addr); err == nil {
+		t.Fatal("still accepting connections after exit")
+	}
+}
+
+func TestPrintConfigPrintsTheEmbeddedDefault(t *testing.T) {
+	out, err := exec.Command(binary, "-print-config").Output()
+	if err != nil || string(out) != defaultConfigTOML {
+		t.Fatalf("-print-config: err=%v, %d bytes", err, len(out))
+	}
+}
+
+func TestAnUnknownConfigKeyStopsTheStart(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "c.toml")
+	os.WriteFile(p, []byte("[render]\ntabs = 4\n"), 0o600)
+	out, err := exec.Command(binary, "-config", p).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "render.tabs") {
+		t.Fatalf("err=%v output=%s", err, out)
+	}
+}

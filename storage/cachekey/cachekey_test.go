@@ -1,0 +1,89 @@
+package cachekey
+
+import (
+	"errors"
+	"testing"
+)
+
+func TestNormalize(t *testing.T) {
+	tests := []struct {
+		name, in, want string
+		mode           StripMode
+	}{
+		{"scheme and host are lowercased", "HTTPS://Shop.Example/P/1", "https://shop.example/P/1", StripTracking},
+		{"default https port is dropped", "https://shop.example:443/", "https://shop.example/", StripTracking},
+		{"default http port is dropped", "http://shop.example:80/a", "http://shop.example/a", StripTracking},
+		{"other ports stay", "http://shop.example:8080/a", "http://shop.example:8080/a", StripTracking},
+		{"fragment is dropped", "https://shop.example/a#top", "https://shop.example/a", StripTracking},
+		{"empty path becomes slash", "https://shop.example", "https://shop.example/", StripTracking},
+		{"tracking parameters are dropped", "https://s.example/?utm_source=x&id=1&gclid=2&fbclid=3&mc_eid=4&_ga=5", "https://s.example/?id=1", StripTracking},
+		{"remaining parameters are sorted", "https://s.example/?b=2&a=1&c=3", "https://s.example/?a=1&b=2&c=3", StripTracking},
+		{"strip all drops the query", "https://s.example/products?page=2", "https://s.example/products", StripAll},
+		{"strip none keeps tracking parameters", "https://s.example/?utm_source=x", "https://s.example/?utm_source=x", StripNone},
+		{"a lone question mark is dropped", "https://s.example/a?", "https://s.example/a", StripTracking},
+		{"ipv6 host keeps brackets", "http://[::1]:3000/a", "http://[::1]:3000/a", StripTracking},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			u, err := Normalize(tc.in, tc.mode)
+			if err != nil {
+				t.Fatalf("Normalize(%q): %v", tc.in, err)
+			}
+			if got := u.String(); got != tc.want {
+				t.Fatalf("Normalize(%q) = %q, want %q", tc.in, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestNormalizeRefuses(t *testing.T) {
+	for name, in := range map[string]string{
+		"an empty string":       "",
+		"a relative path":       "/just/a/path",
+		"a javascript URL":      "javascript:alert(1)",
+		"a file URL":            "file:///etc/passwd",
+		"a URL without a host":  "http:///nohost",
+		"credentials":           "https://user:pw@shop.example/",
+		"an unparsable escape":  "https://shop.example/%zz",
+		"an opaque http URL":    "http:shop.example",
+		"a ftp URL":             "ftp://shop.example/",
+		"a control character":   "https://shop.example/\x7f",
+		"a missing scheme":      "shop.example/a",
+		"a data URL":            "data:text/html,hi",
+		"a chrome internal URL": "chrome://crash",
+	} {
+		t.Run(name+" is refused", func(t *testing.T) {
+			if _, err := Normalize(in, StripTracking); !errors.Is(err, ErrBadURL) {
+				t.Fatalf("Normalize(%q) error = %v, want ErrBadURL", in, err)
+			}
+		})
+	}
+}
+
+func TestKeyIsStableAcrossEquivalentURLs(t *testing.T) {
+	a, _ := Normalize("https://Shop.example:443/p?b=1&a=2&utm_medium=x#f", StripTracking)
+	b, _ := Normalize("https://shop.example/p?a=2&b=1", StripTracking)
+	if Key(Desktop, a) != Key(Desktop, b) {
+		t.Fatalf("keys differ: %q vs %q", Key(Desktop, a), Key(Desktop, b))
+	}
+}
+
+func FuzzNormalize(f *testing.F) {
+	for _, s := range []string{"https://a.example/?utm_x=1&b=2", "http://[::1]:80/", "HTTP://X:443", "https://a/%zz?&&=", "http://a.b/c?d=%"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		u, err := Normalize(raw, StripTracking)
+		if err != nil {
+			return
+		}
+		// Normalizing a normalized URL must be a fixed point, or keys would drift.
+		again, err := Normalize(u.String(), StripTracking)
+		if err != nil {
+			t.Fatalf("normalized %q → %q no longer parses: %v", raw, u, err)
+		}
+		if again.String() != u.String() {
+			t.Fatalf("not idempotent: %q → %q → %q", raw, u, again)
+		}
+	})
+}
