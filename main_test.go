@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -56,8 +57,38 @@ type appliance struct {
 	cmd    *exec.Cmd
 	addr   string
 	tmp    string
-	stderr *bytes.Buffer
+	stderr *syncBuffer
 	exited chan error
+}
+
+// syncBuffer collects the appliance's log while the test reads it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) WriteString(s string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.buf.WriteString(s)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// shortTemp is a temporary directory with a short path: Chromium puts a Unix socket
+// under TMPDIR, and t.TempDir() paths pass the 108-byte limit of socket paths.
+func shortTemp(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "pd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
 }
 
 func freeAddr(t *testing.T) string {
@@ -69,17 +100,18 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-// startAppliance runs the binary on a config of the test's own, with its Chromium
+// startAppliance runs the binary on a config of the test's own (storageKeys are
+// extra lines of its [storage] table), with its Chromium
 // profile under tmp so the test can find every process it started.
-func startAppliance(t *testing.T, dataDir, tmp, extra string) *appliance {
+func startAppliance(t *testing.T, dataDir, tmp, storageKeys string) *appliance {
 	t.Helper()
 	addr := freeAddr(t)
-	cfg := fmt.Sprintf("[server]\nlisten = %q\nlog_format = \"text\"\nshutdown_timeout = \"10s\"\n[storage]\ndir = %q\n[render]\nbrowsers = 1\npage_timeout = \"5s\"\n[security]\nallow_private = true\n%s", addr, dataDir, extra)
+	cfg := fmt.Sprintf("[server]\nlisten = %q\nlog_format = \"text\"\nshutdown_timeout = \"10s\"\n[storage]\ndir = %q\n%s[render]\nbrowsers = 1\npage_timeout = \"5s\"\n[security]\nallow_private = true\n", addr, dataDir, storageKeys)
 	cfgPath := filepath.Join(t.TempDir(), "config.toml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	a := &appliance{t: t, addr: addr, tmp: tmp, stderr: &bytes.Buffer{}, exited: make(chan error, 1)}
+	a := &appliance{t: t, addr: addr, tmp: tmp, stderr: &syncBuffer{}, exited: make(chan error, 1)}
 	a.cmd = exec.Command(binary, "-config", cfgPath)
 	a.cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
 	pr, pw := io.Pipe()
@@ -167,7 +199,7 @@ func waitNoChromium(t *testing.T, dir string, within time.Duration) {
 
 func TestTheCacheSurvivesKill9(t *testing.T) {
 	origin := fixture.New(t)
-	data, tmp := t.TempDir(), t.TempDir()
+	data, tmp := t.TempDir(), shortTemp(t)
 	target := origin.URL + "/product?survive=1"
 
 	a := startAppliance(t, data, tmp, "")
@@ -193,7 +225,7 @@ func TestTheCacheSurvivesKill9(t *testing.T) {
 
 func TestSIGTERMLetsARenderFinishAndLeavesNoChromium(t *testing.T) {
 	origin := fixture.New(t)
-	data, tmp := t.TempDir(), t.TempDir()
+	data, tmp := t.TempDir(), shortTemp(t)
 	a := startAppliance(t, data, tmp, "")
 	if len(chromiumUnder(tmp)) == 0 {
 		t.Fatal("found no Chromium process to watch; the test cannot prove anything")
@@ -255,5 +287,38 @@ func TestAnUnknownConfigKeyStopsTheStart(t *testing.T) {
 	out, err := exec.Command(binary, "-config", p).CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "render.tabs") {
 		t.Fatalf("err=%v output=%s", err, out)
+	}
+}
+
+func TestAFullDiskRefusesWritesButKeepsServingTheCache(t *testing.T) {
+	origin := fixture.New(t)
+	data, tmp := t.TempDir(), shortTemp(t)
+	cached := origin.URL + "/product?disk=cached"
+
+	a := startAppliance(t, data, tmp, "")
+	if resp, _ := a.get(cached); resp.Header.Get("X-Prerender-Cache") != "MISS" {
+		t.Fatalf("first render: %s", resp.Header.Get("X-Prerender-Cache"))
+	}
+	a.cmd.Process.Signal(syscall.SIGTERM)
+	<-a.exited
+
+	// The guard refuses a write when less than min_free would stay free: asking for
+	// more than any disk has is a disk that is full from prerenderd's point of view.
+	b := startAppliance(t, data, tmp, "min_free = \"1000TiB\"\n")
+	resp, body := b.get(cached)
+	if resp.Header.Get("X-Prerender-Cache") != "HIT" || !strings.Contains(body, "Espresso Machine 42") {
+		t.Fatalf("a cached page on a full disk: %s", resp.Header.Get("X-Prerender-Cache"))
+	}
+	fresh := origin.URL + "/product?disk=new"
+	resp, body = b.get(fresh)
+	if resp.StatusCode != 200 || resp.Header.Get("X-Prerender-Cache") != "BYPASS" || !strings.Contains(body, "Espresso Machine 42") {
+		t.Fatalf("a new page on a full disk: %d %s", resp.StatusCode, resp.Header.Get("X-Prerender-Cache"))
+	}
+	if log := b.stderr.String(); !strings.Contains(log, "cannot store page") || !strings.Contains(log, "disk") {
+		t.Fatalf("no clear log line about the full disk:\n%s", b.stderr)
+	}
+	// Served again from a render, not from a half-written entry.
+	if resp, _ := b.get(fresh); resp.Header.Get("X-Prerender-Cache") != "BYPASS" {
+		t.Fatalf("second request on a full disk: %s", resp.Header.Get("X-Prerender-Cache"))
 	}
 }

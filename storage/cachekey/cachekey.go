@@ -6,8 +6,10 @@ package cachekey
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -72,7 +74,15 @@ func Normalize(raw string, mode StripMode) (*url.URL, error) {
 	if host == "" {
 		return nil, fmt.Errorf("%w: no host", ErrBadURL)
 	}
+	if err := checkHost(host); err != nil {
+		return nil, err
+	}
 	port := u.Port()
+	if port != "" {
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return nil, fmt.Errorf("%w: port %q is not between 1 and 65535", ErrBadURL, port)
+		}
+	}
 	if (u.Scheme == "http" && port == "80") || (u.Scheme == "https" && port == "443") {
 		port = ""
 	}
@@ -90,6 +100,32 @@ func Normalize(raw string, mode StripMode) (*url.URL, error) {
 	u.RawQuery = normalizeQuery(u.RawQuery, mode)
 	u.ForceQuery = false
 	return u, nil
+}
+
+// checkHost refuses hosts a browser would refuse, so they fail here with a 400 and
+// not later as a failed render.
+func checkHost(host string) error {
+	if strings.Contains(host, ":") {
+		if _, err := netip.ParseAddr(host); err != nil {
+			return fmt.Errorf("%w: bad IPv6 address %q", ErrBadURL, host)
+		}
+		return nil
+	}
+	if len(host) > 253 {
+		return fmt.Errorf("%w: host longer than 253 bytes", ErrBadURL)
+	}
+	for _, label := range strings.Split(strings.TrimSuffix(host, "."), ".") {
+		if label == "" || len(label) > 63 {
+			return fmt.Errorf("%w: bad host %q", ErrBadURL, host)
+		}
+		for i := 0; i < len(label); i++ {
+			c := label[i]
+			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c >= 0x80) {
+				return fmt.Errorf("%w: bad character %q in host %q", ErrBadURL, c, host)
+			}
+		}
+	}
+	return nil
 }
 
 func normalizeQuery(raw string, mode StripMode) string {

@@ -51,6 +51,11 @@ func TestNormalizeRefuses(t *testing.T) {
 		"a missing scheme":      "shop.example/a",
 		"a data URL":            "data:text/html,hi",
 		"a chrome internal URL": "chrome://crash",
+		"a port out of range":   "http://shop.example:99999999/",
+		"port zero":             "http://shop.example:0/",
+		"a space in the host":   "http://shop%20example/",
+		"an empty label":        "http://shop..example/",
+		"a bad IPv6 literal":    "http://[::zz]/",
 	} {
 		t.Run(name+" is refused", func(t *testing.T) {
 			if _, err := Normalize(in, StripTracking); !errors.Is(err, ErrBadURL) {
