@@ -1,0 +1,520 @@
+package browser
+
+import (
+	"bytes"
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	cdpbrowser "github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+)
+
+const (
+	// openTimeout bounds opening a tab ahead of time, when no caller's
+	// context does: a browser that cannot open a tab in this time is sick.
+	openTimeout = 10 * time.Second
+
+	// gracefulClose bounds Browser.close; past it the process is killed.
+	gracefulClose = 2 * time.Second
+
+	// maxSocketPath is the size of sun_path, NUL included, and
+	// singletonSuffix what Chromium adds to TMPDIR for its singleton socket.
+	maxSocketPath   = 108
+	singletonSuffix = "/org.chromium.Chromium.XXXXXX/SingletonSocket"
+
+	// bindingName is the page-side function the ready script reports
+	// window.prerenderReady through. js/ready.js uses the same name.
+	bindingName = "__prerenderdReady"
+)
+
+//go:embed js/ready.js
+var readyJS string
+
+// Browser is one Chromium process that renders up to Options.Tabs pages at
+// once.
+type Browser struct {
+	opts      Options
+	log       *slog.Logger
+	path      string
+	root      string   // holds dataDir and Chromium's TMPDIR, removed on Close
+	dataDir   string   // --user-data-dir
+	userAgent string   // default User-Agent of a render
+	blocked   []string // Network.setBlockedURLs patterns
+
+	// ctx is the chromedp browser context. INVARIANT: it has no deadline; its
+	// end kills Chromium.
+	ctx          context.Context
+	cancelParent context.CancelFunc // ends ctx without waiting
+	waitBrowser  context.CancelFunc // chromedp's cancel: returns once the process is reaped
+	cancelAlloc  context.CancelFunc
+	cdp          *chromedp.Browser
+	pid          int
+	lost         <-chan struct{} // closed when the CDP connection is gone
+
+	slots chan struct{} // one token per running render
+	spare chan *tab     // a tab opened ahead of time, handed to the next render
+	// closingCtx ends when Close starts; closing is its Done channel.
+	closingCtx  context.Context
+	stopClosing context.CancelFunc
+	closing     <-chan struct{}
+	done        chan struct{} // closed when the process exited or the connection was lost
+
+	mu     sync.Mutex
+	closed bool // INVARIANT: once set under mu, renders.Add is never called again
+
+	renders sync.WaitGroup // running Render calls
+	keeper  sync.WaitGroup // the goroutine that keeps a spare tab
+	closers sync.WaitGroup // tabs being closed
+	watcher sync.WaitGroup // the goroutine that closes done
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// tab is one page target in a browser context of its own.
+type tab struct {
+	ctx      context.Context    // chromedp context of the tab; ends when the tab is closed
+	cancel   context.CancelFunc // starts closing the tab and disposing of its browser context
+	wait     context.CancelFunc // chromedp's cancel: returns once the tab is closed
+	target   *chromedp.Target
+	detached <-chan struct{}
+}
+
+// Start starts one Chromium process, checks that it answers and opens the
+// first tab ahead of time. ctx bounds the start only: the process outlives it
+// and lives until Close.
+func Start(ctx context.Context, opts Options) (*Browser, error) {
+	begin := time.Now()
+	opts.EnsureDefaults()
+	if err := opts.Validate(); err != nil {
+		return nil, fmt.Errorf("cannot start browser: %w", err)
+	}
+	path, err := FindChromium(opts.Path)
+	if err != nil {
+		return nil, fmt.Errorf("cannot start browser: %w", err)
+	}
+	root, err := os.MkdirTemp("", "prerenderd-")
+	if err == nil {
+		err = os.Mkdir(filepath.Join(root, "tmp"), 0o700)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("cannot start chromium %q: cannot create user data dir: %w", path, errors.Join(err, os.RemoveAll(root)))
+	}
+	b := &Browser{
+		opts:    opts,
+		log:     opts.Logger.With("component", "browser"),
+		path:    path,
+		root:    root,
+		dataDir: filepath.Join(root, "profile"),
+		blocked: opts.blockPatterns(),
+		slots:   make(chan struct{}, opts.Tabs),
+		spare:   make(chan *tab),
+		done:    make(chan struct{}),
+	}
+	b.closingCtx, b.stopClosing = context.WithCancel(context.Background())
+	b.closing = b.closingCtx.Done()
+
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), b.allocatorOptions()...)
+	parent, cancelParent := context.WithCancel(allocCtx)
+	bctx, waitBrowser := chromedp.NewContext(parent, chromedp.WithBrowserOption(
+		chromedp.WithBrowserLogf(b.chromedpLog(slog.LevelDebug)),
+		chromedp.WithBrowserErrorf(b.chromedpLog(slog.LevelDebug)),
+	))
+	b.ctx, b.cancelParent, b.waitBrowser, b.cancelAlloc = bctx, cancelParent, waitBrowser, cancelAlloc
+
+	// The first Do binds Chromium's life to bctx, so the caller's deadline
+	// must not reach it: it only aborts the start.
+	stop := context.AfterFunc(ctx, cancelParent)
+	err = chromedp.Do(bctx)
+	if !stop() && err == nil {
+		err = context.Cause(ctx)
+	}
+	if err != nil {
+		b.stopClosing()
+		b.stopProcess()
+		return nil, fmt.Errorf("cannot start chromium %q: %w", path, errors.Join(err, b.cleanup()))
+	}
+	c := chromedp.FromContext(bctx)
+	b.cdp = c.Browser
+	b.lost = c.Browser.LostConnection
+	if p := c.Browser.Process(); p != nil {
+		b.pid = p.Pid
+	}
+	b.log = b.log.With("pid", b.pid)
+	b.watcher.Go(b.watch)
+
+	version, err := b.startChecks(ctx)
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("cannot start chromium %q: %w", path, err), b.Close())
+	}
+	b.log.Info("chromium started", "path", path, "version", version, "tabs", opts.Tabs,
+		"user_data_dir", b.dataDir, "took", time.Since(begin))
+	return b, nil
+}
+
+// startChecks asks Chromium for its version, derives the default User-Agent
+// and opens the first spare tab, so a broken binary or a bad block pattern
+// fails Start rather than the first render.
+func (b *Browser) startChecks(ctx context.Context) (string, error) {
+	v, err := cdp.Call(ctx, b.cdp, cdpbrowser.GetVersion, cdp.Empty{})
+	if err != nil {
+		return "", fmt.Errorf("chromium does not answer Browser.getVersion: %w", err)
+	}
+	b.userAgent = defaultUserAgent(v.UserAgent)
+	t, err := b.openTab(ctx)
+	if err != nil {
+		return "", fmt.Errorf("cannot open a tab: %w", err)
+	}
+	b.keeper.Go(func() { b.keepSpare(t) })
+	return v.Product, nil
+}
+
+// defaultUserAgent makes Chromium's own User-Agent look like a desktop
+// Chrome, because sites serve "HeadlessChrome" a bot page, and appends the
+// " prerenderd" marker that prerender-aware sites look for.
+func defaultUserAgent(ua string) string {
+	return strings.ReplaceAll(ua, "HeadlessChrome", "Chrome") + " prerenderd"
+}
+
+func (b *Browser) allocatorOptions() []chromedp.ExecAllocatorOption {
+	flags := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(b.path),
+		chromedp.UserDataDir(b.dataDir),
+		chromedp.CombinedOutput(&lineLogger{log: b.log.With("source", "chromium")}),
+		chromedp.Flag("headless", true),
+		chromedp.Flag("no-sandbox", true), // we run as root in containers
+		chromedp.Flag("disable-gpu", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("no-first-run", true),
+		chromedp.Flag("no-default-browser-check", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		// Headless Chromium 156 otherwise builds ~150MB of omnibox UI per
+		// browser context.
+		chromedp.Flag("disable-features", "WebUIOmniboxPopup,WebUIOmniboxFullPopup,WebUIOmniboxAimPopup,PreloadTopChromeWebUI,Translate"),
+		chromedp.Flag("disable-extensions", true),
+		chromedp.Flag("disable-default-apps", true),
+		chromedp.Flag("disable-breakpad", true),
+		chromedp.Flag("disable-client-side-phishing-detection", true),
+		chromedp.Flag("disable-hang-monitor", true),
+		chromedp.Flag("disable-popup-blocking", true),
+		chromedp.Flag("disable-prompt-on-repost", true),
+		// A tab that is not focused must still run its timers at full
+		// speed, or a render waits for throttled setTimeout calls.
+		chromedp.Flag("disable-background-timer-throttling", true),
+		chromedp.Flag("disable-backgrounding-occluded-windows", true),
+		chromedp.Flag("disable-renderer-backgrounding", true),
+		chromedp.Flag("metrics-recording-only", true),
+		chromedp.Flag("password-store", "basic"),
+		chromedp.Flag("use-mock-keychain", true),
+		chromedp.Flag("hide-scrollbars", true),
+		chromedp.Flag("mute-audio", true),
+		// A desktop layout: responsive sites render their full content.
+		chromedp.Flag("window-size", "1366,768"),
+	}
+	// Chromium leaves its singleton socket and, with disable-dev-shm-usage,
+	// its shared memory files in TMPDIR; a killed browser does not remove
+	// them, so they go under root too, unless that would make the socket
+	// path longer than a Unix socket allows: Chromium dies on that.
+	if tmp := filepath.Join(b.root, "tmp"); len(tmp)+len(singletonSuffix) < maxSocketPath {
+		flags = append(flags, chromedp.Env("TMPDIR="+tmp))
+	}
+	if b.opts.blocks("image") {
+		// URL patterns miss images served without an extension; Blink's
+		// own switch never fetches any image.
+		flags = append(flags, chromedp.Flag("blink-settings", "imagesEnabled=false"))
+	}
+	return flags
+}
+
+// openTab opens a page in a new incognito browser context and prepares it:
+// blocked URLs and the prerenderReady hook. ctx bounds the opening only; the
+// tab lives until closeTab.
+func (b *Browser) openTab(ctx context.Context) (*tab, error) {
+	parent, cancel := context.WithCancel(b.ctx)
+	tctx, wait := chromedp.NewContext(parent, chromedp.WithNewBrowserContext())
+	t := &tab{ctx: tctx, cancel: cancel, wait: wait}
+	// The first Do on tctx ties the tab's event loop to tctx, so ctx may
+	// only abort it, never become its parent.
+	stop := context.AfterFunc(ctx, cancel)
+	err := chromedp.Do(tctx)
+	if err == nil {
+		err = b.prepareTab(ctx, t)
+	}
+	if !stop() && err == nil {
+		err = context.Cause(ctx)
+	}
+	if err != nil {
+		b.closeTab(t)
+		return nil, err
+	}
+	return t, nil
+}
+
+func (b *Browser) prepareTab(ctx context.Context, t *tab) error {
+	t.target = chromedp.FromContext(t.ctx).Target
+	detached, err := chromedp.Detached(t.ctx)
+	if err != nil {
+		return err
+	}
+	t.detached = detached
+	patterns := make([]*network.BlockPattern, len(b.blocked))
+	for i, p := range b.blocked {
+		patterns[i] = &network.BlockPattern{URLPattern: p, Block: true}
+	}
+	// A download would write into the user data dir and never render.
+	if _, err := cdp.Call(ctx, b.cdp, cdpbrowser.SetDownloadBehavior, cdpbrowser.SetDownloadBehaviorParams{
+		Behavior:         cdpbrowser.SetDownloadBehaviorBehaviorDeny,
+		BrowserContextID: chromedp.FromContext(t.ctx).BrowserContextID,
+	}); err != nil {
+		return fmt.Errorf("cannot deny downloads: %w", err)
+	}
+	if _, err := cdp.Call(ctx, t.target, network.SetBlockedURLs, network.SetBlockedURLsParams{URLPatterns: patterns}); err != nil {
+		return fmt.Errorf("cannot set blocked URLs: %w", err)
+	}
+	if _, err := cdp.Call(ctx, t.target, runtime.AddBinding, runtime.AddBindingParams{Name: bindingName}); err != nil {
+		return fmt.Errorf("cannot add binding: %w", err)
+	}
+	if _, err := cdp.Call(ctx, t.target, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: readyJS}); err != nil {
+		return fmt.Errorf("cannot add ready script: %w", err)
+	}
+	return nil
+}
+
+// closeTab closes t off the caller's path: closing a target and disposing of
+// its browser context takes 60–290 ms.
+func (b *Browser) closeTab(t *tab) {
+	t.cancel()
+	b.closers.Go(func() {
+		begin := time.Now()
+		t.wait()
+		b.log.Debug("tab closed", "took", time.Since(begin))
+	})
+}
+
+// takeTab returns the spare tab when one is ready, else opens one.
+func (b *Browser) takeTab(ctx context.Context) (*tab, error) {
+	select {
+	case t := <-b.spare:
+		select {
+		case <-t.detached:
+			b.closeTab(t)
+		default:
+			return t, nil
+		}
+	default:
+	}
+	return b.openTab(ctx)
+}
+
+// keepSpare keeps one tab open ahead of time so a render does not pay for
+// opening it. It starts with t.
+func (b *Browser) keepSpare(t *tab) {
+	for {
+		if t == nil {
+			ctx, cancel := context.WithTimeout(b.ctx, openTimeout)
+			// Close must not wait for a slow opening.
+			stop := context.AfterFunc(b.closingCtx, cancel)
+			var err error
+			t, err = b.openTab(ctx)
+			stop()
+			cancel()
+			if err != nil {
+				if b.gone() {
+					return
+				}
+				b.log.Warn("cannot open spare tab", "err", err)
+				select {
+				case <-b.closing:
+					return
+				case <-b.lost:
+					return
+				case <-time.After(time.Second):
+				}
+				continue
+			}
+		}
+		select {
+		case b.spare <- t:
+			t = nil
+		case <-b.closing:
+			b.closeTab(t)
+			return
+		case <-b.lost:
+			b.closeTab(t)
+			return
+		}
+	}
+}
+
+// watch closes done when Chromium goes away, whoever asked for it.
+func (b *Browser) watch() {
+	select {
+	case <-b.lost:
+	case <-b.ctx.Done():
+	}
+	select {
+	case <-b.closing:
+	default:
+		b.log.Warn("chromium went away")
+	}
+	close(b.done)
+}
+
+// gone reports whether renders on b can no longer succeed.
+func (b *Browser) gone() bool {
+	select {
+	case <-b.lost:
+		return true
+	case <-b.closing:
+		return true
+	case <-b.ctx.Done():
+		return true
+	default:
+		return false
+	}
+}
+
+// Version returns Chromium's product string, such as "Chrome/156.0.8078.79".
+// It is a round trip to the browser process, so /readyz and liveness checks
+// use it.
+func (b *Browser) Version(ctx context.Context) (string, error) {
+	if b.gone() {
+		return "", fmt.Errorf("cannot get chromium version: %w", ErrBrowserClosed)
+	}
+	v, err := cdp.Call(ctx, b.cdp, cdpbrowser.GetVersion, cdp.Empty{})
+	if err != nil {
+		if b.gone() {
+			return "", fmt.Errorf("cannot get chromium version: %w: %w", ErrBrowserClosed, err)
+		}
+		return "", fmt.Errorf("cannot get chromium version: %w", err)
+	}
+	return v.Product, nil
+}
+
+// PID is the process id of the Chromium browser process.
+func (b *Browser) PID() int { return b.pid }
+
+// Done is closed when the Chromium process exited or its connection was lost:
+// crash, kill -9, or Close.
+func (b *Browser) Done() <-chan struct{} { return b.done }
+
+// Close stops Chromium and waits for the process, for every tab being closed
+// and for the removal of the user data dir. Running renders end with
+// ErrBrowserClosed. It is safe to call more than once.
+func (b *Browser) Close() error {
+	b.closeOnce.Do(func() { b.closeErr = b.close() })
+	return b.closeErr
+}
+
+func (b *Browser) close() error {
+	begin := time.Now()
+	b.mu.Lock()
+	b.closed = true
+	b.mu.Unlock()
+	b.stopClosing()
+
+	// Order matters: renders and the spare keeper are the only ones that
+	// start closers, so they end before closers are waited for.
+	b.renders.Wait()
+	b.keeper.Wait()
+	b.closers.Wait()
+
+	select {
+	case <-b.lost:
+	default:
+		// A graceful close lets Chromium take its children down itself.
+		ctx, cancel := context.WithTimeout(b.ctx, gracefulClose)
+		if err := chromedp.Cancel(ctx); err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+			b.log.Debug("graceful close failed", "err", err)
+		}
+		cancel()
+	}
+	b.stopProcess()
+	b.watcher.Wait()
+	err := b.cleanup()
+	b.log.Info("chromium stopped", "took", time.Since(begin))
+	if err != nil {
+		return fmt.Errorf("cannot close chromium %q: %w", b.path, err)
+	}
+	return nil
+}
+
+// stopProcess kills Chromium if it still runs and waits until it is reaped
+// and chromedp's allocator has let go of it.
+func (b *Browser) stopProcess() {
+	b.cancelParent()
+	b.waitBrowser()
+	b.cancelAlloc()
+}
+
+// cleanup kills what is left of Chromium's process tree and removes the user
+// data dir and Chromium's TMPDIR. Children such as the zygote can outlive a
+// killed browser process and keep writing into them.
+func (b *Browser) cleanup() error {
+	killLeftovers(b.dataDir)
+	// When TMPDIR could not be moved under root, the singleton socket's
+	// directory is elsewhere; the profile's symlink names it.
+	if target, err := os.Readlink(filepath.Join(b.dataDir, "SingletonSocket")); err == nil {
+		if dir := filepath.Dir(target); strings.HasPrefix(filepath.Base(dir), "org.chromium.Chromium.") {
+			_ = os.RemoveAll(dir)
+		}
+	}
+	var err error
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if err = os.RemoveAll(b.root); err == nil || time.Now().After(deadline) {
+			break
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("cannot remove user data dir %q: %w", b.root, err)
+	}
+	return nil
+}
+
+// chromedpLog routes chromedp's printf-style logs into slog.
+func (b *Browser) chromedpLog(level slog.Level) func(string, ...any) {
+	return func(format string, args ...any) {
+		b.log.Log(context.Background(), level, "chromedp", "msg", fmt.Sprintf(format, args...))
+	}
+}
+
+// lineLogger logs Chromium's stdout and stderr one line per event. Chromium
+// is chatty (D-Bus, GPU), so it logs at debug level.
+type lineLogger struct {
+	log *slog.Logger
+	buf []byte
+}
+
+// Write is called from one goroutine only, chromedp's output copier.
+func (l *lineLogger) Write(p []byte) (int, error) {
+	l.buf = append(l.buf, p...)
+	for {
+		i := bytes.IndexByte(l.buf, '\n')
+		if i < 0 {
+			break
+		}
+		if line := strings.TrimSpace(string(l.buf[:i])); line != "" {
+			l.log.Debug("chromium output", "line", line)
+		}
+		l.buf = l.buf[i+1:]
+	}
+	if len(l.buf) > 64<<10 {
+		l.buf = l.buf[:0]
+	}
+	return len(p), nil
+}

@@ -1,0 +1,140 @@
+package browser
+
+import (
+	"context"
+	"errors"
+	"os"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"prerenderd/browser/fixture"
+)
+
+func TestVersionAnswersWithTheProduct(t *testing.T) {
+	t.Parallel()
+	v, err := shared.Version(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(v, "Chrome/") {
+		t.Errorf("Version = %q, want a Chrome product string", v)
+	}
+	if shared.PID() <= 0 {
+		t.Errorf("PID = %d", shared.PID())
+	}
+}
+
+// The tests that start a browser of their own are not parallel: a Chromium
+// starting steals the CPU that the timing rules of the parallel renders need.
+
+func TestCloseLeavesNoProcessAndNoDirectory(t *testing.T) {
+	b := startOwn(t, 2)
+	o := fixture.New(t)
+	contains(t, render(t, b, o, "/product"), "Espresso Machine 42")
+	if len(processesUsing(b.dataDir, 0)) == 0 {
+		t.Fatal("no process uses the user data dir while the browser runs: the check below proves nothing")
+	}
+
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if pids := processesUsing(b.dataDir, 0); len(pids) != 0 {
+		t.Errorf("processes %v still use %s after Close", pids, b.dataDir)
+	}
+	if _, err := os.Stat(b.root); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("user data dir %s is still there: %v", b.root, err)
+	}
+	select {
+	case <-b.Done():
+	default:
+		t.Error("Done is not closed after Close")
+	}
+	if err := b.Close(); err != nil {
+		t.Errorf("second Close = %v, want nil", err)
+	}
+	if _, err := b.Render(context.Background(), Request{URL: o.URL + "/"}); !errors.Is(err, ErrBrowserClosed) {
+		t.Errorf("Render after Close = %v, want ErrBrowserClosed", err)
+	}
+	if _, err := b.Version(context.Background()); !errors.Is(err, ErrBrowserClosed) {
+		t.Errorf("Version after Close = %v, want ErrBrowserClosed", err)
+	}
+}
+
+func TestCloseEndsRunningRendersWithErrBrowserClosed(t *testing.T) {
+	b := startOwn(t, 1)
+	o := fixture.New(t)
+	errc := make(chan error, 1)
+	go func() {
+		_, err := b.Render(context.Background(), Request{URL: o.URL + "/timeout"})
+		errc <- err
+	}()
+	for o.Hits("/api/tick") == 0 {
+		time.Sleep(10 * time.Millisecond)
+	}
+	begin := time.Now()
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-errc; !errors.Is(err, ErrBrowserClosed) {
+		t.Errorf("error = %v, want ErrBrowserClosed", err)
+	}
+	if took := time.Since(begin); took > 3*time.Second {
+		t.Errorf("Close took %s", took)
+	}
+}
+
+func TestKilledChromiumFailsRendersFastAndClosesDone(t *testing.T) {
+	b := startOwn(t, 1)
+	o := fixture.New(t)
+	errc := make(chan error, 1)
+	go func() {
+		_, err := b.Render(context.Background(), Request{URL: o.URL + "/timeout"})
+		errc <- err
+	}()
+	for o.Hits("/api/tick") == 0 {
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	killed := time.Now()
+	if err := syscall.Kill(b.PID(), syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-errc:
+		if !errors.Is(err, ErrBrowserClosed) {
+			t.Errorf("error = %v, want ErrBrowserClosed", err)
+		}
+		if took := time.Since(killed); took > time.Second {
+			t.Errorf("the render failed %s after the kill", took)
+		}
+	case <-time.After(sharedTimeout):
+		t.Fatal("Render did not return after Chromium was killed")
+	}
+	select {
+	case <-b.Done():
+	case <-time.After(2 * time.Second):
+		t.Error("Done is not closed after the kill")
+	}
+	if _, err := b.Render(context.Background(), Request{URL: o.URL + "/"}); !errors.Is(err, ErrBrowserClosed) {
+		t.Errorf("Render on a killed browser = %v, want ErrBrowserClosed", err)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if pids := processesUsing(b.dataDir, 0); len(pids) != 0 {
+		t.Errorf("processes %v outlived the kill and Close", pids)
+	}
+	if _, err := os.Stat(b.root); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("user data dir %s is still there: %v", b.root, err)
+	}
+}
+
+func TestStartFailsClearlyWithoutChromium(t *testing.T) {
+	t.Parallel()
+	_, err := Start(context.Background(), Options{Path: "/nonexistent/chromium"})
+	if err == nil || !strings.Contains(err.Error(), "/nonexistent/chromium") {
+		t.Errorf("Start = %v, want an error naming the path", err)
+	}
+}

@@ -1,0 +1,222 @@
+package browser
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"strings"
+	"time"
+)
+
+// Options configure one Browser. The zero value is usable after
+// EnsureDefaults.
+type Options struct {
+	Path        string        // Chromium binary; "" = look up chromium, chromium-browser, google-chrome on PATH
+	Tabs        int           // max concurrent renders in this browser (default 2)
+	IdleWindow  time.Duration // default 500ms
+	PageTimeout time.Duration // default 15s
+	Block       []string      // resource types not downloaded: "image", "media", "font", "stylesheet"; default image, media, font
+	BlockURLs   []string      // extra URL patterns blocked, on top of the built-in tracker list
+	Logger      *slog.Logger
+}
+
+const (
+	defaultTabs        = 2
+	defaultIdleWindow  = 500 * time.Millisecond
+	defaultPageTimeout = 15 * time.Second
+)
+
+// defaultBlock is the Block list of EnsureDefaults: what a crawler never sees
+// costs bandwidth and time, and an image never changes the DOM.
+var defaultBlock = []string{"image", "media", "font"}
+
+// blockTypes maps a resource type of Options.Block to URL patterns.
+// Network.setBlockedURLs only matches URLs, so a type is approximated by the
+// file extensions it is served with; images are also switched off in Blink
+// (see chromiumFlags), which catches images served without an extension.
+var blockTypes = map[string][]string{
+	"image":      {"png", "jpg", "jpeg", "gif", "webp", "avif", "svg", "ico", "bmp", "tif", "tiff", "apng", "PNG", "JPG", "JPEG", "GIF", "WEBP", "SVG"},
+	"media":      {"mp4", "webm", "ogg", "ogv", "oga", "mp3", "wav", "m4a", "m4v", "mov", "avi", "flac", "aac", "m3u8", "mpd", "MP4", "MP3"},
+	"font":       {"woff", "woff2", "ttf", "otf", "eot", "WOFF", "WOFF2", "TTF", "OTF"},
+	"stylesheet": {"css", "CSS"},
+}
+
+// trackers are blocked in every render: they never change what a crawler
+// sees, and several of them keep the network busy long enough to delay the
+// idle rule. An entry without "://" is a host (and its subdomains), optionally
+// followed by a path; see urlPattern.
+var trackers = []string{
+	"google-analytics.com",
+	"googletagmanager.com",
+	"doubleclick.net",
+	"googlesyndication.com",
+	"googleadservices.com",
+	"adservice.google.com",
+	"connect.facebook.net",
+	"facebook.com/tr",
+	"hotjar.com",
+	"hotjar.io",
+	"cdn.segment.com",
+	"api.segment.io",
+	"mixpanel.com",
+	"mxpnl.com",
+	"amplitude.com",
+	"heapanalytics.com",
+	"fullstory.com",
+	"clarity.ms",
+	"bat.bing.com",
+	"snap.licdn.com",
+	"px.ads.linkedin.com",
+	"analytics.tiktok.com",
+	"static.ads-twitter.com",
+	"analytics.twitter.com",
+	"js-agent.newrelic.com",
+	"bam.nr-data.net",
+	"static.cloudflareinsights.com",
+	"mc.yandex.ru",
+	"scorecardresearch.com",
+	"quantserve.com",
+	"criteo.com",
+	"criteo.net",
+	"adroll.com",
+	"taboola.com",
+	"outbrain.com",
+	"crazyegg.com",
+	"mouseflow.com",
+	"js.hs-analytics.net",
+	"plausible.io",
+}
+
+// EnsureDefaults fills the zero fields with their defaults.
+func (o *Options) EnsureDefaults() {
+	if o.Tabs == 0 {
+		o.Tabs = defaultTabs
+	}
+	if o.IdleWindow == 0 {
+		o.IdleWindow = defaultIdleWindow
+	}
+	if o.PageTimeout == 0 {
+		o.PageTimeout = defaultPageTimeout
+	}
+	if o.Block == nil {
+		o.Block = append([]string(nil), defaultBlock...)
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+}
+
+// Validate reports the first field that cannot work, by name. Call it after
+// EnsureDefaults: zero values are errors here.
+func (o *Options) Validate() error {
+	if o.Tabs < 1 {
+		return fmt.Errorf("invalid Tabs %d: must be at least 1", o.Tabs)
+	}
+	if o.IdleWindow <= 0 {
+		return fmt.Errorf("invalid IdleWindow %s: must be positive", o.IdleWindow)
+	}
+	if o.PageTimeout <= 0 {
+		return fmt.Errorf("invalid PageTimeout %s: must be positive", o.PageTimeout)
+	}
+	if o.PageTimeout <= o.IdleWindow {
+		return fmt.Errorf("invalid PageTimeout %s: must be longer than IdleWindow %s", o.PageTimeout, o.IdleWindow)
+	}
+	for i, typ := range o.Block {
+		if _, ok := blockTypes[typ]; !ok {
+			return fmt.Errorf("invalid Block[%d] %q: want one of image, media, font, stylesheet", i, typ)
+		}
+	}
+	for i, p := range o.BlockURLs {
+		if err := checkPattern(p); err != nil {
+			return fmt.Errorf("invalid BlockURLs[%d] %q: %w", i, p, err)
+		}
+	}
+	return nil
+}
+
+func checkPattern(p string) error {
+	switch {
+	case strings.TrimSpace(p) == "":
+		return errors.New("empty pattern")
+	case strings.ContainsAny(p, " \t\r\n"):
+		return errors.New("pattern contains white space")
+	case strings.HasPrefix(p, "/"):
+		return errors.New("pattern must name a host or be an absolute URL pattern such as *://*.example.com/*")
+	}
+	return nil
+}
+
+// urlPattern turns a BlockURLs entry into the URLPattern syntax that
+// Network.setBlockedURLs wants. An entry with "://" is already one. Otherwise
+// it is "host" or "host/path": a bare host also covers its subdomains, and any
+// port, because trackers are served from both.
+func urlPattern(p string) string {
+	if strings.Contains(p, "://") {
+		return p
+	}
+	host, path, ok := strings.Cut(p, "/")
+	if !ok {
+		path = "*"
+	}
+	if !strings.HasPrefix(host, "*") {
+		host = "{*.}?" + host
+	}
+	return "*://" + host + ":*/" + path
+}
+
+// blockPatterns returns every URL pattern a render blocks.
+func (o *Options) blockPatterns() []string {
+	var out []string
+	for _, typ := range o.Block {
+		for _, ext := range blockTypes[typ] {
+			out = append(out, "*://*:*/*."+ext)
+		}
+	}
+	for _, p := range trackers {
+		out = append(out, urlPattern(p))
+	}
+	for _, p := range o.BlockURLs {
+		out = append(out, urlPattern(p))
+	}
+	return out
+}
+
+// blocks reports whether the resource type typ is in Block.
+func (o *Options) blocks(typ string) bool {
+	for _, b := range o.Block {
+		if b == typ {
+			return true
+		}
+	}
+	return false
+}
+
+// chromiumNames are tried in order on PATH when Options.Path is empty.
+var chromiumNames = []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"}
+
+// FindChromium returns the Chromium binary to run: path itself when it is set
+// (a file name is looked up on PATH), else the first of chromium,
+// chromium-browser, google-chrome and google-chrome-stable found on PATH.
+func FindChromium(path string) (string, error) {
+	if path != "" {
+		found, err := exec.LookPath(path)
+		if err != nil {
+			return "", fmt.Errorf("cannot use chromium %q: %w", path, err)
+		}
+		if fi, err := os.Stat(found); err != nil {
+			return "", fmt.Errorf("cannot use chromium %q: %w", path, err)
+		} else if fi.IsDir() {
+			return "", fmt.Errorf("cannot use chromium %q: is a directory", path)
+		}
+		return found, nil
+	}
+	for _, name := range chromiumNames {
+		if found, err := exec.LookPath(name); err == nil {
+			return found, nil
+		}
+	}
+	return "", fmt.Errorf("cannot find chromium: none of %s is on PATH; install Chromium or set its path (render.chromium): %w",
+		strings.Join(chromiumNames, ", "), exec.ErrNotFound)
+}

@@ -1,0 +1,294 @@
+package browser
+
+import (
+	"context"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+)
+
+const (
+	// longRequest is how long a request counts as in flight. Long polls,
+	// event streams and websockets never end; past this age they stop
+	// holding the idle rule back (DESIGN §4).
+	longRequest = 2 * time.Second
+
+	// snapshotTimeout bounds the serialization of a done page. Serializing
+	// even a huge DOM takes well under a second; a page stuck in a busy
+	// loop never answers.
+	snapshotTimeout = 3 * time.Second
+)
+
+//go:embed js/snapshot.js
+var snapshotJS string
+
+// Request is one page to render.
+type Request struct {
+	URL       string // absolute http(s) URL, already validated by the caller
+	UserAgent string // "" = Chromium's default with "HeadlessChrome" replaced by "Chrome", plus " prerenderd"
+}
+
+// Result is a rendered page, or the redirect that answered it.
+type Result struct {
+	Status     int         // document HTTP status, overridden by <meta name="prerender-status-code">
+	Header     http.Header // from <meta name="prerender-header" content="Name: value">; for a redirect, Location
+	HTML       []byte      // serialized DOM with doctype, always UTF-8; <script> removed except application/ld+json
+	FinalURL   string
+	Incomplete bool // the page timeout hit; the snapshot was taken anyway
+	Duration   time.Duration
+}
+
+// Render loads req.URL in a fresh tab and returns the page once it is done
+// (DESIGN §4). It waits for a free tab first, at most Options.Tabs renders run
+// at once. It is safe for concurrent use.
+//
+// Errors wrap ErrBrowserClosed (retry elsewhere), ErrTabCrashed,
+// ErrNavigation, or the error of ctx.
+func (b *Browser) Render(ctx context.Context, req Request) (*Result, error) {
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return nil, fmt.Errorf("cannot render %q: %w", req.URL, ErrBrowserClosed)
+	}
+	b.renders.Add(1)
+	b.mu.Unlock()
+	defer b.renders.Done()
+
+	select {
+	case b.slots <- struct{}{}:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("cannot render %q: no free tab: %w", req.URL, context.Cause(ctx))
+	case <-b.closing:
+		return nil, fmt.Errorf("cannot render %q: %w", req.URL, ErrBrowserClosed)
+	case <-b.lost:
+		return nil, fmt.Errorf("cannot render %q: %w", req.URL, ErrBrowserClosed)
+	}
+	defer func() { <-b.slots }()
+
+	t, err := b.takeTab(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("cannot render %q: cannot open tab: %w", req.URL, b.classify(ctx, err))
+	}
+	defer b.closeTab(t)
+
+	res, err := b.render(ctx, t, req)
+	if err != nil {
+		b.log.Debug("render failed", "url", req.URL, "err", err)
+		return nil, fmt.Errorf("cannot render %q: %w", req.URL, err)
+	}
+	b.log.Debug("rendered", "url", req.URL, "status", res.Status, "bytes", len(res.HTML),
+		"incomplete", res.Incomplete, "took", res.Duration)
+	return res, nil
+}
+
+// classify maps err to ErrBrowserClosed when the browser is gone, since
+// the call failed for that reason whatever it says.
+func (b *Browser) classify(ctx context.Context, err error) error {
+	switch {
+	case errors.Is(err, ErrBrowserClosed):
+		return err
+	case b.gone():
+		return fmt.Errorf("%w: %w", ErrBrowserClosed, err)
+	case ctx.Err() != nil:
+		return fmt.Errorf("%w: %w", context.Cause(ctx), err)
+	}
+	return err
+}
+
+type navigated struct {
+	res page.NavigateResult
+	err error
+}
+
+func (b *Browser) render(ctx context.Context, t *tab, req Request) (*Result, error) {
+	// opCtx carries every CDP call of this render. A crash or a lost
+	// browser cancels it with a typed cause, so no call waits for a reply
+	// that never comes.
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	opCtx, cancelOp := context.WithCancelCause(ctx)
+	defer cancelOp(nil)
+
+	w := newWatch(b.opts.IdleWindow, longRequest, cdp.FrameID(t.target.TargetID))
+	defer w.stop()
+	lctx, cancelListen := context.WithCancel(t.ctx)
+	defer cancelListen()
+	if err := chromedp.Listen(lctx, w.handle); err != nil {
+		return nil, b.fail(opCtx, fmt.Errorf("cannot listen to the tab: %w", err))
+	}
+	wg.Go(func() {
+		for {
+			select {
+			case <-w.dialogs:
+				_, _ = cdp.Call(opCtx, t.target, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: true})
+			case <-opCtx.Done():
+				return
+			}
+		}
+	})
+	wg.Go(func() {
+		select {
+		case <-w.crashed:
+			cancelOp(ErrTabCrashed)
+		case <-t.detached:
+			cancelOp(fmt.Errorf("%w: the tab went away", ErrTabCrashed))
+		case <-b.lost:
+			cancelOp(ErrBrowserClosed)
+		case <-b.closing:
+			cancelOp(ErrBrowserClosed)
+		case <-opCtx.Done():
+		}
+	})
+
+	ua := req.UserAgent
+	if ua == "" {
+		ua = b.userAgent
+	}
+	if _, err := cdp.Call(opCtx, t.target, emulation.SetUserAgentOverride, emulation.SetUserAgentOverrideParams{UserAgent: ua}); err != nil {
+		return nil, b.fail(opCtx, fmt.Errorf("cannot set user agent: %w", err))
+	}
+
+	begin := time.Now()
+	w.begin(begin)
+	nav := make(chan navigated, 1)
+	wg.Go(func() {
+		res, err := cdp.Call(opCtx, t.target, page.Navigate, page.NavigateParams{URL: req.URL})
+		nav <- navigated{res, err}
+	})
+	// The page timeout is a timer, not a deadline on opCtx: at the timeout
+	// the snapshot still needs a live context.
+	timeout := time.NewTimer(b.opts.PageTimeout)
+	defer timeout.Stop()
+
+	incomplete := false
+wait:
+	for {
+		select {
+		case <-opCtx.Done():
+			return nil, b.fail(opCtx, context.Cause(opCtx))
+		case n := <-nav:
+			nav = nil
+			if n.err != nil {
+				return nil, b.fail(opCtx, fmt.Errorf("cannot navigate: %w", n.err))
+			}
+			if n.res.ErrorText != "" {
+				if res := w.answered(req.URL, begin); res != nil {
+					return res, nil
+				}
+				return nil, fmt.Errorf("%w: %s", ErrNavigation, n.res.ErrorText)
+			}
+		case <-w.done:
+			break wait
+		case <-timeout.C:
+			if !w.responded() {
+				return nil, fmt.Errorf("%w: no document within the page timeout %s: %w",
+					ErrNavigation, b.opts.PageTimeout, context.DeadlineExceeded)
+			}
+			incomplete = true
+			break wait
+		}
+	}
+	if res := w.redirected(req.URL, begin); res != nil {
+		return res, nil
+	}
+
+	snap, err := snapshot(opCtx, t.target)
+	if errors.Is(err, context.DeadlineExceeded) && opCtx.Err() == nil {
+		// A script stuck in a loop keeps the main thread from answering;
+		// terminating it lets the DOM it built so far be serialized.
+		b.log.Debug("page busy, terminating its script", "url", req.URL)
+		tctx, cancel := context.WithTimeout(opCtx, time.Second)
+		_, _ = cdp.Call(tctx, t.target, runtime.TerminateExecution, cdp.Empty{})
+		cancel()
+		snap, err = snapshot(opCtx, t.target)
+		incomplete = true
+	}
+	if err != nil {
+		return nil, b.fail(opCtx, err)
+	}
+	res := &Result{
+		Status:     w.documentStatus(),
+		Header:     http.Header{},
+		HTML:       []byte(snap.HTML),
+		FinalURL:   snap.URL,
+		Incomplete: incomplete,
+		Duration:   time.Since(begin),
+	}
+	for _, s := range snap.Status {
+		if code, err := strconv.Atoi(strings.TrimSpace(s)); err == nil && code >= 100 && code <= 599 {
+			res.Status = code
+			break
+		}
+	}
+	for _, h := range snap.Headers {
+		name, value, ok := strings.Cut(h, ":")
+		name, value = strings.TrimSpace(name), strings.TrimSpace(value)
+		if ok && name != "" && !strings.ContainsAny(name, " \t") {
+			res.Header.Add(name, value)
+		}
+	}
+	return res, nil
+}
+
+// fail turns the error of a render step into the error the caller acts on:
+// the cause of opCtx wins, because a crashed tab or a lost browser makes
+// every pending call fail with a less useful error.
+func (b *Browser) fail(opCtx context.Context, err error) error {
+	if opCtx.Err() != nil {
+		cause := context.Cause(opCtx)
+		if errors.Is(cause, ErrBrowserClosed) || errors.Is(cause, ErrTabCrashed) {
+			return cause
+		}
+		if b.gone() {
+			return fmt.Errorf("%w: %w", ErrBrowserClosed, cause)
+		}
+		return cause
+	}
+	if b.gone() {
+		return fmt.Errorf("%w: %w", ErrBrowserClosed, err)
+	}
+	return err
+}
+
+type snapshotValue struct {
+	Status  []string `json:"status"`
+	Headers []string `json:"headers"`
+	URL     string   `json:"url"`
+	HTML    string   `json:"html"`
+}
+
+func snapshot(ctx context.Context, t *chromedp.Target) (*snapshotValue, error) {
+	ctx, cancel := context.WithTimeout(ctx, snapshotTimeout)
+	defer cancel()
+	res, err := cdp.Call(ctx, t, runtime.Evaluate, runtime.EvaluateParams{
+		Expression:    snapshotJS,
+		ReturnByValue: new(true),
+		Silent:        new(true),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cannot snapshot the page: %w", err)
+	}
+	if res.ExceptionDetails != nil {
+		return nil, fmt.Errorf("cannot snapshot the page: script threw: %s", res.ExceptionDetails.Text)
+	}
+	if res.Result == nil {
+		return nil, errors.New("cannot snapshot the page: no result")
+	}
+	var v snapshotValue
+	if err := json.Unmarshal([]byte(res.Result.Value), &v); err != nil {
+		return nil, fmt.Errorf("cannot snapshot the page: cannot decode: %w", err)
+	}
+	return &v, nil
+}

@@ -1,0 +1,304 @@
+package browser
+
+import (
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/inspector"
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/cdproto/runtime"
+)
+
+// readyState is what the page last assigned to window.prerenderReady.
+type readyState int8
+
+const (
+	readyUnset readyState = iota // never assigned, or not a boolean: the idle rule decides
+	readyFalse                   // the page asks us to wait for true
+	readyTrue
+)
+
+// watch decides when a page is done from the tab's events alone (DESIGN §4):
+// the load event fired and no request was in flight for the idle window, or
+// the page set window.prerenderReady = true. Every request start and end,
+// and the load event, restart the idle timer; nothing polls. A page that set
+// prerenderReady = false is waited for until it sets true or times out: that
+// is what the prerender.io convention asks of a renderer.
+//
+// handle runs on chromedp's event loop of the tab and timers run on their own
+// goroutines; mu serializes both.
+type watch struct {
+	idle  time.Duration
+	long  time.Duration
+	frame cdp.FrameID // the main frame: its id is the target id
+
+	done    chan struct{} // closed once, when the page is done or redirected
+	crashed chan struct{} // closed once, on Inspector.targetCrashed
+	dialogs chan struct{} // a JavaScript dialog waits to be dismissed
+
+	mu          sync.Mutex
+	stopped     bool
+	finished    bool
+	crash       bool
+	docID       network.RequestID // the main document's request
+	docs        int               // main-frame documents so far; >1 after a script navigation
+	status      int
+	redirect    *network.Response
+	location    string
+	loaded      bool
+	ready       readyState
+	idleReached bool
+	last        time.Time // last request start or end
+	inflight    map[network.RequestID]*time.Timer
+	idleTimer   *time.Timer
+}
+
+func newWatch(idle, long time.Duration, frame cdp.FrameID) *watch {
+	w := &watch{
+		idle:     idle,
+		long:     long,
+		frame:    frame,
+		done:     make(chan struct{}),
+		crashed:  make(chan struct{}),
+		dialogs:  make(chan struct{}, 1),
+		inflight: make(map[network.RequestID]*time.Timer),
+	}
+	w.idleTimer = time.AfterFunc(time.Hour, w.idleFired)
+	w.idleTimer.Stop()
+	return w
+}
+
+// begin marks the start of the navigation: the quiet period counts from here
+// until the first request.
+func (w *watch) begin(t time.Time) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.last = t
+}
+
+// stop releases the timers. Events that arrive later are ignored.
+func (w *watch) stop() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.stopped = true
+	w.idleTimer.Stop()
+	for _, t := range w.inflight {
+		t.Stop()
+	}
+}
+
+// handle is a chromedp listener: it must return fast and run no command.
+func (w *watch) handle(ev any) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.stopped {
+		return
+	}
+	switch ev := ev.(type) {
+	case *network.EventRequestWillBeSent:
+		if ev.Type == network.ResourceTypeDocument && ev.FrameID == w.frame {
+			if ev.RequestID == w.docID && ev.RedirectResponse != nil {
+				// Only the document the caller asked for is answered as
+				// a redirect; a script navigation that redirects is
+				// followed like a browser would.
+				if w.docs == 1 && !internalRedirect(ev.RedirectResponse) {
+					w.redirect = ev.RedirectResponse
+					w.location = ev.Request.URL + ev.Request.URLFragment
+					w.finish()
+					return
+				}
+			} else if ev.RequestID != w.docID {
+				w.docID = ev.RequestID
+				w.docs++
+				w.status = 0
+				w.loaded = false
+				w.ready = readyUnset
+			}
+		}
+		w.start(ev.RequestID)
+	case *network.EventResponseReceived:
+		if ev.RequestID == w.docID {
+			w.status = int(ev.Response.Status)
+		}
+	case *network.EventLoadingFinished:
+		w.end(ev.RequestID)
+	case *network.EventLoadingFailed:
+		w.end(ev.RequestID)
+	case *network.EventWebSocketCreated:
+		w.start(wsID(ev.RequestID))
+	case *network.EventWebSocketHandshakeResponseReceived:
+		w.end(wsID(ev.RequestID))
+	case *network.EventWebSocketClosed:
+		w.end(wsID(ev.RequestID))
+	case *network.EventWebSocketFrameError:
+		w.end(wsID(ev.RequestID))
+	case *page.EventLoadEventFired:
+		// The quiet period restarts here too: load handlers often start
+		// the requests that build the page, and a renderer starved of CPU
+		// before load must not count that stall as quiet network.
+		w.loaded = true
+		w.activity()
+	case *runtime.EventBindingCalled:
+		if ev.Name != bindingName {
+			return
+		}
+		switch ev.Payload {
+		case "true":
+			w.ready = readyTrue
+		case "false":
+			w.ready = readyFalse
+		default:
+			w.ready = readyUnset
+		}
+		w.check()
+	case *page.EventJavascriptDialogOpening:
+		// An open alert() blocks the page, and with it the snapshot.
+		select {
+		case w.dialogs <- struct{}{}:
+		default:
+		}
+	case *inspector.EventTargetCrashed:
+		if !w.crash {
+			w.crash = true
+			close(w.crashed)
+		}
+	}
+}
+
+// wsID keeps websocket ids apart from request ids in inflight.
+func wsID(id network.RequestID) network.RequestID { return "ws:" + id }
+
+// internalRedirect reports a redirect Chromium made up itself, such as an
+// HSTS upgrade to https: the server did not answer with it.
+func internalRedirect(r *network.Response) bool {
+	for k := range r.Headers {
+		if strings.EqualFold(k, "Non-Authoritative-Reason") {
+			return true
+		}
+	}
+	return false
+}
+
+func (w *watch) start(id network.RequestID) {
+	if _, ok := w.inflight[id]; ok {
+		return // a redirect hop of a request already counted
+	}
+	w.inflight[id] = time.AfterFunc(w.long, func() { w.expire(id) })
+	w.activity()
+}
+
+func (w *watch) end(id network.RequestID) {
+	t, ok := w.inflight[id]
+	if !ok {
+		return // expired already, or started before we listened
+	}
+	t.Stop()
+	delete(w.inflight, id)
+	w.activity()
+}
+
+// expire stops counting a request that has been open for too long.
+func (w *watch) expire(id network.RequestID) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.stopped {
+		return
+	}
+	if _, ok := w.inflight[id]; !ok {
+		return
+	}
+	delete(w.inflight, id)
+	w.activity()
+}
+
+// activity restarts the quiet period: the idle timer runs only while nothing
+// is in flight.
+func (w *watch) activity() {
+	w.last = time.Now()
+	w.idleReached = false
+	if len(w.inflight) == 0 {
+		w.idleTimer.Reset(w.idle)
+	} else {
+		w.idleTimer.Stop()
+	}
+}
+
+func (w *watch) idleFired() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	// A fire that raced with newer activity is stale: that activity
+	// rescheduled the timer already.
+	if w.stopped || len(w.inflight) > 0 || time.Since(w.last) < w.idle {
+		return
+	}
+	w.idleReached = true
+	w.check()
+}
+
+func (w *watch) check() {
+	switch {
+	case w.ready == readyTrue:
+		w.finish()
+	case w.loaded && w.idleReached && w.ready != readyFalse:
+		w.finish()
+	}
+}
+
+func (w *watch) finish() {
+	if !w.finished {
+		w.finished = true
+		close(w.done)
+	}
+}
+
+// responded reports whether the main document answered.
+func (w *watch) responded() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.status != 0
+}
+
+// documentStatus is the status of the document being snapshotted.
+func (w *watch) documentStatus() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.status == 0 {
+		return http.StatusOK // a document without HTTP, such as data:
+	}
+	return w.status
+}
+
+// redirected returns the redirect that answered the document, if any.
+func (w *watch) redirected(url string, begin time.Time) *Result {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.redirect == nil {
+		return nil
+	}
+	return &Result{
+		Status:   int(w.redirect.Status),
+		Header:   http.Header{"Location": {w.location}},
+		FinalURL: url,
+		Duration: time.Since(begin),
+	}
+}
+
+// answered returns what the server said when Chromium refused to show the
+// document (an error status with an empty body gives a Chromium error page,
+// not the server's): the redirect, or the bare error status. A 2xx that
+// Chromium did not show (204, a download) is no page at all: nil.
+func (w *watch) answered(url string, begin time.Time) *Result {
+	if r := w.redirected(url, begin); r != nil {
+		return r
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.status < 300 {
+		return nil
+	}
+	return &Result{Status: w.status, Header: http.Header{}, FinalURL: url, Duration: time.Since(begin)}
+}
