@@ -98,6 +98,10 @@ func TestRenderedPagesAreServedAndCachedByTheirRules(t *testing.T) {
 			status: 200, cache: "BYPASS", incomplete: true, contains: []string{"ticks"}},
 		{name: "a gzipped origin page renders", path: "/gzip",
 			status: 200, cache: "MISS"},
+		{name: "a huge page is rendered and stored whole", path: "/huge",
+			status: 200, cache: "MISS", contains: []string{`<p id="huge-done">huge done</p>`}},
+		{name: "a page whose script loops forever is answered incomplete, not stored", path: "/busy",
+			status: 200, cache: "BYPASS", incomplete: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

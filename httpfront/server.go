@@ -110,12 +110,14 @@ func (b *boundServer) Shutdown(ctx context.Context) error { return b.srv.Shutdow
 // ServeHTTP routes by hand: http.ServeMux would clean "/http://host/" into
 // "/http:/host/" with a redirect, so the render target comes from r.RequestURI.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	reqID := s.idPrefix + strconv.FormatUint(s.ids.Add(1), 36)
+	w.Header()["X-Prerender-Request-Id"] = []string{reqID}
 	uri := r.RequestURI
 	switch {
 	case hasFoldPrefix(uri, "/http:") || hasFoldPrefix(uri, "/https:") || hasFoldPrefix(uri, "/http%3a") || hasFoldPrefix(uri, "/https%3a"):
-		s.render(w, r, uri[1:])
+		s.render(w, r, reqID, uri[1:])
 	case uri == "/render" || strings.HasPrefix(uri, "/render?"):
-		s.render(w, r, r.URL.Query().Get("url"))
+		s.render(w, r, reqID, r.URL.Query().Get("url"))
 	case r.URL.Path == "/healthz":
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))
@@ -145,11 +147,9 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write([]byte("ready\n"))
 }
 
-func (s *Server) render(w http.ResponseWriter, r *http.Request, raw string) {
+func (s *Server) render(w http.ResponseWriter, r *http.Request, reqID, raw string) {
 	start := s.cfg.Clock()
-	reqID := s.idPrefix + strconv.FormatUint(s.ids.Add(1), 36)
 	h := w.Header()
-	h["X-Prerender-Request-Id"] = []string{reqID}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		h.Set("Allow", "GET, HEAD")
 		s.fail(w, r, &clientError{status: http.StatusMethodNotAllowed, reason: "method-not-allowed", msg: "use GET or HEAD"})
