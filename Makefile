@@ -34,8 +34,14 @@ run: deps build ## install, build and start on the embedded default config (try 
 test: deps ## every test, with the race detector, against real Chromium and Pebble
 	$(GO) test -race -count=1 -timeout 9m $(PKGS)
 
-bench: deps ## the speed benchmarks (hit path against a bare net/http baseline, storage)
-	$(GO) test -run '^$$' -bench . -benchtime 2s -count 3 ./httpfront/ ./storage/
+bench: deps build ## the speed benchmarks; the hit path is reported as a ratio of a bare net/http baseline run beside it
+	$(GO) test -run '^$$' -bench . -benchtime 2s -count 5 ./httpfront/ | tee bin/bench-httpfront.txt
+	@grep 'req/s' bin/bench-httpfront.txt | awk '{ print $$1, $$(NF-1) }' | sort -k1,1 -k2,2n | \
+	awk '{ v[$$1, ++n[$$1]] = $$2 } \
+	END { for (k in n) m[k] = v[k, int((n[k] + 1) / 2)]; \
+	      for (e in m) if (e ~ /^BenchmarkHit\//) { b = e; sub(/Hit\//, "HitBaseline/", b); \
+	        printf "hit path %-8s %8.0f req/s = %.2fx the baseline (%.0f req/s), medians of %d runs\n", substr(e, 14), m[e], m[e] / m[b], m[b], n[e] } }'
+	$(GO) test -run '^$$' -bench . -benchtime 2s -count 3 ./storage/
 
 lint: ## go vet and staticcheck
 	$(GO) vet $(PKGS)
