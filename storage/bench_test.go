@@ -1,0 +1,98 @@
+package storage
+
+import (
+	"fmt"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// BenchmarkViewPage is the storage half of a cache hit: one Get of a 30 KB page and
+// a view of it, from parallel readers.
+func BenchmarkViewPage(b *testing.B) {
+	s := openDisk(b, b.TempDir(), Options{})
+	plain := htmlBody(1, 30<<10)
+	p := &Page{Key: "desktop|https://shop.example/p/1", Status: 200, ExpiresAt: t0.Add(time.Hour), Plain: plain}
+	mustPut(b, s, p)
+	b.SetBytes(int64(len(plain)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			err := s.ViewPage(p.Key, func(v *PageView) error {
+				if len(v.Plain) != len(plain) {
+					return fmt.Errorf("short view")
+				}
+				return nil
+			})
+			if err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+var (
+	manyPagesOnce sync.Once
+	manyPagesDir  string
+	manyPagesErr  error
+)
+
+const manyPages = 100_000
+
+// manyPagesStore writes 100k pages of 2 KB once per test binary and returns the dir.
+func manyPagesStore(b *testing.B) string {
+	manyPagesOnce.Do(func() {
+		manyPagesDir, manyPagesErr = os.MkdirTemp("", "prerenderd-bench-*")
+		if manyPagesErr != nil {
+			return
+		}
+		s, err := Open(Options{Dir: manyPagesDir, Logger: testLogger(b)})
+		if err != nil {
+			manyPagesErr = err
+			return
+		}
+		plain := htmlBody(1, 2000)
+		gz := gzipped(b, plain)
+		etag := bodyETag(plain)
+		for i := range manyPages {
+			p := &Page{Key: fmt.Sprintf("desktop|https://shop.example/p/%06d", i), Status: 200,
+				ExpiresAt: t0.Add(time.Duration(i) * time.Second), Plain: plain, Gzip: gz, ETag: etag}
+			// Unsynced: the benchmark is about Open, not about 100k fsyncs.
+			if err := s.putPage(p, pebble.NoSync); err != nil {
+				manyPagesErr = err
+				return
+			}
+		}
+		manyPagesErr = s.Close()
+	})
+	if manyPagesErr != nil {
+		b.Fatal(manyPagesErr)
+	}
+	return manyPagesDir
+}
+
+// BenchmarkOpen100kPages is the start-up cost of a cache of 100k pages: Open counts
+// the page summaries to restore PageCount. The goal is well under a second.
+func BenchmarkOpen100kPages(b *testing.B) {
+	dir := manyPagesStore(b)
+	b.ResetTimer()
+	for range b.N {
+		s, err := Open(Options{Dir: dir, Logger: testLogger(b)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if s.PageCount() != manyPages {
+			b.Fatalf("PageCount = %d, want %d", s.PageCount(), manyPages)
+		}
+		b.StopTimer()
+		if err := s.Close(); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+	}
+}

@@ -1,0 +1,27 @@
+// Package storage owns prerenderd's one Pebble database: rendered pages, their
+// recache metadata, the due index the normal recache queue reads, and (in later
+// issues) the persisted priority queue and sitemap poll state.
+//
+// Keyspace (DESIGN §3), all keys under a one-letter prefix:
+//
+//	p/<key>                      page value (see codec.go for the encoding)
+//	i/<key>                      page summary: status, times, size, URL; lets
+//	                             ScanPages and the page count on Open skip bodies
+//	m/<key>                      recache metadata
+//	d/<expires_be64>/<key>       due index, exactly one entry per stored page
+//	q/<seq_be64>                 priority queue (reserved)
+//	s/<sitemap url>              sitemap poll state (reserved)
+//
+// <key> is "<variant>|<normalized URL>", built by the caller; storage treats it
+// as opaque bytes.
+//
+// The package must never:
+//   - let another package import Pebble or see a Pebble type: everything goes
+//     through Store;
+//   - write when the filesystem is short of Options.MinFreeBytes: Pebble ends
+//     the process when a WAL write hits a full disk, so writes are refused with
+//     ErrDiskFull first while reads keep working;
+//   - copy a page body on the hit path (ViewPage) or log per hit;
+//   - decide policy: what to store, when to recache, what to evict belong to
+//     the actors; storage keeps the data and its indexes consistent.
+package storage

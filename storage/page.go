@@ -1,0 +1,406 @@
+package storage
+
+import (
+	"bytes"
+	"compress/gzip"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// Page is a rendered page as stored.
+type Page struct {
+	Key        string
+	URL        string
+	Status     int
+	Header     http.Header // stored response headers (e.g. Location, from prerender-header)
+	RenderedAt time.Time
+	ExpiresAt  time.Time
+	RenderTime time.Duration
+	// Gzip is the gzip-compressed body, sent as is to clients that accept
+	// gzip. After PutPage it is always a valid gzip stream, also for an empty
+	// body.
+	Gzip []byte
+	// Plain is the same body uncompressed: plain clients get it without a
+	// per-request gunzip (measured: gunzip per hit cost ~60% of hit
+	// throughput).
+	Plain []byte
+	// ETag is a strong ETag derived from the hash of Plain, set by PutPage
+	// when empty.
+	ETag string
+}
+
+// PageView is a page as seen by a ViewPage callback. Gzip and Plain alias
+// Pebble's buffer and are valid only inside the callback; the strings and the
+// Header map are the caller's to keep.
+type PageView struct {
+	Status     int
+	Header     http.Header // nil when the page has no stored headers
+	RenderedAt time.Time
+	ExpiresAt  time.Time
+	ETag       string
+	Gzip       []byte
+	Plain      []byte
+	URL        string
+}
+
+// PageMeta summarizes a stored page for ScanPages.
+type PageMeta struct {
+	URL        string
+	Status     int
+	RenderedAt time.Time
+	ExpiresAt  time.Time
+	// Size is the stored size of the page value in bytes (both bodies and the
+	// headers), what the page costs in the cache.
+	Size int
+}
+
+// viewState is pooled so that a hit allocates neither its key nor its view.
+type viewState struct {
+	key  []byte
+	page pageFields
+	view PageView
+}
+
+var viewPool = sync.Pool{New: func() any { return &viewState{key: make([]byte, 0, 256)} }}
+
+// ViewPage calls fn with a view of the page stored under key, or returns
+// ErrNotFound. It does one Get and no copy of the bodies: the view's byte
+// slices alias Pebble's buffer and are valid only until fn returns. fn must
+// not keep v. The error fn returns is returned as is.
+func (s *Store) ViewPage(key string, fn func(v *PageView) error) error {
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.leave()
+	st := viewPool.Get().(*viewState)
+	defer func() {
+		*st = viewState{key: st.key[:0]}
+		viewPool.Put(st)
+	}()
+	st.key = appendKey(st.key[:0], prefixPage, key)
+	val, closer, err := s.db.Get(st.key)
+	if err != nil {
+		if errors.Is(err, pebble.ErrNotFound) {
+			return ErrNotFound
+		}
+		return fmt.Errorf("cannot read page %q: %w", key, err)
+	}
+	defer closer.Close()
+	if err := decodePage(val, &st.page); err != nil {
+		return fmt.Errorf("cannot decode page %q: %w", key, err)
+	}
+	f := &st.page
+	st.view = PageView{
+		Status:     f.status,
+		Header:     f.header,
+		RenderedAt: f.renderedAt,
+		ExpiresAt:  f.expiresAt,
+		ETag:       f.etag,
+		Gzip:       f.gzip,
+		Plain:      f.plain,
+		URL:        f.url,
+	}
+	return fn(&st.view)
+}
+
+// GetPage returns a copy of the page stored under key, or ErrNotFound.
+func (s *Store) GetPage(key string) (*Page, error) {
+	var p *Page
+	err := s.viewFields(key, func(f *pageFields) {
+		body := make([]byte, len(f.gzip)+len(f.plain))
+		copy(body, f.gzip)
+		copy(body[len(f.gzip):], f.plain)
+		p = &Page{
+			Key:        key,
+			URL:        f.url,
+			Status:     f.status,
+			Header:     f.header,
+			RenderedAt: f.renderedAt,
+			ExpiresAt:  f.expiresAt,
+			RenderTime: f.renderTime,
+			Gzip:       body[:len(f.gzip):len(f.gzip)],
+			Plain:      body[len(f.gzip):],
+			ETag:       f.etag,
+		}
+	})
+	return p, err
+}
+
+func (s *Store) viewFields(key string, fn func(f *pageFields)) error {
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.leave()
+	val, closer, err := s.db.Get(appendKey(nil, prefixPage, key))
+	if err != nil {
+		if errors.Is(err, pebble.ErrNotFound) {
+			return ErrNotFound
+		}
+		return fmt.Errorf("cannot read page %q: %w", key, err)
+	}
+	defer closer.Close()
+	var f pageFields
+	if err := decodePage(val, &f); err != nil {
+		return fmt.Errorf("cannot decode page %q: %w", key, err)
+	}
+	fn(&f)
+	return nil
+}
+
+// PutPage stores p in one synced batch (it survives kill -9): the page
+// p/<key>, its summary i/<key>, its due index entry d/<expires>/<key>
+// (replacing the previous one), and m/<key> with LastStatus and RenderedAt
+// updated (Consecutive5xx is reset for a status below 500; other fields are
+// kept). PutPage fills in p.ETag when empty, and p.Gzip or p.Plain when only
+// the other is given; when both are given they must hold the same body.
+//
+// INVARIANT: only the shard owner of p.Key writes p/, i/, d/ and m/ for that
+// key (PutPage, PutMeta, DeletePage), one call at a time. PutPage reads the
+// previous summary and meta and writes the batch without a lock; a concurrent
+// write of the same key could leave two d/ entries or a wrong page count.
+// Calls for different keys and concurrent readers are safe.
+func (s *Store) PutPage(p *Page) error {
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.leave()
+	return s.putPage(p, pebble.Sync)
+}
+
+func (s *Store) putPage(p *Page, wo *pebble.WriteOptions) error {
+	if err := preparePage(p); err != nil {
+		return err
+	}
+	val, err := encodePage(p, encodeHeader(p.Header))
+	if err != nil {
+		return err
+	}
+	prev, existed, err := s.summary(p.Key)
+	if err != nil {
+		return err
+	}
+	meta, err := s.meta(p.Key)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return err
+	}
+	meta.LastStatus = p.Status
+	meta.RenderedAt = p.RenderedAt
+	if p.Status < 500 {
+		meta.Consecutive5xx = 0
+	}
+	summary := encodeSummary(PageMeta{
+		URL: p.URL, Status: p.Status, RenderedAt: p.RenderedAt, ExpiresAt: p.ExpiresAt, Size: len(val),
+	})
+
+	b := s.db.NewBatchWithSize(len(val) + len(summary) + 3*len(p.Key) + 128)
+	defer b.Close()
+	_ = b.Set(appendKey(nil, prefixPage, p.Key), val, nil)
+	_ = b.Set(appendKey(nil, prefixIndex, p.Key), summary, nil)
+	newDue := appendDueKey(nil, p.ExpiresAt, p.Key)
+	if existed {
+		if oldDue := appendDueKey(nil, prev.ExpiresAt, p.Key); !bytes.Equal(oldDue, newDue) {
+			_ = b.Delete(oldDue, nil)
+		}
+	}
+	_ = b.Set(newDue, nil, nil)
+	_ = b.Set(appendKey(nil, prefixMeta, p.Key), encodeMeta(meta), nil)
+	if err := s.checkFree(int64(b.Len()), s.opts.MinFreeBytes); err != nil {
+		return fmt.Errorf("cannot store page %q: %w", p.Key, err)
+	}
+	if err := b.Commit(wo); err != nil {
+		return fmt.Errorf("cannot store page %q: %w", p.Key, err)
+	}
+	if !existed {
+		s.pages.Add(1)
+	}
+	return nil
+}
+
+// preparePage checks p and fills in the derived fields.
+func preparePage(p *Page) error {
+	switch {
+	case p.Key == "":
+		return errors.New("storage: page has an empty Key")
+	case p.Status < 100 || p.Status > 999:
+		return fmt.Errorf("storage: page %q has status %d, want 100-999", p.Key, p.Status)
+	case p.ExpiresAt.IsZero():
+		return fmt.Errorf("storage: page %q has no ExpiresAt", p.Key)
+	}
+	if len(p.Plain) == 0 && len(p.Gzip) > 0 {
+		zr, err := gzip.NewReader(bytes.NewReader(p.Gzip))
+		if err != nil {
+			return fmt.Errorf("cannot gunzip body of page %q: %w", p.Key, err)
+		}
+		plain, err := io.ReadAll(zr)
+		if err != nil {
+			return fmt.Errorf("cannot gunzip body of page %q: %w", p.Key, err)
+		}
+		p.Plain = plain
+	}
+	if len(p.Gzip) == 0 {
+		var buf bytes.Buffer
+		zw := gzip.NewWriter(&buf)
+		_, _ = zw.Write(p.Plain)
+		_ = zw.Close()
+		p.Gzip = buf.Bytes()
+	}
+	if p.ETag == "" {
+		p.ETag = bodyETag(p.Plain)
+	}
+	return nil
+}
+
+// bodyETag is a strong ETag: 128 bits of the SHA-256 of the plain body.
+func bodyETag(plain []byte) string {
+	sum := sha256.Sum256(plain)
+	return `"` + base64.RawURLEncoding.EncodeToString(sum[:16]) + `"`
+}
+
+// DeletePage removes the page under key with its summary, due index entry and
+// metadata, in one synced batch. Deleting a key that has nothing stored is
+// not an error.
+//
+// Deletes are refused only below half of MinFreeBytes, so that eviction can
+// still make room once puts are refused; a delete writes only tombstones.
+//
+// INVARIANT: see PutPage; only the key's shard owner deletes it.
+func (s *Store) DeletePage(key string) error {
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.leave()
+	prev, existed, err := s.summary(key)
+	if err != nil {
+		return err
+	}
+	pageKey := appendKey(nil, prefixPage, key)
+	// PageCount counts summaries, so only a page that had one is uncounted.
+	counted := existed
+	if !existed {
+		// No summary: a page can only lack one if the keyspace was damaged;
+		// read its expiry from the page itself so no d/ entry dangles.
+		err := s.viewFields(key, func(f *pageFields) { prev.ExpiresAt = f.expiresAt })
+		switch {
+		case err == nil:
+			existed = true
+		case !errors.Is(err, ErrNotFound):
+			s.log.Warn("storage cannot read page to delete its due entry", "key", key, "err", err)
+		}
+	}
+	b := s.db.NewBatch()
+	defer b.Close()
+	_ = b.Delete(pageKey, nil)
+	_ = b.Delete(appendKey(nil, prefixIndex, key), nil)
+	_ = b.Delete(appendKey(nil, prefixMeta, key), nil)
+	if existed {
+		_ = b.Delete(appendDueKey(nil, prev.ExpiresAt, key), nil)
+	}
+	if err := s.checkFree(int64(b.Len()), s.opts.MinFreeBytes/2); err != nil {
+		return fmt.Errorf("cannot delete page %q: %w", key, err)
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
+		return fmt.Errorf("cannot delete page %q: %w", key, err)
+	}
+	if counted {
+		s.pages.Add(-1)
+	}
+	return nil
+}
+
+// summary reads i/<key>.
+func (s *Store) summary(key string) (PageMeta, bool, error) {
+	val, closer, err := s.db.Get(appendKey(nil, prefixIndex, key))
+	if err != nil {
+		if errors.Is(err, pebble.ErrNotFound) {
+			return PageMeta{}, false, nil
+		}
+		return PageMeta{}, false, fmt.Errorf("cannot read page summary %q: %w", key, err)
+	}
+	defer closer.Close()
+	m, err := decodeSummary(val)
+	if err != nil {
+		return PageMeta{}, false, fmt.Errorf("cannot decode page summary %q: %w", key, err)
+	}
+	return m, true, nil
+}
+
+// ScanPages calls fn for each stored page with key >= start, in key order,
+// until fn returns false. It reads the small i/ summaries, never the bodies.
+// fn may call other Store methods except Close.
+func (s *Store) ScanPages(start string, fn func(key string, meta PageMeta) bool) error {
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.leave()
+	it, err := s.db.NewIter(&pebble.IterOptions{
+		LowerBound: appendKey(nil, prefixIndex, start),
+		UpperBound: prefixUpperBound(prefixIndex),
+	})
+	if err != nil {
+		return fmt.Errorf("cannot scan pages: %w", err)
+	}
+	for valid := it.First(); valid; valid = it.Next() {
+		k := it.Key()
+		v, err := it.ValueAndErr()
+		if err != nil {
+			_ = it.Close()
+			return fmt.Errorf("cannot scan pages at %q: %w", k[len(prefixIndex):], err)
+		}
+		m, err := decodeSummary(v)
+		if err != nil {
+			_ = it.Close()
+			return fmt.Errorf("cannot decode page summary %q: %w", k[len(prefixIndex):], err)
+		}
+		if !fn(string(k[len(prefixIndex):]), m) {
+			break
+		}
+	}
+	if err := it.Error(); err != nil {
+		_ = it.Close()
+		return fmt.Errorf("cannot scan pages: %w", err)
+	}
+	return it.Close()
+}
+
+// ScanDue calls fn for each page whose expiry is before before, oldest first,
+// until fn returns false. fn may call other Store methods except Close; a
+// PutPage from fn that moves a page's expiry does not make the scan visit it
+// twice, because the iterator reads a consistent view.
+func (s *Store) ScanDue(before time.Time, fn func(key string, expires time.Time) bool) error {
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.leave()
+	// Keys below d/<before> are exactly those with an expiry before it.
+	upper := appendDueKey(nil, before, "")
+	it, err := s.db.NewIter(&pebble.IterOptions{
+		LowerBound: []byte(prefixDue),
+		UpperBound: upper[:dueKeyLen-1],
+	})
+	if err != nil {
+		return fmt.Errorf("cannot scan due pages: %w", err)
+	}
+	for valid := it.First(); valid; valid = it.Next() {
+		key, expires, ok := parseDueKey(it.Key())
+		if !ok {
+			_ = it.Close()
+			return fmt.Errorf("cannot scan due pages: %w", corruptf("due key %q", it.Key()))
+		}
+		if !fn(key, expires) {
+			break
+		}
+	}
+	if err := it.Error(); err != nil {
+		_ = it.Close()
+		return fmt.Errorf("cannot scan due pages: %w", err)
+	}
+	return it.Close()
+}

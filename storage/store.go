@@ -1,0 +1,231 @@
+package storage
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
+	"github.com/cockroachdb/pebble/v2/vfs"
+)
+
+var (
+	// ErrNotFound is returned when a key has no page or metadata.
+	ErrNotFound = errors.New("storage: not found")
+	// ErrDiskFull is returned, wrapped with the free bytes and the bound, when
+	// a write is refused by the free-space guard. Reads keep working.
+	ErrDiskFull = errors.New("storage: disk full, write refused")
+	// ErrClosed is returned by every call after Close has begun.
+	ErrClosed = errors.New("storage: closed")
+)
+
+// formatVersion is pinned, not FormatNewest, so that upgrading Pebble never
+// ratchets the on-disk format behind our back (a ratchet cannot be undone by
+// rolling the binary back).
+const formatVersion = pebble.FormatValueSeparation
+
+// memTableSize holds a few hundred pages of ~40 KB (gzip + plain) per flush
+// instead of Pebble's 4 MiB default, which would flush every ~100 pages.
+const memTableSize = 32 << 20
+
+// inMemoryFreeBytes is what FreeBytes reports for an in-memory store.
+const inMemoryFreeBytes = 1 << 50
+
+// Store is prerenderd's Pebble database. Its methods are safe for concurrent
+// use; see PutPage for the one-writer-per-key rule.
+type Store struct {
+	db   *pebble.DB
+	opts Options
+	dir  string // "" when in memory
+	log  *slog.Logger
+
+	pages atomic.Int64 // number of p/ keys
+
+	// freeBytes reports the free space the guard compares against;
+	// tests replace it.
+	freeBytes func() (int64, error)
+
+	// inflight counts calls between enter and leave; Close waits for it to
+	// drain so that no call touches Pebble after it is closed (Pebble panics).
+	inflight  atomic.Int64
+	closed    atomic.Bool
+	drained   chan struct{}
+	drainOnce sync.Once
+}
+
+// Open opens (creating if needed) the database in opts.Dir, or in memory.
+func Open(opts Options) (*Store, error) {
+	start := time.Now()
+	opts.EnsureDefaults()
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	s := &Store{opts: opts, log: opts.Logger, drained: make(chan struct{})}
+
+	cache := pebble.NewCache(opts.BlockCache)
+	defer cache.Unref() // the DB holds its own reference
+	po := &pebble.Options{
+		Cache:              cache,
+		FormatMajorVersion: formatVersion,
+		MaxOpenFiles:       maxOpenFiles(),
+		MemTableSize:       memTableSize,
+		Logger:             pebbleLogger{s.log},
+	}
+	// Bloom filters on every level: most Gets of a cache server are for one
+	// key, and a miss must not read a data block per level.
+	for i := range po.Levels {
+		po.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
+		po.Levels[i].FilterType = pebble.TableFilter
+	}
+	dir := opts.Dir
+	if opts.InMemory {
+		po.FS = vfs.NewMem()
+		s.freeBytes = func() (int64, error) { return inMemoryFreeBytes, nil }
+	} else {
+		po.FS = vfs.Default
+		s.dir = dir
+		s.freeBytes = s.diskFreeBytes
+	}
+	db, err := pebble.Open(dir, po)
+	if err != nil {
+		return nil, fmt.Errorf("cannot open storage at %q: %w", dir, err)
+	}
+	s.db = db
+	n, err := s.countPages()
+	if err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("cannot count pages in storage at %q: %w", dir, err)
+	}
+	s.pages.Store(n)
+	s.log.Info("storage opened", "dir", dir, "in_memory", opts.InMemory, "pages", n,
+		"max_open_files", po.MaxOpenFiles, "duration", time.Since(start))
+	return s, nil
+}
+
+// countPages counts i/ summaries, which are small, so the count does not read
+// page bodies.
+func (s *Store) countPages() (int64, error) {
+	it, err := s.db.NewIter(&pebble.IterOptions{
+		LowerBound: []byte(prefixIndex),
+		UpperBound: prefixUpperBound(prefixIndex),
+	})
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	for valid := it.First(); valid; valid = it.Next() {
+		n++
+	}
+	if err := it.Error(); err != nil {
+		_ = it.Close()
+		return 0, err
+	}
+	return n, it.Close()
+}
+
+// Close waits for calls in progress, flushes the memtable (so the next Open
+// has little WAL to replay) unless the disk is short of space, and closes the
+// database. Calls after Close begins return ErrClosed. Close must not be
+// called from a ScanPages, ScanDue or ViewPage callback: it would wait for it.
+func (s *Store) Close() error {
+	if !s.closed.CompareAndSwap(false, true) {
+		return ErrClosed
+	}
+	if s.inflight.Load() > 0 {
+		<-s.drained
+	}
+	if err := s.checkFree(memTableSize, s.opts.MinFreeBytes); err == nil {
+		if err := s.db.Flush(); err != nil {
+			s.log.Warn("storage flush on close failed", "dir", s.dir, "err", err)
+		}
+	}
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("cannot close storage at %q: %w", s.dir, err)
+	}
+	return nil
+}
+
+func (s *Store) enter() error {
+	s.inflight.Add(1)
+	if s.closed.Load() {
+		s.leave()
+		return ErrClosed
+	}
+	return nil
+}
+
+func (s *Store) leave() {
+	if s.inflight.Add(-1) == 0 && s.closed.Load() {
+		s.drainOnce.Do(func() { close(s.drained) })
+	}
+}
+
+// PageCount returns the number of stored pages. It is a counter kept by
+// PutPage and DeletePage and restored on Open, so it costs one atomic load.
+func (s *Store) PageCount() int64 {
+	return s.pages.Load()
+}
+
+// DiskUsage returns the bytes Pebble uses on disk (live and obsolete tables
+// and WAL), 0 after Close.
+func (s *Store) DiskUsage() int64 {
+	if s.enter() != nil {
+		return 0
+	}
+	defer s.leave()
+	return int64(s.db.Metrics().DiskSpaceUsage())
+}
+
+// FreeBytes returns the space available to this process on the filesystem
+// holding Dir (statfs), or a large constant for an in-memory store.
+func (s *Store) FreeBytes() (int64, error) {
+	return s.freeBytes()
+}
+
+func (s *Store) diskFreeBytes() (int64, error) {
+	u, err := vfs.Default.GetDiskUsage(s.dir)
+	if err != nil {
+		return 0, fmt.Errorf("cannot stat free space of %q: %w", s.dir, err)
+	}
+	return int64(min(u.AvailBytes, 1<<62)), nil
+}
+
+// checkFree is the guard in front of every write: it refuses a write of n
+// bytes when it would leave less than floor bytes free. Pebble ends the
+// process when its WAL cannot be written, so this must run before Commit.
+func (s *Store) checkFree(n, floor int64) error {
+	free, err := s.freeBytes()
+	if err != nil {
+		return fmt.Errorf("cannot check free space before writing: %w", err)
+	}
+	if free-n < floor {
+		return fmt.Errorf("%w: %d bytes free at %q, %d bytes to write, %d bytes must stay free",
+			ErrDiskFull, free, s.dir, n, floor)
+	}
+	return nil
+}
+
+// pebbleLogger sends Pebble's printf-style logs to slog.
+type pebbleLogger struct{ l *slog.Logger }
+
+func (p pebbleLogger) Infof(format string, args ...any) {
+	p.l.Info("pebble", "detail", fmt.Sprintf(format, args...))
+}
+
+func (p pebbleLogger) Errorf(format string, args ...any) {
+	p.l.Error("pebble", "detail", fmt.Sprintf(format, args...))
+}
+
+// Fatalf keeps Pebble's contract: it must not return, because Pebble calls it
+// when its state can no longer be trusted (for example a failed WAL write).
+// Exiting here rather than panicking: a panic on a request goroutine would be
+// recovered by net/http and leave a broken DB serving.
+func (p pebbleLogger) Fatalf(format string, args ...any) {
+	p.l.Error("pebble fatal", "detail", fmt.Sprintf(format, args...))
+	os.Exit(1)
+}
