@@ -45,7 +45,7 @@ bench: deps build ## the speed benchmarks; the hit path is reported as a ratio o
 
 lint: ## go vet and staticcheck
 	$(GO) vet $(PKGS)
-	$(GO) run honnef.co/go/tools/cmd/staticcheck@2025.1.1 $(PKGS)
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 $(PKGS)
 
 clean: ## remove the binary (the cache in data/ stays)
 	rm -rf bin

@@ -104,9 +104,6 @@ type tabRendered struct {
 	Lease  Lease
 }
 
-// serveHTTP starts the HTTP server the httpfront actor owns.
-type serveHTTP struct{}
-
 // stopHTTP asks the httpfront actor to shut its server down; Done closes when it has.
 type stopHTTP struct {
 	Deadline time.Time
