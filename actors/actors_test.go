@@ -19,16 +19,7 @@ import (
 var chromiumPath string
 
 func TestMain(m *testing.M) {
-	p, err := browser.FindChromium("")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			fmt.Fprintf(os.Stderr, "FAIL: CI is set and no Chromium was found: %v\n", err)
-			os.Exit(1)
-		}
-		fmt.Fprintf(os.Stderr, "SKIP actors tests: no Chromium found (%v); `make test` installs it\n", err)
-		os.Exit(0)
-	}
-	chromiumPath = p
+	chromiumPath = fixture.ChromiumForTests("actors", browser.FindChromium)
 	os.Exit(m.Run())
 }
 

@@ -7,6 +7,8 @@ import (
 	"os"
 	"testing"
 	"time"
+
+	"prerenderd/browser/fixture"
 )
 
 // shared is the one Chromium of this test binary. Tests that stop or kill a
@@ -18,15 +20,8 @@ var shared *Browser
 const sharedTimeout = 5 * time.Second
 
 func TestMain(m *testing.M) {
-	path, err := FindChromium(os.Getenv("PRERENDERD_CHROMIUM"))
-	if err != nil {
-		if os.Getenv("CI") == "" {
-			fmt.Printf("browser: skipping every test, no Chromium to run them with: %v\n", err)
-			os.Exit(0)
-		}
-		fmt.Fprintf(os.Stderr, "browser: CI is set and there is no Chromium: %v\n", err)
-		os.Exit(1)
-	}
+	path := fixture.ChromiumForTests("browser", FindChromium)
+	var err error
 	shared, err = Start(context.Background(), testOptions(path))
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "browser: %v\n", err)

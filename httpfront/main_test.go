@@ -11,6 +11,7 @@ import (
 
 	"prerenderd/actors"
 	"prerenderd/browser"
+	"prerenderd/browser/fixture"
 	"prerenderd/storage"
 )
 
@@ -28,15 +29,7 @@ func TestMain(m *testing.M) {
 }
 
 func runTests(m *testing.M) int {
-	path, err := browser.FindChromium("")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			fmt.Fprintf(os.Stderr, "FAIL: CI is set and no Chromium was found: %v\n", err)
-			return 1
-		}
-		fmt.Fprintf(os.Stderr, "SKIP httpfront tests: no Chromium found (%v); `make test` installs it\n", err)
-		return 0
-	}
+	path := fixture.ChromiumForTests("httpfront", browser.FindChromium)
 	dir, err := os.MkdirTemp("", "prerenderd-httpfront-*")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
