@@ -15,7 +15,33 @@ import (
 type StartRender struct {
 	Key   string
 	URL   string
+	Class Class
 	Reply chan<- *Rendered
+}
+
+// Class says who waits for a render. The pool serves live before priority before
+// normal, and keeps a share of tabs for live work.
+type Class uint8
+
+const (
+	// ClassLive: a crawler is waiting on the HTTP request.
+	ClassLive Class = iota
+	// ClassPriority: the priority recache queue (API, sitemaps, STALE hits, retries).
+	ClassPriority
+	// ClassNormal: the normal recache queue (pages past their TTL).
+	ClassNormal
+)
+
+func (c Class) String() string {
+	switch c {
+	case ClassLive:
+		return "live"
+	case ClassPriority:
+		return "priority"
+	case ClassNormal:
+		return "normal"
+	}
+	return "unknown"
 }
 
 // RenderDone is a render child's report to its shard. Attempts counts browsers tried.
@@ -38,6 +64,7 @@ type pagePersisted struct {
 // TabRefused carrying the same ID.
 type AcquireTab struct {
 	ID       uint64
+	Class    Class
 	Deadline time.Time
 	// Avoid is the browser incarnation that just failed this render, if any: the
 	// retry goes elsewhere, or to the same browser once it has restarted.

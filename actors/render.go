@@ -23,6 +23,7 @@ type renderActor struct {
 	app      *Appliance
 	key      string
 	req      browser.Request
+	class    Class
 	waitID   uint64
 	attempts int
 	avoid    *Lease
@@ -68,6 +69,7 @@ func (r *renderActor) acquire(ctx actor.Context) {
 	r.waitID = leaseIDs.Add(1)
 	ctx.Send(r.app.pool.Load(), &AcquireTab{
 		ID:       r.waitID,
+		Class:    r.class,
 		Deadline: r.app.cfg.Clock().Add(r.app.cfg.QueueTimeout),
 		Avoid:    r.avoid,
 		ReplyTo:  ctx.Self(),

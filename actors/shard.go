@@ -69,9 +69,9 @@ func (s *shardActor) start(ctx actor.Context, m *StartRender) {
 	name := fmt.Sprintf("render-%016x-%d", h.Sum64(), s.seq)
 	a := s.app
 	req := browser.Request{URL: m.URL}
-	key := m.Key
+	key, class := m.Key, m.Class
 	child, err := ctx.SpawnNamed(actor.PropsFromProducer(func() actor.Actor {
-		return &renderActor{app: a, key: key, req: req}
+		return &renderActor{app: a, key: key, req: req, class: class}
 	}), name)
 	if err != nil {
 		m.Reply <- &Rendered{Err: fmt.Errorf("cannot spawn render actor: %w", err)}
