@@ -47,6 +47,7 @@ type fileConfig struct {
 		BlockURLs      []string `toml:"block_urls"`
 		MaxQueue       int      `toml:"max_queue"`
 		QueueTimeout   string   `toml:"queue_timeout"`
+		ReservedLive   float64  `toml:"reserved_live"`
 		Chromium       string   `toml:"chromium"`
 	} `toml:"render"`
 	Security struct {
@@ -79,6 +80,7 @@ type Config struct {
 	BlockURLs      []string
 	MaxQueue       int
 	QueueTimeout   time.Duration
+	ReservedLive   float64
 	Chromium       string
 
 	AllowHosts   []string
@@ -132,6 +134,7 @@ func (fc *fileConfig) check() (*Config, error) {
 		Block:          fc.Render.Block,
 		BlockURLs:      fc.Render.BlockURLs,
 		MaxQueue:       fc.Render.MaxQueue,
+		ReservedLive:   fc.Render.ReservedLive,
 		Chromium:       fc.Render.Chromium,
 		AllowHosts:     fc.Security.AllowHosts,
 		AllowPrivate:   fc.Security.AllowPrivate,
@@ -189,6 +192,9 @@ func (fc *fileConfig) check() (*Config, error) {
 	positive("render.browsers", c.Browsers)
 	positive("render.tabs_per_browser", c.TabsPerBrowser)
 	positive("render.max_queue", c.MaxQueue)
+	if !(c.ReservedLive >= 0 && c.ReservedLive <= 1) {
+		errs = append(errs, fmt.Errorf("render.reserved_live: %v is not a share between 0 and 1", c.ReservedLive))
+	}
 	if m, err := cachekey.ParseStripMode(fc.Cache.StripQuery); err != nil {
 		errs = append(errs, fmt.Errorf("cache.strip_query: %w", err))
 	} else {

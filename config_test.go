@@ -52,6 +52,8 @@ func TestBadConfigIsRefusedNamingTheKey(t *testing.T) {
 		{"an unknown log format", "[server]\nlog_format = \"xml\"\n", "server.log_format"},
 		{"an unknown resource type", "[render]\nblock = [\"video\"]\n", "render.block"},
 		{"an idle window longer than the timeout", "[render]\nidle_window = \"20s\"\n", "render.idle_window"},
+		{"a negative live share", "[render]\nreserved_live = -0.1\n", "render.reserved_live"},
+		{"a live share over one", "[render]\nreserved_live = 1.5\n", "render.reserved_live"},
 		{"a value of the wrong type", "[render]\nbrowsers = \"two\"\n", "browsers"},
 		{"broken TOML", "[render\n", "toml"},
 	}

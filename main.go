@@ -81,6 +81,7 @@ func run(cfg *Config, log *slog.Logger) error {
 		TabsPerBrowser: cfg.TabsPerBrowser,
 		MaxQueue:       cfg.MaxQueue,
 		QueueTimeout:   cfg.QueueTimeout,
+		ReservedLive:   cfg.ReservedLive,
 		Browser: browser.Options{
 			Path:        chromium,
 			IdleWindow:  cfg.IdleWindow,

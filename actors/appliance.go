@@ -26,9 +26,12 @@ type Config struct {
 	Browsers       int
 	TabsPerBrowser int
 	MaxQueue       int           // renders waiting for a tab; past it ErrOverloaded
-	QueueTimeout   time.Duration // longest wait for a tab; past it ErrOverloaded
-	Browser        browser.Options
-	Logger         *slog.Logger
+	QueueTimeout   time.Duration // longest wait of a live render for a tab; past it ErrOverloaded
+	// ReservedLive is the share of all tabs kept for live renders (0 to 1): priority and
+	// normal work never hold more than the rest. 0 reserves none.
+	ReservedLive float64
+	Browser      browser.Options
+	Logger       *slog.Logger
 	// Clock is time.Now unless a test needs another.
 	Clock func() time.Time
 }
@@ -352,6 +355,8 @@ type applianceMetrics struct {
 	rendersOK      *metrics.Counter
 	rendersIncompl *metrics.Counter
 	rendersFailed  *metrics.Counter
+	rendersRefused *metrics.Counter
+	tabWait        [numClasses]*metrics.Histogram
 	rendersJoined  *metrics.Counter
 	storeFailed    *metrics.Counter
 	browserRestart *metrics.Counter
@@ -370,6 +375,10 @@ func newApplianceMetrics(a *Appliance) *applianceMetrics {
 	m.rendersOK = s.NewCounter(`prerender_renders_total{result="ok"}`)
 	m.rendersIncompl = s.NewCounter(`prerender_renders_total{result="incomplete"}`)
 	m.rendersFailed = s.NewCounter(`prerender_renders_total{result="error"}`)
+	m.rendersRefused = s.NewCounter(`prerender_renders_total{result="overloaded"}`)
+	for c := range m.tabWait {
+		m.tabWait[c] = s.NewHistogram(fmt.Sprintf(`prerender_tab_wait_seconds{class=%q}`, Class(c)))
+	}
 	m.rendersJoined = s.NewCounter("prerender_render_joins_total")
 	m.storeFailed = s.NewCounter("prerender_store_errors_total")
 	m.browserRestart = s.NewCounter("prerender_browser_restarts_total")

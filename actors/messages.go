@@ -90,11 +90,12 @@ type ReleaseTab struct {
 	Lease Lease
 }
 
-// Lease is one tab of one browser incarnation.
+// Lease is one tab of one browser incarnation, held for work of Class.
 type Lease struct {
 	Browser    *browser.Browser
 	BrowserID  int
 	Generation uint64
+	Class      Class
 }
 
 // BrowserUp tells the pool a browser actor has a running Chromium.
@@ -113,6 +114,17 @@ type BrowserDown struct {
 
 // waitExpired fires when a queued AcquireTab passes its deadline.
 type waitExpired struct{ ID uint64 }
+
+// upgradeToLive tells a render child that a crawler now waits on it: its wait for a
+// tab, if any, becomes a live one. Sent by the shard when a live asker joins a flight
+// started by a queue.
+type upgradeToLive struct{}
+
+// upgradeWait moves a queued AcquireTab to the live class with a deadline.
+type upgradeWait struct {
+	ID       uint64
+	Deadline time.Time
+}
 
 type browserStarted struct {
 	Browser    *browser.Browser

@@ -3,6 +3,7 @@ package actors
 import (
 	"container/list"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -12,12 +13,24 @@ import (
 
 // poolActor hands out tabs. It spawns one browser actor per Chromium and supervises
 // them; a browser that reports itself up gets leases until it reports itself down.
+//
+// Admission: waiters queue per class and are granted live first, then priority, then
+// normal, each queue in arrival order. A share of all tabs (Config.ReservedLive) is
+// kept for live work: priority and normal work together never hold more than the
+// rest, so a burst of recaches cannot make a crawler wait. Live waits end at their
+// deadline with ErrOverloaded; queued work has no deadline, it waits its turn.
 type poolActor struct {
 	app      *Appliance
 	browsers map[int]*poolBrowser
-	waiting  *list.List // of *waiter, oldest first
+	queues   [numClasses]*list.List // of *waiter, oldest first, by class
 	byID     map[uint64]*list.Element
+	// nonLive counts the leases held by priority and normal work.
+	// INVARIANT: nonLive <= nonLiveMax() when a non-live lease is granted.
+	nonLive int
 }
+
+// numClasses is the number of Class values; a Class indexes poolActor.queues.
+const numClasses = int(ClassNormal) + 1
 
 type poolBrowser struct {
 	gen  uint64
@@ -29,11 +42,17 @@ type poolBrowser struct {
 
 type waiter struct {
 	req   *AcquireTab
-	timer *time.Timer
+	class Class
+	since time.Time
+	timer *time.Timer // nil when the wait has no deadline
 }
 
 func newPoolActor(a *Appliance) *poolActor {
-	return &poolActor{app: a, browsers: make(map[int]*poolBrowser), waiting: list.New(), byID: make(map[uint64]*list.Element)}
+	p := &poolActor{app: a, browsers: make(map[int]*poolBrowser), byID: make(map[uint64]*list.Element)}
+	for i := range p.queues {
+		p.queues[i] = list.New()
+	}
+	return p
 }
 
 func (p *poolActor) Receive(ctx actor.Context) {
@@ -48,10 +67,15 @@ func (p *poolActor) Receive(ctx actor.Context) {
 		}
 	case *AcquireTab:
 		p.acquire(ctx, m)
+	case *upgradeWait:
+		p.upgrade(ctx, m)
 	case *ReleaseTab:
 		if pb := p.browsers[m.Lease.BrowserID]; pb != nil && pb.gen == m.Lease.Generation && pb.busy > 0 {
 			pb.busy--
 			p.app.metrics.tabsBusy.Add(-1)
+		}
+		if m.Lease.Class != ClassLive && p.nonLive > 0 {
+			p.nonLive--
 		}
 		p.dispatch(ctx)
 	case *BrowserUp:
@@ -73,56 +97,121 @@ func (p *poolActor) Receive(ctx actor.Context) {
 			ctx.Send(w.req.ReplyTo, &TabRefused{ID: m.ID, Err: ErrOverloaded})
 		}
 	case *actor.Stopping:
-		for el := p.waiting.Front(); el != nil; el = p.waiting.Front() {
-			w := el.Value.(*waiter)
-			p.remove(el)
-			ctx.Send(w.req.ReplyTo, &TabRefused{ID: w.req.ID, Err: ErrStopping})
+		for _, q := range p.queues {
+			for el := q.Front(); el != nil; el = q.Front() {
+				w := el.Value.(*waiter)
+				p.remove(el)
+				ctx.Send(w.req.ReplyTo, &TabRefused{ID: w.req.ID, Err: ErrStopping})
+			}
 		}
 		p.app.up.Store(nil)
 	}
 }
 
 func (p *poolActor) acquire(ctx actor.Context, m *AcquireTab) {
-	if p.waiting.Len() == 0 && p.grant(ctx, m) {
+	class := m.Class
+	if int(class) >= numClasses {
+		class = ClassNormal
+	}
+	// Arrival order within a class, and no overtaking of a higher class: a request
+	// is granted at once only when nobody it must not overtake is waiting.
+	if !p.waitingAtOrAbove(class) && p.grant(ctx, m, class) {
+		p.app.metrics.tabWait[class].Update(0)
 		return
 	}
-	if p.waiting.Len() >= p.app.cfg.MaxQueue {
+	if p.queues[class].Len() >= p.app.cfg.MaxQueue {
 		ctx.Send(m.ReplyTo, &TabRefused{ID: m.ID, Err: ErrOverloaded})
 		return
 	}
-	w := &waiter{req: m}
-	self, root := ctx.Self(), p.app.system.Root
-	w.timer = time.AfterFunc(time.Until(m.Deadline), func() { root.Send(self, &waitExpired{ID: m.ID}) })
-	p.byID[m.ID] = p.waiting.PushBack(w)
+	w := &waiter{req: m, class: class, since: time.Now()}
+	p.arm(ctx, w, m.Deadline)
+	p.byID[m.ID] = p.queues[class].PushBack(w)
 	p.app.metrics.queueLen.Add(1)
 }
 
-// dispatch grants tabs to waiters in arrival order while tabs are free.
-func (p *poolActor) dispatch(ctx actor.Context) {
-	for el := p.waiting.Front(); el != nil; {
-		next := el.Next()
-		w := el.Value.(*waiter)
-		if p.grant(ctx, w.req) {
-			w.timer.Stop()
-			p.remove(el)
-		} else if !p.anyFree() {
-			return
+// arm starts the deadline timer of a live wait. Queued work waits without one.
+func (p *poolActor) arm(ctx actor.Context, w *waiter, deadline time.Time) {
+	if w.class != ClassLive || deadline.IsZero() {
+		return
+	}
+	self, root, id := ctx.Self(), p.app.system.Root, w.req.ID
+	w.timer = time.AfterFunc(time.Until(deadline), func() { root.Send(self, &waitExpired{ID: id}) })
+}
+
+// upgrade makes a queued wait live: a crawler joined the render it is for.
+func (p *poolActor) upgrade(ctx actor.Context, m *upgradeWait) {
+	el, ok := p.byID[m.ID]
+	if !ok {
+		return // granted already, or refused
+	}
+	w := el.Value.(*waiter)
+	if w.class == ClassLive {
+		return
+	}
+	p.queues[w.class].Remove(el)
+	w.class = ClassLive
+	w.req.Class = ClassLive
+	p.arm(ctx, w, m.Deadline)
+	p.byID[m.ID] = p.queues[ClassLive].PushBack(w)
+	p.dispatch(ctx)
+}
+
+func (p *poolActor) waitingAtOrAbove(c Class) bool {
+	for i := 0; i <= int(c); i++ {
+		if p.queues[i].Len() > 0 {
+			return true
 		}
-		el = next
+	}
+	return false
+}
+
+// dispatch grants free tabs to waiters, live first, then priority, then normal.
+func (p *poolActor) dispatch(ctx actor.Context) {
+	for c := range p.queues {
+		q := p.queues[c]
+		for el := q.Front(); el != nil; {
+			if !p.anyFree() {
+				return
+			}
+			if Class(c) != ClassLive && p.nonLive >= p.nonLiveMax() {
+				break
+			}
+			next := el.Next()
+			w := el.Value.(*waiter)
+			if p.grant(ctx, w.req, w.class) {
+				p.app.metrics.tabWait[w.class].UpdateDuration(w.since)
+				p.remove(el)
+			}
+			el = next
+		}
 	}
 }
 
 func (p *poolActor) remove(el *list.Element) {
 	w := el.Value.(*waiter)
-	w.timer.Stop()
-	p.waiting.Remove(el)
+	if w.timer != nil {
+		w.timer.Stop()
+	}
+	p.queues[w.class].Remove(el)
 	delete(p.byID, w.req.ID)
 	p.app.metrics.queueLen.Add(-1)
 }
 
+// nonLiveMax is how many tabs priority and normal work may hold together: all tabs
+// but the live share, rounded up in favour of live work, and never fewer than one, so
+// that queues always make progress.
+func (p *poolActor) nonLiveMax() int {
+	total := p.app.cfg.Browsers * p.app.cfg.TabsPerBrowser
+	reserved := int(math.Ceil(p.app.cfg.ReservedLive * float64(total)))
+	return max(total-reserved, 1)
+}
+
 // grant leases the least busy browser that is up and is not the incarnation the
 // request asked to avoid.
-func (p *poolActor) grant(ctx actor.Context, m *AcquireTab) bool {
+func (p *poolActor) grant(ctx actor.Context, m *AcquireTab, class Class) bool {
+	if class != ClassLive && p.nonLive >= p.nonLiveMax() {
+		return false
+	}
 	best := -1
 	for id, pb := range p.browsers {
 		if !pb.up || pb.busy >= pb.tabs {
@@ -140,8 +229,11 @@ func (p *poolActor) grant(ctx actor.Context, m *AcquireTab) bool {
 	}
 	pb := p.browsers[best]
 	pb.busy++
+	if class != ClassLive {
+		p.nonLive++
+	}
 	p.app.metrics.tabsBusy.Add(1)
-	ctx.Send(m.ReplyTo, &TabGranted{ID: m.ID, Lease: Lease{Browser: pb.b, BrowserID: best, Generation: pb.gen}})
+	ctx.Send(m.ReplyTo, &TabGranted{ID: m.ID, Lease: Lease{Browser: pb.b, BrowserID: best, Generation: pb.gen, Class: class}})
 	return true
 }
 

@@ -27,6 +27,7 @@ type renderActor struct {
 	waitID   uint64
 	attempts int
 	avoid    *Lease
+	running  bool // holds a tab now; false while waiting for one
 	started  time.Time
 	cancel   context.CancelFunc
 }
@@ -42,6 +43,14 @@ func (r *renderActor) Receive(ctx actor.Context) {
 			return
 		}
 		r.finish(ctx, nil, m.Err)
+	case *upgradeToLive:
+		if r.class == ClassLive {
+			return
+		}
+		r.class = ClassLive
+		if r.waitID != 0 && !r.running {
+			ctx.Send(r.app.pool.Load(), &upgradeWait{ID: r.waitID, Deadline: r.app.cfg.Clock().Add(r.app.cfg.QueueTimeout)})
+		}
 	case *TabGranted:
 		if m.ID != r.waitID {
 			// A grant for a wait we gave up on: hand the tab straight back.
@@ -66,11 +75,17 @@ func (r *renderActor) Receive(ctx actor.Context) {
 }
 
 func (r *renderActor) acquire(ctx actor.Context) {
+	r.running = false
 	r.waitID = leaseIDs.Add(1)
+	// Only a crawler's wait is bounded: a queued recache may wait long for a tab.
+	var deadline time.Time
+	if r.class == ClassLive {
+		deadline = r.app.cfg.Clock().Add(r.app.cfg.QueueTimeout)
+	}
 	ctx.Send(r.app.pool.Load(), &AcquireTab{
 		ID:       r.waitID,
 		Class:    r.class,
-		Deadline: r.app.cfg.Clock().Add(r.app.cfg.QueueTimeout),
+		Deadline: deadline,
 		Avoid:    r.avoid,
 		ReplyTo:  ctx.Self(),
 	})
@@ -78,6 +93,7 @@ func (r *renderActor) acquire(ctx actor.Context) {
 
 func (r *renderActor) run(ctx actor.Context, lease Lease) {
 	r.attempts++
+	r.running = true
 	// The page timeout is enforced inside the browser; this bound only guards against
 	// a browser call that never returns.
 	rctx, cancel := context.WithTimeout(context.Background(), r.app.cfg.Browser.PageTimeout+30*time.Second)
@@ -98,6 +114,8 @@ func (r *renderActor) finish(ctx actor.Context, res *browser.Result, err error) 
 	m.renderInflight.Add(-1)
 	m.renderDuration.UpdateDuration(r.started)
 	switch {
+	case errors.Is(err, ErrOverloaded):
+		m.rendersRefused.Inc()
 	case err != nil:
 		m.rendersFailed.Inc()
 		r.app.log.Warn("render failed", "url", r.req.URL, "attempts", r.attempts, "err", err)

@@ -27,6 +27,7 @@ type shardActor struct {
 type flight struct {
 	waiters []chan<- *Rendered
 	child   *actor.PID
+	class   Class // the most urgent class of its askers
 }
 
 func newShardActor(a *Appliance, i int) *shardActor {
@@ -53,6 +54,11 @@ func (s *shardActor) Receive(ctx actor.Context) {
 func (s *shardActor) start(ctx actor.Context, m *StartRender) {
 	if f, ok := s.inflight[m.Key]; ok {
 		f.waiters = append(f.waiters, m.Reply)
+		if m.Class == ClassLive && f.class != ClassLive {
+			// A crawler now waits on a queued render: its wait for a tab becomes live.
+			f.class = ClassLive
+			ctx.Send(f.child, &upgradeToLive{})
+		}
 		s.app.metrics.rendersJoined.Inc()
 		return
 	}
@@ -77,7 +83,7 @@ func (s *shardActor) start(ctx actor.Context, m *StartRender) {
 		m.Reply <- &Rendered{Err: fmt.Errorf("cannot spawn render actor: %w", err)}
 		return
 	}
-	s.inflight[m.Key] = &flight{waiters: []chan<- *Rendered{m.Reply}, child: child}
+	s.inflight[m.Key] = &flight{waiters: []chan<- *Rendered{m.Reply}, child: child, class: class}
 }
 
 func (s *shardActor) fresh(key string) bool {
