@@ -10,7 +10,7 @@
 //	m/<key>                      recache metadata
 //	d/<expires_be64>/<key>       due index, exactly one entry per stored page
 //	q/<seq_be64>                 priority queue (reserved)
-//	s/<sitemap url>              sitemap poll state (reserved)
+//	s/<sitemap url>              sitemap poll state (JSON, see SitemapState)
 //
 // <key> is "<variant>|<normalized URL>", built by the caller; storage treats it
 // as opaque bytes.

@@ -14,7 +14,7 @@ const (
 	prefixMeta    = "m/"
 	prefixDue     = "d/"
 	prefixQueue   = "q/" // reserved for the priority queue
-	prefixSitemap = "s/" // reserved for sitemap poll state
+	prefixSitemap = "s/" // sitemap poll state, written by the sitemaps actor only
 )
 
 // dueKeyLen is the length of a d/ key before the page key: "d/", 8 bytes of

@@ -20,8 +20,8 @@ type Options struct {
 	InMemory bool
 	// BlockCache is the size in bytes of Pebble's block cache; default 64 MiB.
 	BlockCache int64
-	// MaxBytes bounds the cache size on disk. Stored here; enforced by eviction
-	// in a later issue. 0 means unbounded.
+	// MaxBytes bounds the cache: the actors evict the least recently hit pages
+	// when StoredBytes passes it. Storage only keeps the figure; 0 means unbounded.
 	MaxBytes int64
 	// MinFreeBytes is the free-space guard: writes are refused with ErrDiskFull
 	// when the filesystem holding Dir has less free space than this plus the

@@ -221,6 +221,7 @@ func (s *Store) putPage(p *Page, wo *pebble.WriteOptions) error {
 	if !existed {
 		s.pages.Add(1)
 	}
+	s.bytes.Add(int64(len(val) - prev.Size))
 	return nil
 }
 
@@ -311,6 +312,7 @@ func (s *Store) DeletePage(key string) error {
 	}
 	if counted {
 		s.pages.Add(-1)
+		s.bytes.Add(-int64(prev.Size))
 	}
 	return nil
 }

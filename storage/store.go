@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -45,6 +46,7 @@ type Store struct {
 	log  *slog.Logger
 
 	pages atomic.Int64 // number of p/ keys
+	bytes atomic.Int64 // sum of the sizes of the p/ values (from their summaries)
 
 	// freeBytes reports the free space the guard compares against;
 	// tests replace it.
@@ -96,36 +98,45 @@ func Open(opts Options) (*Store, error) {
 		return nil, fmt.Errorf("cannot open storage at %q: %w", dir, err)
 	}
 	s.db = db
-	n, err := s.countPages()
+	n, size, err := s.countPages()
 	if err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("cannot count pages in storage at %q: %w", dir, err)
 	}
 	s.pages.Store(n)
+	s.bytes.Store(size)
 	s.log.Info("storage opened", "dir", dir, "in_memory", opts.InMemory, "pages", n,
 		"max_open_files", po.MaxOpenFiles, "duration", time.Since(start))
 	return s, nil
 }
 
-// countPages counts i/ summaries, which are small, so the count does not read
-// page bodies.
-func (s *Store) countPages() (int64, error) {
+// countPages counts i/ summaries and adds up the page sizes they record; they are
+// small, so the count does not read page bodies.
+func (s *Store) countPages() (n, size int64, err error) {
 	it, err := s.db.NewIter(&pebble.IterOptions{
 		LowerBound: []byte(prefixIndex),
 		UpperBound: prefixUpperBound(prefixIndex),
 	})
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	var n int64
 	for valid := it.First(); valid; valid = it.Next() {
 		n++
+		v, err := it.ValueAndErr()
+		if err != nil {
+			_ = it.Close()
+			return 0, 0, err
+		}
+		// Only the size field: decoding the whole summary would allocate its URL.
+		if len(v) >= summaryFixedLen && v[0] == summaryVersion {
+			size += int64(binary.LittleEndian.Uint64(v[20:]) & (1<<62 - 1))
+		}
 	}
 	if err := it.Error(); err != nil {
 		_ = it.Close()
-		return 0, err
+		return 0, 0, err
 	}
-	return n, it.Close()
+	return n, size, it.Close()
 }
 
 // Close waits for calls in progress, flushes the memtable (so the next Open
@@ -169,6 +180,15 @@ func (s *Store) leave() {
 // PutPage and DeletePage and restored on Open, so it costs one atomic load.
 func (s *Store) PageCount() int64 {
 	return s.pages.Load()
+}
+
+// StoredBytes returns the sum of the sizes of the stored page values (both bodies
+// and headers), the figure storage.max_bytes bounds. Like PageCount it is a counter
+// kept by PutPage and the deletes and restored on Open: one atomic load. It leaves
+// out Pebble's own overhead (indexes, obsolete tables awaiting compaction, WAL),
+// which DiskUsage reports.
+func (s *Store) StoredBytes() int64 {
+	return s.bytes.Load()
 }
 
 // DiskUsage returns the bytes Pebble uses on disk (live and obsolete tables

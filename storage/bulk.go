@@ -1,0 +1,150 @@
+package storage
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// Summary returns the summary of the page stored under key (status, times, size,
+// URL) without reading its body, or ErrNotFound.
+func (s *Store) Summary(key string) (PageMeta, error) {
+	if err := s.enter(); err != nil {
+		return PageMeta{}, err
+	}
+	defer s.leave()
+	m, ok, err := s.summary(key)
+	if err != nil {
+		return PageMeta{}, err
+	}
+	if !ok {
+		return PageMeta{}, ErrNotFound
+	}
+	return m, nil
+}
+
+// DeletePages removes each key as DeletePage does (p/, i/, d/ and m/), all in one
+// synced batch, and returns how many of the keys had a page. A bulk clear or an
+// eviction pays one fsync per batch instead of one per page.
+//
+// INVARIANT: see PutPage; only the shard owner of every key deletes it, and no
+// write of any of these keys runs at the same time.
+func (s *Store) DeletePages(keys []string) (int, error) {
+	if err := s.enter(); err != nil {
+		return 0, err
+	}
+	defer s.leave()
+	b := s.db.NewBatch()
+	defer b.Close()
+	var pages int
+	var size int64
+	for _, key := range keys {
+		prev, existed, err := s.summary(key)
+		if err != nil {
+			return 0, err
+		}
+		counted := existed
+		if !existed {
+			// As in DeletePage: a page without its summary still loses its d/ key.
+			err := s.viewFields(key, func(f *pageFields) { prev.ExpiresAt = f.expiresAt })
+			switch {
+			case err == nil:
+				existed = true
+			case !errors.Is(err, ErrNotFound):
+				s.log.Warn("storage cannot read page to delete its due entry", "key", key, "err", err)
+			}
+		}
+		_ = b.Delete(appendKey(nil, prefixPage, key), nil)
+		_ = b.Delete(appendKey(nil, prefixIndex, key), nil)
+		_ = b.Delete(appendKey(nil, prefixMeta, key), nil)
+		if existed {
+			_ = b.Delete(appendDueKey(nil, prev.ExpiresAt, key), nil)
+		}
+		if counted {
+			pages++
+			size += int64(prev.Size)
+		}
+	}
+	if err := s.checkFree(int64(b.Len()), s.opts.MinFreeBytes/2); err != nil {
+		return 0, fmt.Errorf("cannot delete %d pages: %w", len(keys), err)
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
+		return 0, fmt.Errorf("cannot delete %d pages: %w", len(keys), err)
+	}
+	s.pages.Add(-int64(pages))
+	s.bytes.Add(-size)
+	return pages, nil
+}
+
+// PageInfo is what ScanPagesMeta gives for each page: its summary and its recache
+// metadata (zero when it has none).
+type PageInfo struct {
+	PageMeta
+	Meta Meta
+}
+
+// ScanPagesMeta calls fn for each stored page with key >= start, in key order, with
+// its summary and metadata, until fn returns false. It walks i/ and m/ side by side
+// (both are in key order), so it reads no bodies and does no point lookups. fn may
+// call other Store methods except Close.
+func (s *Store) ScanPagesMeta(start string, fn func(key string, info *PageInfo) bool) error {
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.leave()
+	it, err := s.db.NewIter(&pebble.IterOptions{
+		LowerBound: appendKey(nil, prefixIndex, start),
+		UpperBound: prefixUpperBound(prefixIndex),
+	})
+	if err != nil {
+		return fmt.Errorf("cannot scan pages: %w", err)
+	}
+	defer it.Close()
+	mit, err := s.db.NewIter(&pebble.IterOptions{
+		LowerBound: appendKey(nil, prefixMeta, start),
+		UpperBound: prefixUpperBound(prefixMeta),
+	})
+	if err != nil {
+		return fmt.Errorf("cannot scan pages: %w", err)
+	}
+	defer mit.Close()
+	mvalid := mit.First()
+	var info PageInfo
+	for valid := it.First(); valid; valid = it.Next() {
+		key := it.Key()[len(prefixIndex):]
+		v, err := it.ValueAndErr()
+		if err != nil {
+			return fmt.Errorf("cannot scan pages at %q: %w", key, err)
+		}
+		if info.PageMeta, err = decodeSummary(v); err != nil {
+			return fmt.Errorf("cannot decode page summary %q: %w", key, err)
+		}
+		info.Meta = Meta{}
+		// Move the meta iterator up to this key; a meta without a page (a URL whose
+		// renders fail) is skipped.
+		for mvalid && bytes.Compare(mit.Key()[len(prefixMeta):], key) < 0 {
+			mvalid = mit.Next()
+		}
+		if mvalid && bytes.Equal(mit.Key()[len(prefixMeta):], key) {
+			mv, err := mit.ValueAndErr()
+			if err != nil {
+				return fmt.Errorf("cannot scan meta at %q: %w", key, err)
+			}
+			if info.Meta, err = decodeMeta(mv); err != nil {
+				return fmt.Errorf("cannot decode meta %q: %w", key, err)
+			}
+		}
+		if !fn(string(key), &info) {
+			break
+		}
+	}
+	if err := it.Error(); err != nil {
+		return fmt.Errorf("cannot scan pages: %w", err)
+	}
+	if err := mit.Error(); err != nil {
+		return fmt.Errorf("cannot scan meta: %w", err)
+	}
+	return nil
+}
