@@ -31,7 +31,12 @@ type Config struct {
 	// normal work never hold more than the rest. 0 reserves none.
 	ReservedLive float64
 	Browser      browser.Options
-	Logger       *slog.Logger
+	// MaxBytes bounds the stored pages (storage.max_bytes); past it the least
+	// recently hit are evicted down to 90%. 0 is unbounded.
+	MaxBytes int64
+	// EvictInterval is how often the bound is checked; default 5s.
+	EvictInterval time.Duration
+	Logger        *slog.Logger
 	// Clock is time.Now unless a test needs another.
 	Clock func() time.Time
 }
@@ -60,6 +65,9 @@ func (c *Config) ensureDefaults() {
 	}
 	if c.Clock == nil {
 		c.Clock = time.Now
+	}
+	if c.EvictInterval <= 0 {
+		c.EvictInterval = 5 * time.Second
 	}
 	c.Browser.Tabs = c.TabsPerBrowser
 	c.Browser.Logger = c.Logger
@@ -109,6 +117,11 @@ type Appliance struct {
 	inflight sync.WaitGroup // façade Render calls in progress
 	closers  sync.WaitGroup // goroutines closing Chromium processes
 	metrics  *applianceMetrics
+	clears   clears
+	// bg holds the appliance's own goroutines (wildcard clears, eviction); quit
+	// ends them on Stop, before the actors they talk to are poisoned.
+	bg       sync.WaitGroup
+	quit     chan struct{}
 	stopOnce sync.Once
 	stopErr  error
 }
@@ -120,7 +133,7 @@ func Start(cfg Config, store *storage.Store) (*Appliance, error) {
 	if err := cfg.Browser.Validate(); err != nil {
 		return nil, fmt.Errorf("cannot start appliance: %w", err)
 	}
-	a := &Appliance{cfg: cfg, store: store, log: cfg.Logger}
+	a := &Appliance{cfg: cfg, store: store, log: cfg.Logger, quit: make(chan struct{})}
 	a.metrics = newApplianceMetrics(a)
 	// protoactor logs dead letters with the whole message (a render result can be
 	// megabytes): keep its own logging at Warn.
@@ -138,16 +151,24 @@ func Start(cfg Config, store *storage.Store) (*Appliance, error) {
 	}
 	a.root = pid
 	<-ready
+	if cfg.MaxBytes > 0 {
+		a.bg.Add(1)
+		go a.evictLoop(cfg.EvictInterval)
+	}
 	return a, nil
 }
 
 // shardFor maps a key to its owner. INVARIANT: every write of p/<key> goes through
 // this shard, so two renders of one key never race.
 func (a *Appliance) shardFor(key string) *actor.PID {
+	shards := *a.shards.Load()
+	return shards[shardIndex(key, len(shards))]
+}
+
+func shardIndex(key string, n int) int {
 	h := fnv.New32a()
 	io.WriteString(h, key)
-	shards := *a.shards.Load()
-	return shards[h.Sum32()%uint32(len(shards))]
+	return int(h.Sum32() % uint32(n))
 }
 
 // Render returns the rendered page for key, starting a render when none runs and
@@ -246,7 +267,12 @@ func (a *Appliance) stop(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("http shutdown: %w", ctx.Err()))
 		}
 	}
+	// Under the clears lock, so no wildcard clear starts after bg.Wait.
+	a.clears.mu.Lock()
 	a.stopping.Store(true)
+	a.clears.mu.Unlock()
+	close(a.quit)
+	a.bg.Wait()
 	renders := make(chan struct{})
 	go func() { a.inflight.Wait(); close(renders) }()
 	select {
@@ -364,6 +390,10 @@ type applianceMetrics struct {
 	tabsBusy       atomic.Int64
 	queueLen       atomic.Int64
 	browsersUp     atomic.Int64
+
+	evictions *metrics.Counter // eviction passes
+	evicted   *metrics.Counter // pages evicted
+	cleared   *metrics.Counter // pages removed by wildcard clears
 }
 
 // newApplianceMetrics registers in a set of the appliance's own, so two appliances in
@@ -388,5 +418,10 @@ func newApplianceMetrics(a *Appliance) *applianceMetrics {
 	s.NewGauge("prerender_browsers_up", func() float64 { return float64(m.browsersUp.Load()) })
 	s.NewGauge("prerender_pages_cached", func() float64 { return float64(a.store.PageCount()) })
 	s.NewGauge("prerender_storage_disk_bytes", func() float64 { return float64(a.store.DiskUsage()) })
+	s.NewGauge("prerender_cache_stored_bytes", func() float64 { return float64(a.store.StoredBytes()) })
+	s.NewGauge("prerender_cache_max_bytes", func() float64 { return float64(a.cfg.MaxBytes) })
+	m.evictions = s.NewCounter("prerender_cache_evictions_total")
+	m.evicted = s.NewCounter("prerender_cache_evicted_pages_total")
+	m.cleared = s.NewCounter("prerender_cache_cleared_pages_total")
 	return m
 }

@@ -22,6 +22,7 @@ type shardActor struct {
 	index    int
 	seq      uint64
 	inflight map[string]*flight
+	del      deleteState
 }
 
 type flight struct {
@@ -37,7 +38,11 @@ func newShardActor(a *Appliance, i int) *shardActor {
 func (s *shardActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *StartRender:
-		s.start(ctx, m)
+		s.startOrPark(ctx, m)
+	case *deletePages:
+		s.deletePages(ctx, m)
+	case *deletesDone:
+		s.deletesDone(ctx, m)
 	case *RenderDone:
 		s.done(ctx, m)
 	case *pagePersisted:
@@ -48,6 +53,7 @@ func (s *shardActor) Receive(ctx actor.Context) {
 			s.answer(f, &Rendered{Err: ErrStopping})
 			delete(s.inflight, key)
 		}
+		s.stopDeletes()
 	}
 }
 
