@@ -48,6 +48,9 @@ type fileConfig struct {
 		MaxQueue       int      `toml:"max_queue"`
 		QueueTimeout   string   `toml:"queue_timeout"`
 		ReservedLive   float64  `toml:"reserved_live"`
+		RendersPer     int      `toml:"renders_per_browser"`
+		MaxBrowserAge  string   `toml:"max_browser_age"`
+		MaxBrowserRSS  string   `toml:"max_browser_rss"`
 		Chromium       string   `toml:"chromium"`
 	} `toml:"render"`
 	Security struct {
@@ -81,6 +84,9 @@ type Config struct {
 	MaxQueue       int
 	QueueTimeout   time.Duration
 	ReservedLive   float64
+	RendersPer     int
+	MaxBrowserAge  time.Duration
+	MaxBrowserRSS  int64
 	Chromium       string
 
 	AllowHosts   []string
@@ -135,6 +141,7 @@ func (fc *fileConfig) check() (*Config, error) {
 		BlockURLs:      fc.Render.BlockURLs,
 		MaxQueue:       fc.Render.MaxQueue,
 		ReservedLive:   fc.Render.ReservedLive,
+		RendersPer:     fc.Render.RendersPer,
 		Chromium:       fc.Render.Chromium,
 		AllowHosts:     fc.Security.AllowHosts,
 		AllowPrivate:   fc.Security.AllowPrivate,
@@ -179,6 +186,8 @@ func (fc *fileConfig) check() (*Config, error) {
 	c.PageTimeout = dur("render.page_timeout", fc.Render.PageTimeout, 100*time.Millisecond)
 	c.IdleWindow = dur("render.idle_window", fc.Render.IdleWindow, 10*time.Millisecond)
 	c.QueueTimeout = dur("render.queue_timeout", fc.Render.QueueTimeout, 0)
+	c.MaxBrowserAge = dur("render.max_browser_age", fc.Render.MaxBrowserAge, time.Minute)
+	c.MaxBrowserRSS = size("render.max_browser_rss", fc.Render.MaxBrowserRSS)
 
 	if c.Listen == "" {
 		errs = append(errs, errors.New("server.listen: must not be empty"))
@@ -192,6 +201,10 @@ func (fc *fileConfig) check() (*Config, error) {
 	positive("render.browsers", c.Browsers)
 	positive("render.tabs_per_browser", c.TabsPerBrowser)
 	positive("render.max_queue", c.MaxQueue)
+	positive("render.renders_per_browser", c.RendersPer)
+	if c.MaxBrowserRSS > 0 && c.MaxBrowserRSS < 64<<20 {
+		errs = append(errs, fmt.Errorf("render.max_browser_rss: %d bytes is below the 64MiB an idle Chromium needs", c.MaxBrowserRSS))
+	}
 	if !(c.ReservedLive >= 0 && c.ReservedLive <= 1) {
 		errs = append(errs, fmt.Errorf("render.reserved_live: %v is not a share between 0 and 1", c.ReservedLive))
 	}

@@ -75,13 +75,16 @@ func run(cfg *Config, log *slog.Logger) error {
 
 	t = time.Now()
 	app, err := actors.Start(actors.Config{
-		Shards:         cfg.Shards,
-		TTL:            cfg.TTL,
-		Browsers:       cfg.Browsers,
-		TabsPerBrowser: cfg.TabsPerBrowser,
-		MaxQueue:       cfg.MaxQueue,
-		QueueTimeout:   cfg.QueueTimeout,
-		ReservedLive:   cfg.ReservedLive,
+		Shards:            cfg.Shards,
+		TTL:               cfg.TTL,
+		Browsers:          cfg.Browsers,
+		TabsPerBrowser:    cfg.TabsPerBrowser,
+		MaxQueue:          cfg.MaxQueue,
+		QueueTimeout:      cfg.QueueTimeout,
+		ReservedLive:      cfg.ReservedLive,
+		RendersPerBrowser: cfg.RendersPer,
+		MaxBrowserAge:     cfg.MaxBrowserAge,
+		MaxBrowserRSS:     cfg.MaxBrowserRSS,
 		Browser: browser.Options{
 			Path:        chromium,
 			IdleWindow:  cfg.IdleWindow,

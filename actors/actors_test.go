@@ -101,8 +101,8 @@ func TestAKilledChromiumIsRestartedBySupervision(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if got := app.metrics.browserRestart.Get(); got != 1 {
-		t.Errorf("browser restarts = %d, want 1", got)
+	if got := app.metrics.restarts[reasonCrash].Get(); got != 1 {
+		t.Errorf("browser restarts for a crash = %d, want 1", got)
 	}
 	r, err := app.Render(context.Background(), "desktop|"+origin.URL+"/product", origin.URL+"/product")
 	if err != nil || !r.Stored {

@@ -30,7 +30,17 @@ type Config struct {
 	// ReservedLive is the share of all tabs kept for live renders (0 to 1): priority and
 	// normal work never hold more than the rest. 0 reserves none.
 	ReservedLive float64
-	Browser      browser.Options
+	// A browser is recycled (drained, then replaced) after RendersPerBrowser renders
+	// (default 200), at MaxBrowserAge (default 1h), or once the PSS of its process
+	// tree passes MaxBrowserRSS (default 1GiB).
+	RendersPerBrowser int
+	MaxBrowserAge     time.Duration
+	MaxBrowserRSS     int64
+	// Every LivenessInterval (default 5s) each browser must answer Browser.getVersion
+	// within LivenessTimeout (default 5s), or it is killed and restarted.
+	LivenessInterval time.Duration
+	LivenessTimeout  time.Duration
+	Browser          browser.Options
 	// MaxBytes bounds the stored pages (storage.max_bytes); past it the least
 	// recently hit are evicted down to 90%. 0 is unbounded.
 	MaxBytes int64
@@ -59,6 +69,21 @@ func (c *Config) ensureDefaults() {
 	}
 	if c.QueueTimeout <= 0 {
 		c.QueueTimeout = 10 * time.Second
+	}
+	if c.RendersPerBrowser <= 0 {
+		c.RendersPerBrowser = 200
+	}
+	if c.MaxBrowserAge <= 0 {
+		c.MaxBrowserAge = time.Hour
+	}
+	if c.MaxBrowserRSS <= 0 {
+		c.MaxBrowserRSS = 1 << 30
+	}
+	if c.LivenessInterval <= 0 {
+		c.LivenessInterval = 5 * time.Second
+	}
+	if c.LivenessTimeout <= 0 {
+		c.LivenessTimeout = 5 * time.Second
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -376,24 +401,45 @@ func (h *httpfrontActor) Receive(ctx actor.Context) {
 }
 
 type applianceMetrics struct {
-	set            *metrics.Set
-	renderDuration *metrics.Histogram
-	rendersOK      *metrics.Counter
-	rendersIncompl *metrics.Counter
-	rendersFailed  *metrics.Counter
-	rendersRefused *metrics.Counter
-	tabWait        [numClasses]*metrics.Histogram
-	rendersJoined  *metrics.Counter
-	storeFailed    *metrics.Counter
-	browserRestart *metrics.Counter
-	renderInflight atomic.Int64
-	tabsBusy       atomic.Int64
-	queueLen       atomic.Int64
-	browsersUp     atomic.Int64
+	set              *metrics.Set
+	renderDuration   *metrics.Histogram
+	rendersOK        *metrics.Counter
+	rendersIncompl   *metrics.Counter
+	rendersFailed    *metrics.Counter
+	rendersRefused   *metrics.Counter
+	tabWait          [numClasses]*metrics.Histogram
+	rendersJoined    *metrics.Counter
+	storeFailed      *metrics.Counter
+	restarts         map[string]*metrics.Counter // by reason
+	renderInflight   atomic.Int64
+	tabsBusy         atomic.Int64
+	queueLen         atomic.Int64
+	browsersUp       atomic.Int64
+	browsersDraining atomic.Int64
+	browsersStarting atomic.Int64
+	// chromium is the last measured usage of each browser's process tree, by id.
+	chromium []chromiumUsage
 
 	evictions *metrics.Counter // eviction passes
 	evicted   *metrics.Counter // pages evicted
 	cleared   *metrics.Counter // pages removed by wildcard clears
+}
+
+type chromiumUsage struct{ rss, pss atomic.Int64 }
+
+func (m *applianceMetrics) setUsage(id int, u browser.Usage) {
+	if id < len(m.chromium) {
+		m.chromium[id].rss.Store(u.RSS)
+		m.chromium[id].pss.Store(u.PSS)
+	}
+}
+
+func (m *applianceMetrics) sumUsage(field func(*chromiumUsage) *atomic.Int64) float64 {
+	var sum int64
+	for i := range m.chromium {
+		sum += field(&m.chromium[i]).Load()
+	}
+	return float64(sum)
 }
 
 // newApplianceMetrics registers in a set of the appliance's own, so two appliances in
@@ -411,11 +457,19 @@ func newApplianceMetrics(a *Appliance) *applianceMetrics {
 	}
 	m.rendersJoined = s.NewCounter("prerender_render_joins_total")
 	m.storeFailed = s.NewCounter("prerender_store_errors_total")
-	m.browserRestart = s.NewCounter("prerender_browser_restarts_total")
+	m.restarts = make(map[string]*metrics.Counter)
+	for _, r := range []string{reasonCrash, reasonUnresponsive, reasonRenders, reasonAge, reasonMemory} {
+		m.restarts[r] = s.NewCounter(fmt.Sprintf(`prerender_browser_restarts_total{reason=%q}`, r))
+	}
+	m.chromium = make([]chromiumUsage, a.cfg.Browsers)
+	s.NewGauge(`prerender_browsers{state="up"}`, func() float64 { return float64(m.browsersUp.Load()) })
+	s.NewGauge(`prerender_browsers{state="draining"}`, func() float64 { return float64(m.browsersDraining.Load()) })
+	s.NewGauge(`prerender_browsers{state="starting"}`, func() float64 { return float64(m.browsersStarting.Load()) })
+	s.NewGauge("prerender_chromium_rss_bytes", func() float64 { return m.sumUsage(func(u *chromiumUsage) *atomic.Int64 { return &u.rss }) })
+	s.NewGauge("prerender_chromium_pss_bytes", func() float64 { return m.sumUsage(func(u *chromiumUsage) *atomic.Int64 { return &u.pss }) })
 	s.NewGauge("prerender_renders_in_flight", func() float64 { return float64(m.renderInflight.Load()) })
 	s.NewGauge("prerender_tabs_busy", func() float64 { return float64(m.tabsBusy.Load()) })
 	s.NewGauge("prerender_tab_queue_length", func() float64 { return float64(m.queueLen.Load()) })
-	s.NewGauge("prerender_browsers_up", func() float64 { return float64(m.browsersUp.Load()) })
 	s.NewGauge("prerender_pages_cached", func() float64 { return float64(a.store.PageCount()) })
 	s.NewGauge("prerender_storage_disk_bytes", func() float64 { return float64(a.store.DiskUsage()) })
 	s.NewGauge("prerender_cache_stored_bytes", func() float64 { return float64(a.store.StoredBytes()) })

@@ -67,9 +67,12 @@ type AcquireTab struct {
 	Class    Class
 	Deadline time.Time
 	// Avoid is the browser incarnation that just failed this render, if any: the
-	// retry goes elsewhere, or to the same browser once it has restarted.
-	Avoid   *Lease
-	ReplyTo *actor.PID
+	// retry goes elsewhere, or to the same browser once it has restarted. After a tab
+	// crash (AvoidOnlyIfAnother) the browser itself is fine, so the retry may still
+	// run there when no other browser has a free tab.
+	Avoid              *Lease
+	AvoidOnlyIfAnother bool
+	ReplyTo            *actor.PID
 }
 
 // TabGranted hands a lease on one tab of one browser.
@@ -134,6 +137,52 @@ type browserStarted struct {
 type browserStartFailed struct{ Err error }
 
 type browserExited struct{ Generation uint64 }
+
+// Restart reasons of prerender_browser_restarts_total: a small fixed set.
+const (
+	reasonCrash        = "crash"        // Chromium exited or its connection was lost
+	reasonUnresponsive = "unresponsive" // Browser.getVersion unanswered within the bound: killed
+	reasonRenders      = "renders"      // render.renders_per_browser reached
+	reasonAge          = "age"          // render.max_browser_age reached
+	reasonMemory       = "memory"       // the process tree passed render.max_browser_rss
+)
+
+// browserUnresponsive: the liveness check of an incarnation got no answer in time.
+type browserUnresponsive struct {
+	Generation uint64
+	Err        error
+}
+
+// browserMeasured carries the process tree's usage of an incarnation.
+type browserMeasured struct {
+	Generation uint64
+	Usage      browser.Usage
+}
+
+// recycleWanted asks the pool to recycle a browser incarnation once it can: it gets
+// no new leases, and is replaced when its renders are done.
+type recycleWanted struct {
+	ID         int
+	Generation uint64
+	Reason     string
+}
+
+// browserAged fires when an incarnation reaches render.max_browser_age.
+type browserAged struct {
+	ID         int
+	Generation uint64
+}
+
+// recycleBrowser tells a browser actor to start a new Chromium in place of the
+// incarnation Generation, which the pool no longer leases and will retire.
+type recycleBrowser struct {
+	Generation uint64
+	Reason     string
+}
+
+// retireBrowser tells a browser actor that a replaced incarnation has no lease left:
+// it can be closed.
+type retireBrowser struct{ Generation uint64 }
 
 type retryStart struct{}
 

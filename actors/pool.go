@@ -21,7 +21,11 @@ import (
 // deadline with ErrOverloaded; queued work has no deadline, it waits its turn.
 type poolActor struct {
 	app      *Appliance
-	browsers map[int]*poolBrowser
+	actors   map[int]*actor.PID   // browser actors by id
+	browsers map[int]*poolBrowser // the current incarnation of each browser
+	// retiring are replaced incarnations that still have renders in flight, by
+	// generation. They get no lease; their releases are still counted.
+	retiring map[uint64]*poolBrowser
 	queues   [numClasses]*list.List // of *waiter, oldest first, by class
 	byID     map[uint64]*list.Element
 	// nonLive counts the leases held by priority and normal work.
@@ -33,11 +37,21 @@ type poolActor struct {
 const numClasses = int(ClassNormal) + 1
 
 type poolBrowser struct {
-	gen  uint64
-	b    *browser.Browser
-	tabs int
-	busy int
-	up   bool
+	id     int
+	gen    uint64
+	b      *browser.Browser
+	tabs   int
+	busy   int
+	up     bool
+	leases int         // leases granted to this incarnation
+	aged   *time.Timer // fires browserAged at max_browser_age
+	// want is the reason a recycle was asked for but not started yet, because
+	// another browser is being replaced: one at a time, so the others keep serving.
+	want string
+	// draining: no new leases; replaced by a new incarnation (recycling) and closed
+	// once busy reaches zero.
+	draining bool
+	retired  bool // retireBrowser sent
 }
 
 type waiter struct {
@@ -48,7 +62,10 @@ type waiter struct {
 }
 
 func newPoolActor(a *Appliance) *poolActor {
-	p := &poolActor{app: a, browsers: make(map[int]*poolBrowser), byID: make(map[uint64]*list.Element)}
+	p := &poolActor{
+		app: a, actors: make(map[int]*actor.PID), browsers: make(map[int]*poolBrowser),
+		retiring: make(map[uint64]*poolBrowser), byID: make(map[uint64]*list.Element),
+	}
 	for i := range p.queues {
 		p.queues[i] = list.New()
 	}
@@ -61,34 +78,46 @@ func (p *poolActor) Receive(ctx actor.Context) {
 		for i := 0; i < p.app.cfg.Browsers; i++ {
 			id := i
 			props := actor.PropsFromProducer(func() actor.Actor { return newBrowserActor(p.app, id) })
-			if _, err := ctx.SpawnNamed(props, fmt.Sprintf("browser-%d", id)); err != nil {
+			pid, err := ctx.SpawnNamed(props, fmt.Sprintf("browser-%d", id))
+			if err != nil {
 				panic(fmt.Sprintf("cannot spawn browser actor %d: %v", id, err))
 			}
+			p.actors[id] = pid
 		}
+		p.publish()
 	case *AcquireTab:
 		p.acquire(ctx, m)
 	case *upgradeWait:
 		p.upgrade(ctx, m)
 	case *ReleaseTab:
-		if pb := p.browsers[m.Lease.BrowserID]; pb != nil && pb.gen == m.Lease.Generation && pb.busy > 0 {
+		pb := p.browsers[m.Lease.BrowserID]
+		if pb == nil || pb.gen != m.Lease.Generation {
+			pb = p.retiring[m.Lease.Generation]
+		}
+		if pb != nil && pb.busy > 0 {
 			pb.busy--
 			p.app.metrics.tabsBusy.Add(-1)
+			p.retireIfIdle(ctx, pb)
 		}
 		if m.Lease.Class != ClassLive && p.nonLive > 0 {
 			p.nonLive--
 		}
 		p.dispatch(ctx)
 	case *BrowserUp:
-		if old := p.browsers[m.ID]; old != nil {
-			p.app.metrics.tabsBusy.Add(-int64(old.busy))
-		}
-		p.browsers[m.ID] = &poolBrowser{gen: m.Generation, b: m.Browser, tabs: m.Tabs, up: true}
-		p.publish()
-		p.dispatch(ctx)
+		p.up(ctx, m)
 	case *BrowserDown:
 		if pb := p.browsers[m.ID]; pb != nil && pb.gen == m.Generation {
 			pb.up = false
+			pb.aged.Stop()
 			p.publish()
+		}
+	case *recycleWanted:
+		if pb := p.browsers[m.ID]; pb != nil && pb.gen == m.Generation {
+			p.wantRecycle(ctx, pb, m.Reason)
+		}
+	case *browserAged:
+		if pb := p.browsers[m.ID]; pb != nil && pb.gen == m.Generation {
+			p.wantRecycle(ctx, pb, reasonAge)
 		}
 	case *waitExpired:
 		if el, ok := p.byID[m.ID]; ok {
@@ -103,6 +132,9 @@ func (p *poolActor) Receive(ctx actor.Context) {
 				p.remove(el)
 				ctx.Send(w.req.ReplyTo, &TabRefused{ID: w.req.ID, Err: ErrStopping})
 			}
+		}
+		for _, pb := range p.browsers {
+			pb.aged.Stop()
 		}
 		p.app.up.Store(nil)
 	}
@@ -206,29 +238,38 @@ func (p *poolActor) nonLiveMax() int {
 	return max(total-reserved, 1)
 }
 
-// grant leases the least busy browser that is up and is not the incarnation the
-// request asked to avoid.
+// grant leases the least busy browser that is up, not draining, and not the
+// incarnation the request asked to avoid (unless it is the only one and the request
+// allows that).
 func (p *poolActor) grant(ctx actor.Context, m *AcquireTab, class Class) bool {
 	if class != ClassLive && p.nonLive >= p.nonLiveMax() {
 		return false
 	}
-	best := -1
+	best, avoided := -1, -1
 	for id, pb := range p.browsers {
-		if !pb.up || pb.busy >= pb.tabs {
+		if !pb.up || pb.draining || pb.busy >= pb.tabs {
 			continue
 		}
 		if m.Avoid != nil && m.Avoid.BrowserID == id && m.Avoid.Generation == pb.gen {
+			avoided = id
 			continue
 		}
 		if best < 0 || pb.busy < p.browsers[best].busy || (pb.busy == p.browsers[best].busy && id < best) {
 			best = id
 		}
 	}
+	if best < 0 && m.AvoidOnlyIfAnother {
+		best = avoided
+	}
 	if best < 0 {
 		return false
 	}
 	pb := p.browsers[best]
 	pb.busy++
+	pb.leases++
+	if n := p.app.cfg.RendersPerBrowser; n > 0 && pb.leases >= n {
+		p.wantRecycle(ctx, pb, reasonRenders)
+	}
 	if class != ClassLive {
 		p.nonLive++
 	}
@@ -239,21 +280,100 @@ func (p *poolActor) grant(ctx actor.Context, m *AcquireTab, class Class) bool {
 
 func (p *poolActor) anyFree() bool {
 	for _, pb := range p.browsers {
-		if pb.up && pb.busy < pb.tabs {
+		if pb.up && !pb.draining && pb.busy < pb.tabs {
 			return true
 		}
 	}
 	return false
 }
 
-// publish lets Ready see the browsers that are up without asking the actor.
+// up installs a new incarnation. The one it replaces, if it still has renders in
+// flight (a recycle), retires once they are done.
+func (p *poolActor) up(ctx actor.Context, m *BrowserUp) {
+	if old := p.browsers[m.ID]; old != nil {
+		old.aged.Stop()
+		if old.draining && !old.retired {
+			p.retiring[old.gen] = old
+		} else {
+			// A crashed incarnation: its renders fail and release into nothing.
+			p.app.metrics.tabsBusy.Add(-int64(old.busy))
+		}
+	}
+	pb := &poolBrowser{id: m.ID, gen: m.Generation, b: m.Browser, tabs: m.Tabs, up: true}
+	if age := p.app.cfg.MaxBrowserAge; age > 0 {
+		self, root, id, gen := ctx.Self(), p.app.system.Root, m.ID, m.Generation
+		pb.aged = time.AfterFunc(age, func() { root.Send(self, &browserAged{ID: id, Generation: gen}) })
+	} else {
+		pb.aged = time.NewTimer(0)
+		pb.aged.Stop()
+	}
+	p.browsers[m.ID] = pb
+	p.publish()
+	// A replacement is up: a recycle that waited for it may start.
+	for id := range p.app.cfg.Browsers {
+		if other := p.browsers[id]; other != nil && other.want != "" {
+			p.wantRecycle(ctx, other, other.want)
+		}
+	}
+	p.dispatch(ctx)
+}
+
+// wantRecycle starts the recycle of pb: no new leases, a new Chromium is started at
+// once, and pb is closed when its renders are done. While another browser is being
+// replaced it only notes the wish, so that at most one browser restarts at a time.
+func (p *poolActor) wantRecycle(ctx actor.Context, pb *poolBrowser, reason string) {
+	if !pb.up || pb.draining {
+		return
+	}
+	pb.want = reason
+	for _, other := range p.browsers {
+		if other != pb && (other.draining || !other.up) {
+			return
+		}
+	}
+	pb.want = ""
+	pb.draining = true
+	pb.aged.Stop()
+	p.app.log.Info("browser draining", "browser", pb.id, "generation", pb.gen, "reason", reason, "leases", pb.leases, "busy", pb.busy)
+	ctx.Send(p.actors[pb.id], &recycleBrowser{Generation: pb.gen, Reason: reason})
+	p.publish()
+	p.retireIfIdle(ctx, pb)
+}
+
+// retireIfIdle closes a draining incarnation once its last lease is back.
+func (p *poolActor) retireIfIdle(ctx actor.Context, pb *poolBrowser) {
+	if !pb.draining || pb.retired || pb.busy > 0 {
+		return
+	}
+	pb.retired = true
+	delete(p.retiring, pb.gen)
+	ctx.Send(p.actors[pb.id], &retireBrowser{Generation: pb.gen})
+	if p.browsers[pb.id] == pb {
+		// Closed before its replacement is up: no longer one Ready may ask.
+		pb.up = false
+		p.publish()
+	}
+}
+
+// publish lets Ready see the browsers that are up without asking the actor, and
+// counts the browsers by state.
 func (p *poolActor) publish() {
 	var up []*browser.Browser
+	var serving, draining int64
 	for _, pb := range p.browsers {
-		if pb.up {
-			up = append(up, pb.b)
+		if !pb.up {
+			continue
+		}
+		up = append(up, pb.b)
+		if pb.draining {
+			draining++
+		} else {
+			serving++
 		}
 	}
 	p.app.up.Store(&up)
-	p.app.metrics.browsersUp.Store(int64(len(up)))
+	m := p.app.metrics
+	m.browsersUp.Store(serving)
+	m.browsersDraining.Store(draining)
+	m.browsersStarting.Store(max(int64(p.app.cfg.Browsers)-serving, 0))
 }

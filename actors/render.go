@@ -27,9 +27,11 @@ type renderActor struct {
 	waitID   uint64
 	attempts int
 	avoid    *Lease
-	running  bool // holds a tab now; false while waiting for one
-	started  time.Time
-	cancel   context.CancelFunc
+	// softAvoid: the avoided browser is alive (a tab crashed), it may still serve.
+	softAvoid bool
+	running   bool // holds a tab now; false while waiting for one
+	started   time.Time
+	cancel    context.CancelFunc
 }
 
 func (r *renderActor) Receive(ctx actor.Context) {
@@ -63,6 +65,7 @@ func (r *renderActor) Receive(ctx actor.Context) {
 			r.app.log.Warn("render failed, retrying on another browser", "url", r.req.URL, "browser", m.Lease.BrowserID, "err", m.Err)
 			failed := m.Lease
 			r.avoid = &failed
+			r.softAvoid = !errors.Is(m.Err, browser.ErrBrowserClosed)
 			r.acquire(ctx)
 			return
 		}
@@ -83,11 +86,12 @@ func (r *renderActor) acquire(ctx actor.Context) {
 		deadline = r.app.cfg.Clock().Add(r.app.cfg.QueueTimeout)
 	}
 	ctx.Send(r.app.pool.Load(), &AcquireTab{
-		ID:       r.waitID,
-		Class:    r.class,
-		Deadline: deadline,
-		Avoid:    r.avoid,
-		ReplyTo:  ctx.Self(),
+		ID:                 r.waitID,
+		Class:              r.class,
+		Deadline:           deadline,
+		Avoid:              r.avoid,
+		AvoidOnlyIfAnother: r.softAvoid,
+		ReplyTo:            ctx.Self(),
 	})
 }
 

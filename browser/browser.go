@@ -11,10 +11,12 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	cdpbrowser "github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/inspector"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
@@ -90,6 +92,9 @@ type tab struct {
 	wait     context.CancelFunc // chromedp's cancel: returns once the tab is closed
 	target   *chromedp.Target
 	detached <-chan struct{}
+	// crashed is set when the tab's renderer crashes before a render takes it
+	// (a renderer process can take several tabs down with it).
+	crashed atomic.Bool
 }
 
 // Start starts one Chromium process, checks that it answers and opens the
@@ -272,6 +277,13 @@ func (b *Browser) prepareTab(ctx context.Context, t *tab) error {
 		return err
 	}
 	t.detached = detached
+	if err := chromedp.Listen(t.ctx, func(ev any) {
+		if _, ok := ev.(*inspector.EventTargetCrashed); ok {
+			t.crashed.Store(true)
+		}
+	}); err != nil {
+		return err
+	}
 	patterns := make([]*network.BlockPattern, len(b.blocked))
 	for i, p := range b.blocked {
 		patterns[i] = &network.BlockPattern{URLPattern: p, Block: true}
@@ -314,7 +326,10 @@ func (b *Browser) takeTab(ctx context.Context) (*tab, error) {
 		case <-t.detached:
 			b.closeTab(t)
 		default:
-			return t, nil
+			if !t.crashed.Load() {
+				return t, nil
+			}
+			b.closeTab(t)
 		}
 	default:
 	}
@@ -466,7 +481,7 @@ func (b *Browser) stopProcess() {
 // data dir and Chromium's TMPDIR. Children such as the zygote can outlive a
 // killed browser process and keep writing into them.
 func (b *Browser) cleanup() error {
-	killLeftovers(b.dataDir)
+	killLeftovers(b.root)
 	// When TMPDIR could not be moved under root, the singleton socket's
 	// directory is elsewhere; the profile's symlink names it.
 	if target, err := os.Readlink(filepath.Join(b.dataDir, "SingletonSocket")); err == nil {

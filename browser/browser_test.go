@@ -33,15 +33,15 @@ func TestCloseLeavesNoProcessAndNoDirectory(t *testing.T) {
 	b := startOwn(t, 2)
 	o := fixture.New(t)
 	contains(t, render(t, b, o, "/product"), "Espresso Machine 42")
-	if len(processesUsing(b.dataDir, 0)) == 0 {
+	if len(processesUsing(b.root, 0)) == 0 {
 		t.Fatal("no process uses the user data dir while the browser runs: the check below proves nothing")
 	}
 
 	if err := b.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if pids := processesUsing(b.dataDir, 0); len(pids) != 0 {
-		t.Errorf("processes %v still use %s after Close", pids, b.dataDir)
+	if pids := processesUsing(b.root, 0); len(pids) != 0 {
+		t.Errorf("processes %v still use %s after Close", pids, b.root)
 	}
 	if _, err := os.Stat(b.root); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("user data dir %s is still there: %v", b.root, err)
@@ -123,7 +123,7 @@ func TestKilledChromiumFailsRendersFastAndClosesDone(t *testing.T) {
 	if err := b.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if pids := processesUsing(b.dataDir, 0); len(pids) != 0 {
+	if pids := processesUsing(b.root, 0); len(pids) != 0 {
 		t.Errorf("processes %v outlived the kill and Close", pids)
 	}
 	if _, err := os.Stat(b.root); !errors.Is(err, os.ErrNotExist) {

@@ -5,21 +5,23 @@ package browser
 import (
 	"bytes"
 	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
 
-// killLeftovers kills every process started with --user-data-dir=dir.
-// Chromium passes the flag to all its children and dir is unique to one
-// Browser, so the command line finds the whole tree even after the browser
-// process died and its children were reparented. A child can fork while we
-// look, so it looks again until a few passes find nothing.
-func killLeftovers(dir string) {
+// killLeftovers kills every process of the browser whose files are under
+// root (see processesUsing). The command line and the environment find the
+// whole tree even after the browser process died and its children were
+// reparented. A child can fork while we look, so it looks again until a few
+// passes find nothing.
+func killLeftovers(root string) {
 	const quietPasses = 3
 	deadline := time.Now().Add(2 * time.Second)
 	for quiet := 0; quiet < quietPasses && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if len(processesUsing(dir, syscall.SIGKILL)) == 0 {
+		if len(processesUsing(root, syscall.SIGKILL)) == 0 {
 			quiet++
 		} else {
 			quiet = 0
@@ -27,10 +29,16 @@ func killLeftovers(dir string) {
 	}
 }
 
-// processesUsing returns the pids whose command line has
-// --user-data-dir=dir, sending them sig when it is not 0.
-func processesUsing(dir string, sig syscall.Signal) []int {
-	want := []byte("--user-data-dir=" + dir)
+// processesUsing returns the pids of the browser whose files are under root,
+// sending them sig when it is not 0: every process started with
+// --user-data-dir=root/profile (Chromium passes it to all its children), and
+// every process whose environment has TMPDIR=root/tmp, which finds the
+// crashpad handlers: they detach to init and carry no profile flag. root is
+// unique to one Browser and holds no space. A zombie has neither, so it is
+// never counted.
+func processesUsing(root string, sig syscall.Signal) []int {
+	wantArg := []byte("--user-data-dir=" + filepath.Join(root, "profile"))
+	wantEnv := []byte("TMPDIR=" + filepath.Join(root, "tmp"))
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
 		return nil
@@ -43,18 +51,89 @@ func processesUsing(dir string, sig syscall.Signal) []int {
 			continue
 		}
 		cmdline, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
-		if err != nil {
+		if err != nil || len(cmdline) == 0 {
 			continue
 		}
-		for arg := range bytes.SplitSeq(cmdline, []byte{0}) {
-			if bytes.Equal(arg, want) {
-				if sig != 0 {
-					_ = syscall.Kill(pid, sig)
-				}
-				pids = append(pids, pid)
-				break
+		// Zygote-forked children rewrite their command line into one
+		// space-separated string, so both separators split arguments.
+		found := hasField(cmdline, wantArg, func(r rune) bool { return r == 0 || r == ' ' })
+		if !found && bytes.Contains(cmdline, []byte("chrom")) {
+			env, _ := os.ReadFile("/proc/" + e.Name() + "/environ")
+			found = hasField(env, wantEnv, func(r rune) bool { return r == 0 })
+		}
+		if found {
+			if sig != 0 {
+				_ = syscall.Kill(pid, sig)
 			}
+			pids = append(pids, pid)
 		}
 	}
 	return pids
+}
+
+func hasField(b, want []byte, sep func(rune) bool) bool {
+	for f := range bytes.FieldsFuncSeq(b, sep) {
+		if bytes.Equal(f, want) {
+			return true
+		}
+	}
+	return false
+}
+
+// clockTick is the unit of the CPU times in /proc/PID/stat: USER_HZ, 100 on
+// every Linux architecture Chromium runs on.
+const clockTick = 10 * time.Millisecond
+
+// procStats adds up what /proc says about pids: resident memory (statm), CPU
+// time (stat: utime, stime, and cutime, cstime of reaped children, so the
+// time of renderers that already exited is not lost) and the proportional
+// set size (smaps_rollup). A pid that exited meanwhile is skipped.
+func procStats(pids []int) Usage {
+	var u Usage
+	page := int64(os.Getpagesize())
+	for _, pid := range pids {
+		dir := "/proc/" + strconv.Itoa(pid) + "/"
+		statm, err := os.ReadFile(dir + "statm")
+		if err != nil {
+			continue
+		}
+		if f := strings.Fields(string(statm)); len(f) > 1 {
+			n, _ := strconv.ParseInt(f[1], 10, 64)
+			u.RSS += n * page
+		}
+		if stat, err := os.ReadFile(dir + "stat"); err == nil {
+			// Fields after the command, which may hold spaces, in parentheses.
+			if i := bytes.LastIndexByte(stat, ')'); i >= 0 {
+				f := strings.Fields(string(stat[i+1:]))
+				// f[0] is field 3 (state); utime..cstime are fields 14..17.
+				if len(f) > 14 {
+					for _, s := range f[11:15] {
+						n, _ := strconv.ParseInt(s, 10, 64)
+						u.CPU += time.Duration(n) * clockTick
+					}
+				}
+			}
+		}
+		u.PSS += pss(dir + "smaps_rollup")
+		u.Processes++
+	}
+	return u
+}
+
+// pss reads the Pss line of an smaps_rollup file, in bytes.
+func pss(path string) int64 {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "Pss:"); ok {
+			f := strings.Fields(rest)
+			if len(f) > 0 {
+				kb, _ := strconv.ParseInt(f[0], 10, 64)
+				return kb << 10
+			}
+		}
+	}
+	return 0
 }

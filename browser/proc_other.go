@@ -9,3 +9,5 @@ import "syscall"
 func killLeftovers(string) {}
 
 func processesUsing(string, syscall.Signal) []int { return nil }
+
+func procStats([]int) Usage { return Usage{} }
