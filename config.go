@@ -32,6 +32,7 @@ type fileConfig struct {
 		Dir        string `toml:"dir"`
 		BlockCache string `toml:"block_cache"`
 		MinFree    string `toml:"min_free"`
+		MaxBytes   string `toml:"max_bytes"`
 	} `toml:"storage"`
 	Cache struct {
 		Shards     int    `toml:"shards"`
@@ -70,6 +71,7 @@ type Config struct {
 	StorageDir string
 	BlockCache int64
 	MinFree    int64
+	MaxBytes   int64
 
 	Shards     int
 	TTL        time.Duration
@@ -182,6 +184,7 @@ func (fc *fileConfig) check() (*Config, error) {
 	c.ShutdownTimeout = dur("server.shutdown_timeout", fc.Server.ShutdownTimeout, 0)
 	c.BlockCache = size("storage.block_cache", fc.Storage.BlockCache)
 	c.MinFree = size("storage.min_free", fc.Storage.MinFree)
+	c.MaxBytes = size("storage.max_bytes", fc.Storage.MaxBytes)
 	c.TTL = dur("cache.ttl", fc.Cache.TTL, time.Second)
 	c.PageTimeout = dur("render.page_timeout", fc.Render.PageTimeout, 100*time.Millisecond)
 	c.IdleWindow = dur("render.idle_window", fc.Render.IdleWindow, 10*time.Millisecond)

@@ -22,7 +22,7 @@ func TestTheEmbeddedDefaultLoads(t *testing.T) {
 	if err != nil {
 		t.Fatalf("default config: %v", err)
 	}
-	if c.Listen != "127.0.0.1:3000" || c.PageTimeout != 15*time.Second || c.IdleWindow != 500*time.Millisecond || c.BlockCache != 64<<20 {
+	if c.Listen != "127.0.0.1:3000" || c.PageTimeout != 15*time.Second || c.IdleWindow != 500*time.Millisecond || c.BlockCache != 64<<20 || c.MaxBytes != 10<<30 {
 		t.Fatalf("unexpected defaults: %+v", c)
 	}
 }
@@ -47,6 +47,7 @@ func TestBadConfigIsRefusedNamingTheKey(t *testing.T) {
 		{"a duration without a unit", "[cache]\nttl = \"24\"\n", "cache.ttl"},
 		{"a bad size", "[storage]\nblock_cache = \"lots\"\n", "storage.block_cache"},
 		{"a negative size", "[storage]\nmin_free = \"-1MiB\"\n", "storage.min_free"},
+		{"a bad cache bound", "[storage]\nmax_bytes = \"ten gigs\"\n", "storage.max_bytes"},
 		{"zero browsers", "[render]\nbrowsers = 0\n", "render.browsers"},
 		{"an unknown strip mode", "[cache]\nstrip_query = \"some\"\n", "cache.strip_query"},
 		{"an unknown log format", "[server]\nlog_format = \"xml\"\n", "server.log_format"},

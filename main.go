@@ -17,10 +17,19 @@ import (
 	"prerenderd/actors"
 	"prerenderd/browser"
 	"prerenderd/httpfront"
+	"prerenderd/httpfront/client"
 	"prerenderd/storage"
 )
 
 func main() {
+	// `prerenderd cache …` is a client of a running appliance, not a start-up.
+	if len(os.Args) > 1 && os.Args[1] == "cache" {
+		os.Exit(client.Main(os.Args[2:], defaultListen(), os.Stdout, os.Stderr))
+	}
+	flag.Usage = func() {
+		fmt.Fprintf(flag.CommandLine.Output(), "usage: prerenderd [flags]        start the appliance\n       prerenderd cache <command>  ls, purge or recache on a running appliance (prerenderd cache -h)\n\nflags:\n")
+		flag.PrintDefaults()
+	}
 	configPath := flag.String("config", "", "path to a config.toml; its keys override the embedded default")
 	printConfig := flag.Bool("print-config", false, "print the embedded default config.toml and exit")
 	flag.Parse()
@@ -53,6 +62,7 @@ func run(cfg *Config, log *slog.Logger) error {
 	store, err := storage.Open(storage.Options{
 		Dir:          cfg.StorageDir,
 		BlockCache:   cfg.BlockCache,
+		MaxBytes:     cfg.MaxBytes,
 		MinFreeBytes: cfg.MinFree,
 		Logger:       log,
 	})
@@ -85,6 +95,7 @@ func run(cfg *Config, log *slog.Logger) error {
 		RendersPerBrowser: cfg.RendersPer,
 		MaxBrowserAge:     cfg.MaxBrowserAge,
 		MaxBrowserRSS:     cfg.MaxBrowserRSS,
+		MaxBytes:          cfg.MaxBytes,
 		Browser: browser.Options{
 			Path:        chromium,
 			IdleWindow:  cfg.IdleWindow,
@@ -135,6 +146,15 @@ func run(cfg *Config, log *slog.Logger) error {
 	}
 	log.Info("stopped http, renders, actors and chromium", "ms", time.Since(t).Milliseconds())
 	return runErr
+}
+
+// defaultListen is server.listen of the embedded config: where `prerenderd cache`
+// looks for the appliance unless told otherwise.
+func defaultListen() string {
+	if c, err := loadConfig(""); err == nil {
+		return c.Listen
+	}
+	return "127.0.0.1:3000"
 }
 
 // announceReady logs once when the first browser answers, with a command to try.

@@ -322,3 +322,67 @@ func TestAFullDiskRefusesWritesButKeepsServingTheCache(t *testing.T) {
 		t.Fatalf("second request on a full disk: %s", resp.Header.Get("X-Prerender-Cache"))
 	}
 }
+
+// cache runs `prerenderd cache args…` against a and returns its output and exit code.
+func (a *appliance) cache(args ...string) (string, int) {
+	a.t.Helper()
+	cmd := exec.Command(binary, append([]string{"cache"}, args...)...)
+	cmd.Env = append(os.Environ(), "PRERENDERD_ADDR="+a.addr)
+	out, err := cmd.CombinedOutput()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		a.t.Fatal(err)
+	}
+	return string(out), code
+}
+
+func TestCacheSubcommandsTalkToARunningAppliance(t *testing.T) {
+	origin := fixture.New(t)
+	a := startAppliance(t, t.TempDir(), shortTemp(t), "")
+	for _, p := range []string{"/product?id=1", "/product?id=2", "/jsonld"} {
+		if resp, _ := a.get(origin.URL + p); resp.StatusCode != 200 {
+			t.Fatalf("render of %s: %d\n%s", p, resp.StatusCode, a.stderr)
+		}
+	}
+	t.Run("ls lists what is cached", func(t *testing.T) {
+		out, code := a.cache("ls", "product")
+		if code != 0 || !strings.Contains(out, origin.URL+"/product?id=1") || !strings.Contains(out, origin.URL+"/product?id=2") ||
+			strings.Contains(out, "/jsonld") || !strings.Contains(out, "2 shown of 2") {
+			t.Fatalf("exit %d:\n%s", code, out)
+		}
+	})
+	t.Run("purge of one URL removes it at once", func(t *testing.T) {
+		out, code := a.cache("purge", origin.URL+"/product?id=1")
+		if code != 0 || !strings.Contains(out, "removed 1 page") {
+			t.Fatalf("exit %d:\n%s", code, out)
+		}
+		if resp, _ := a.get(origin.URL + "/product?id=1"); resp.Header.Get("X-Prerender-Cache") != "MISS" {
+			t.Fatalf("after purge: %s", resp.Header.Get("X-Prerender-Cache"))
+		}
+	})
+	t.Run("purge of a pattern waits for the clear to finish", func(t *testing.T) {
+		out, code := a.cache("purge", origin.URL+"/%")
+		if code != 0 || !strings.Contains(out, "removed 3 page(s)") {
+			t.Fatalf("exit %d:\n%s", code, out)
+		}
+		if out, _ := a.cache("ls"); !strings.Contains(out, "0 shown of 0") {
+			t.Fatalf("after purge:\n%s", out)
+		}
+	})
+	t.Run("a refusal of the appliance is exit 1 with its reason", func(t *testing.T) {
+		out, code := a.cache("ls", "-variant", "tablet")
+		if code != 1 || !strings.Contains(out, "bad-adaptive-type") {
+			t.Fatalf("exit %d:\n%s", code, out)
+		}
+	})
+	t.Run("bad usage is exit 2", func(t *testing.T) {
+		if out, code := a.cache("purge"); code != 2 {
+			t.Fatalf("exit %d:\n%s", code, out)
+		}
+		if out, code := a.cache("frobnicate"); code != 2 {
+			t.Fatalf("exit %d:\n%s", code, out)
+		}
+	})
+}

@@ -1,5 +1,6 @@
 // Package httpfront is prerenderd's HTTP API: the prerender-compatible render route,
-// health, readiness, metrics and the built-in demo site.
+// the admin routes of the cache manager (search, clear; admin.go holds their token
+// rules), health, readiness, metrics and the built-in demo site.
 //
 // It is thin: it parses and checks requests, serves cache hits straight from the
 // store through the actors façade (no actor hop on a hit), and maps typed errors to

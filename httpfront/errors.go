@@ -34,6 +34,8 @@ func statusOf(err error) (int, string) {
 		return http.StatusForbidden, rej.Reason
 	case errors.Is(err, actors.ErrOverloaded):
 		return http.StatusServiceUnavailable, "overloaded"
+	case errors.Is(err, actors.ErrClearRunning):
+		return http.StatusConflict, "clear-running"
 	case errors.Is(err, actors.ErrStopping):
 		return http.StatusServiceUnavailable, "shutting-down"
 	case errors.Is(err, browser.ErrTabCrashed):
@@ -49,13 +51,19 @@ func statusOf(err error) (int, string) {
 }
 
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	s.count[cacheError].Inc()
+	writeError(w, r, err)
+}
+
+// writeError answers err with its status and reason. Admin routes use it directly:
+// their refusals are not page requests and stay out of prerender_requests_total.
+func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	status, reason := statusOf(err)
 	h := w.Header()
 	h.Set("X-Prerender-Reject-Reason", reason)
 	if status == http.StatusServiceUnavailable {
 		h.Set("Retry-After", "5")
 	}
-	s.count[cacheError].Inc()
 	h.Set("Content-Type", "text/plain; charset=utf-8")
 	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)

@@ -118,6 +118,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, reqID, uri[1:])
 	case uri == "/render" || strings.HasPrefix(uri, "/render?"):
 		s.render(w, r, reqID, r.URL.Query().Get("url"))
+	case r.URL.Path == "/search":
+		s.search(w, r)
+	case r.URL.Path == "/cache-clear":
+		s.cacheClear(w, r)
+	case r.URL.Path == "/cache-clear-status":
+		s.cacheClearStatus(w, r)
 	case r.URL.Path == "/healthz":
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))

@@ -1,0 +1,268 @@
+package httpfront
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+	"time"
+
+	"prerenderd/actors"
+	"prerenderd/storage/cachekey"
+)
+
+// maxAdminBody bounds the JSON body of an admin route: a recache of 1000 URLs of
+// 8 KB each fits.
+const maxAdminBody = 10 << 20
+
+// readJSON decodes the JSON body of an admin request into v. An empty body is an
+// empty object, so GET-like calls need no body.
+func readJSON(w http.ResponseWriter, r *http.Request, v any) error {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxAdminBody))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return &clientError{status: http.StatusRequestEntityTooLarge, reason: "body-too-large", msg: fmt.Sprintf("the body is larger than %d bytes", maxAdminBody)}
+		}
+		return &clientError{status: http.StatusBadRequest, reason: "bad-body", msg: "cannot read the body: " + err.Error()}
+	}
+	if len(strings.TrimSpace(string(body))) == 0 {
+		return nil
+	}
+	d := json.NewDecoder(strings.NewReader(string(body)))
+	if err := d.Decode(v); err != nil {
+		return &clientError{status: http.StatusBadRequest, reason: "bad-json", msg: "the body is not the JSON object this route takes: " + err.Error()}
+	}
+	return nil
+}
+
+// checkAdmin applies the token rules of admin routes (DESIGN §5). The token is the
+// body's prerenderToken (prerender.io's field) or the X-Prerender-Token header.
+//   - server.tokens set: a valid token is required from every caller, loopback
+//     included (behind a reverse proxy on the same host every caller is loopback).
+//   - server.tokens empty: loopback callers need none; anyone else is refused,
+//     because there is no token they could send.
+func (s *Server) checkAdmin(r *http.Request, bodyToken string) error {
+	got := bodyToken
+	if got == "" {
+		got = r.Header.Get("X-Prerender-Token")
+	}
+	if len(s.cfg.Tokens) == 0 {
+		if isLoopback(r.RemoteAddr) {
+			return nil
+		}
+		return &clientError{status: http.StatusForbidden, reason: "admin-not-loopback",
+			msg: "admin routes are open to loopback callers only while server.tokens is empty; set a token to use them remotely"}
+	}
+	if got == "" {
+		return &clientError{status: http.StatusUnauthorized, reason: "token-missing", msg: "prerenderToken (or X-Prerender-Token) is required"}
+	}
+	for _, t := range s.cfg.Tokens {
+		if subtle.ConstantTimeCompare([]byte(got), []byte(t)) == 1 {
+			return nil
+		}
+	}
+	return &clientError{status: http.StatusForbidden, reason: "token-invalid", msg: "the token is not valid"}
+}
+
+func isLoopback(remoteAddr string) bool {
+	host, _, err := net.SplitHostPort(remoteAddr)
+	if err != nil {
+		host = remoteAddr
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.Unmap().IsLoopback()
+}
+
+// adminRequest checks the method, decodes the body into v and applies the token
+// rules; token returns the body's prerenderToken. It writes the error and returns
+// false when the request must stop.
+func (s *Server) adminRequest(w http.ResponseWriter, r *http.Request, method string, v any, token func() string) bool {
+	if r.Method != method {
+		w.Header().Set("Allow", method)
+		writeError(w, r, &clientError{status: http.StatusMethodNotAllowed, reason: "method-not-allowed", msg: "use " + method})
+		return false
+	}
+	if v != nil {
+		if err := readJSON(w, r, v); err != nil {
+			writeError(w, r, err)
+			return false
+		}
+	}
+	if err := s.checkAdmin(r, token()); err != nil {
+		writeError(w, r, err)
+		return false
+	}
+	return true
+}
+
+func writeAPIJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// variantOf checks adaptiveType: "" (every variant), "desktop" or "mobile".
+func variantOf(t string) (string, error) {
+	switch t {
+	case "", cachekey.Desktop, cachekey.Mobile:
+		return t, nil
+	}
+	return "", &clientError{status: http.StatusBadRequest, reason: "bad-adaptive-type", msg: fmt.Sprintf("adaptiveType %q is not desktop or mobile", t)}
+}
+
+type searchRequest struct {
+	Token        string `json:"prerenderToken"`
+	Query        string `json:"query"`
+	ExactMatch   string `json:"exactMatch"`
+	Start        int    `json:"start"`
+	AdaptiveType string `json:"adaptiveType"`
+}
+
+// SearchItem is one result of POST /search.
+type SearchItem struct {
+	URL        string     `json:"url"`
+	Variant    string     `json:"adaptive_type"`
+	Status     int        `json:"status"`
+	RenderedAt time.Time  `json:"rendered_at"`
+	ExpiresAt  time.Time  `json:"expires_at"`
+	Hits       int64      `json:"hits"`
+	LastHit    *time.Time `json:"last_hit,omitempty"`
+	Size       int        `json:"size"`
+}
+
+// SearchResponse is the answer of POST /search.
+type SearchResponse struct {
+	Total   int          `json:"total"`
+	Start   int          `json:"start"`
+	Results []SearchItem `json:"results"`
+}
+
+func (s *Server) search(w http.ResponseWriter, r *http.Request) {
+	var req searchRequest
+	if !s.adminRequest(w, r, http.MethodPost, &req, func() string { return req.Token }) {
+		return
+	}
+	variant, err := variantOf(req.AdaptiveType)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if req.Start < 0 {
+		writeError(w, r, &clientError{status: http.StatusBadRequest, reason: "bad-start", msg: "start must not be negative"})
+		return
+	}
+	q := actors.SearchQuery{Query: req.Query, Start: req.Start, Variant: variant}
+	if req.ExactMatch != "" {
+		u, err := targetURL(req.ExactMatch, s.cfg.StripQuery)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		q.ExactMatch = u.String()
+	}
+	res, err := s.app.Search(q)
+	if err != nil {
+		s.log.Error("search failed", "err", err)
+		writeError(w, r, err)
+		return
+	}
+	out := SearchResponse{Total: res.Total, Start: req.Start, Results: make([]SearchItem, len(res.Items))}
+	for i, it := range res.Items {
+		out.Results[i] = SearchItem{URL: it.URL, Variant: it.Variant, Status: it.Status, RenderedAt: it.RenderedAt,
+			ExpiresAt: it.ExpiresAt, Hits: it.Hits, Size: it.Size}
+		if !it.LastHit.IsZero() {
+			lh := it.LastHit
+			out.Results[i].LastHit = &lh
+		}
+	}
+	writeAPIJSON(w, http.StatusOK, out)
+}
+
+type clearRequest struct {
+	Token        string `json:"prerenderToken"`
+	Query        string `json:"query"`
+	AdaptiveType string `json:"adaptiveType"`
+}
+
+// ClearResponse is the answer of POST /cache-clear and GET /cache-clear-status.
+type ClearResponse struct {
+	Status     string     `json:"status"` // "done", "running", "failed", "none"
+	ID         uint64     `json:"id,omitempty"`
+	Query      string     `json:"query,omitempty"`
+	Matched    int        `json:"matched"`
+	Deleted    int        `json:"deleted"`
+	Busy       int        `json:"rendering,omitempty"`
+	StartedAt  *time.Time `json:"started_at,omitempty"`
+	FinishedAt *time.Time `json:"finished_at,omitempty"`
+	Error      string     `json:"error,omitempty"`
+}
+
+func clearResponse(st actors.ClearStatus) ClearResponse {
+	out := ClearResponse{Status: st.State, ID: st.ID, Query: st.Query, Matched: st.Matched, Deleted: st.Deleted, Busy: st.Busy, Error: st.Error}
+	if !st.StartedAt.IsZero() {
+		out.StartedAt = &st.StartedAt
+	}
+	if !st.FinishedAt.IsZero() {
+		out.FinishedAt = &st.FinishedAt
+	}
+	return out
+}
+
+// cacheClear removes one URL at once (no '%' in the query) or starts a wildcard
+// clear in the background (202; progress at GET /cache-clear-status).
+func (s *Server) cacheClear(w http.ResponseWriter, r *http.Request) {
+	var req clearRequest
+	if !s.adminRequest(w, r, http.MethodPost, &req, func() string { return req.Token }) {
+		return
+	}
+	variant, err := variantOf(req.AdaptiveType)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if req.Query == "" {
+		writeError(w, r, &clientError{status: http.StatusBadRequest, reason: "query-missing", msg: `query is required: a URL, or a pattern with % ("%" alone clears everything)`})
+		return
+	}
+	if !strings.Contains(req.Query, "%") {
+		u, err := targetURL(req.Query, s.cfg.StripQuery)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		n, err := s.app.ClearURL(r.Context(), u.String(), variant)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		s.log.Info("cache clear of one url", "url", u.String(), "variant", variant, "deleted", n)
+		writeAPIJSON(w, http.StatusOK, ClearResponse{Status: "done", Query: u.String(), Matched: n, Deleted: n})
+		return
+	}
+	st, err := s.app.StartClear(req.Query, variant)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeAPIJSON(w, http.StatusAccepted, clearResponse(st))
+}
+
+type tokenOnly struct {
+	Token string `json:"prerenderToken"`
+}
+
+func (s *Server) cacheClearStatus(w http.ResponseWriter, r *http.Request) {
+	// GET carries no body; the token comes in X-Prerender-Token (or ?prerenderToken=
+	// is not accepted: tokens stay out of access logs).
+	if !s.adminRequest(w, r, http.MethodGet, nil, func() string { return "" }) {
+		return
+	}
+	writeAPIJSON(w, http.StatusOK, clearResponse(s.app.ClearProgress()))
+}
