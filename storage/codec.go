@@ -14,7 +14,7 @@ import (
 //
 //	off size field
 //	  0    1 version (1)
-//	  1    1 flags, reserved, 0
+//	  1    1 flags: bit 0 = prerendered (see Page.Prerendered); others 0
 //	  2    2 status
 //	  4    8 rendered at, Unix ns (math.MinInt64 = zero time)
 //	 12    8 expires at, Unix ns
@@ -36,9 +36,12 @@ import (
 // fixed part is decoded with a few loads and the bodies are slices of the
 // value, so a hit is a Get plus slicing.
 const (
-	pageVersion   = 1
-	pageFixedLen  = 48
-	maxSectionLen = math.MaxUint32
+	pageVersion     = 1
+	pageFixedLen    = 48
+	pageFlagsOff    = 1
+	pageExpiresOff  = 12
+	flagPrerendered = 1 << 0
+	maxSectionLen   = math.MaxUint32
 )
 
 var errCorrupt = errors.New("storage: corrupt value")
@@ -49,15 +52,16 @@ func corruptf(format string, args ...any) error {
 
 // pageFields is a decoded page value. Byte slices alias the value.
 type pageFields struct {
-	status     int
-	renderedAt time.Time
-	expiresAt  time.Time
-	renderTime time.Duration
-	etag       string
-	url        string
-	header     http.Header
-	gzip       []byte
-	plain      []byte
+	prerendered bool
+	status      int
+	renderedAt  time.Time
+	expiresAt   time.Time
+	renderTime  time.Duration
+	etag        string
+	url         string
+	header      http.Header
+	gzip        []byte
+	plain       []byte
 }
 
 // encodeHeader encodes h with canonical, sorted names; names with no values
@@ -178,6 +182,9 @@ func encodePage(p *Page, header []byte) ([]byte, error) {
 	}
 	b := make([]byte, pageFixedLen, total)
 	b[0] = pageVersion
+	if p.Prerendered {
+		b[pageFlagsOff] |= flagPrerendered
+	}
 	binary.LittleEndian.PutUint16(b[2:], uint16(p.Status))
 	binary.LittleEndian.PutUint64(b[4:], uint64(encodeTime(p.RenderedAt)))
 	binary.LittleEndian.PutUint64(b[12:], uint64(encodeTime(p.ExpiresAt)))
@@ -211,6 +218,7 @@ func decodePage(b []byte, f *pageFields) error {
 	if pageFixedLen+e+u+h+g+p != uint64(len(b)) {
 		return corruptf("page value of %d bytes, sections say %d", len(b), pageFixedLen+e+u+h+g+p)
 	}
+	f.prerendered = b[pageFlagsOff]&flagPrerendered != 0
 	f.status = int(binary.LittleEndian.Uint16(b[2:]))
 	f.renderedAt = decodeTime(int64(binary.LittleEndian.Uint64(b[4:])))
 	f.expiresAt = decodeTime(int64(binary.LittleEndian.Uint64(b[12:])))

@@ -13,8 +13,9 @@ const (
 	prefixIndex   = "i/"
 	prefixMeta    = "m/"
 	prefixDue     = "d/"
-	prefixQueue   = "q/" // reserved for the priority queue
+	prefixQueue   = "q/" // the priority queue, q/<seq_be64>
 	prefixSitemap = "s/" // sitemap poll state, written by the sitemaps actor only
+	prefixSetting = "c/" // runtime settings changed through the API
 )
 
 // dueKeyLen is the length of a d/ key before the page key: "d/", 8 bytes of

@@ -35,6 +35,10 @@ type Page struct {
 	// ETag is a strong ETag derived from the hash of Plain, set by PutPage
 	// when empty.
 	ETag string
+	// Prerendered: rendered by a recache queue before any crawler asked for
+	// it; the first serve says so (X-Prerender-Cache: PRERENDER), then
+	// MarkServed clears it.
+	Prerendered bool
 }
 
 // PageView is a page as seen by a ViewPage callback. Gzip and Plain alias
@@ -49,6 +53,8 @@ type PageView struct {
 	Gzip       []byte
 	Plain      []byte
 	URL        string
+	// Prerendered: see Page.Prerendered.
+	Prerendered bool
 }
 
 // PageMeta summarizes a stored page for ScanPages.
@@ -99,14 +105,15 @@ func (s *Store) ViewPage(key string, fn func(v *PageView) error) error {
 	}
 	f := &st.page
 	st.view = PageView{
-		Status:     f.status,
-		Header:     f.header,
-		RenderedAt: f.renderedAt,
-		ExpiresAt:  f.expiresAt,
-		ETag:       f.etag,
-		Gzip:       f.gzip,
-		Plain:      f.plain,
-		URL:        f.url,
+		Status:      f.status,
+		Header:      f.header,
+		RenderedAt:  f.renderedAt,
+		ExpiresAt:   f.expiresAt,
+		ETag:        f.etag,
+		Gzip:        f.gzip,
+		Plain:       f.plain,
+		URL:         f.url,
+		Prerendered: f.prerendered,
 	}
 	return fn(&st.view)
 }
@@ -119,16 +126,17 @@ func (s *Store) GetPage(key string) (*Page, error) {
 		copy(body, f.gzip)
 		copy(body[len(f.gzip):], f.plain)
 		p = &Page{
-			Key:        key,
-			URL:        f.url,
-			Status:     f.status,
-			Header:     f.header,
-			RenderedAt: f.renderedAt,
-			ExpiresAt:  f.expiresAt,
-			RenderTime: f.renderTime,
-			Gzip:       body[:len(f.gzip):len(f.gzip)],
-			Plain:      body[len(f.gzip):],
-			ETag:       f.etag,
+			Key:         key,
+			URL:         f.url,
+			Status:      f.status,
+			Header:      f.header,
+			RenderedAt:  f.renderedAt,
+			ExpiresAt:   f.expiresAt,
+			RenderTime:  f.renderTime,
+			Gzip:        body[:len(f.gzip):len(f.gzip)],
+			Plain:       body[len(f.gzip):],
+			ETag:        f.etag,
+			Prerendered: f.prerendered,
 		}
 	})
 	return p, err

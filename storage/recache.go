@@ -1,0 +1,331 @@
+package storage
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// SetPageExpiry moves the expiry of a stored page (p/, i/ and its d/ entry,
+// in one synced batch) without rewriting its body elsewhere: a 304 on recache
+// renews it, a failed recache pushes it back so the normal queue does not
+// retry it at once. It returns ErrNotFound when no page is stored.
+//
+// INVARIANT: see PutPage; only the key's shard owner calls it.
+func (s *Store) SetPageExpiry(key string, expires time.Time) error {
+	if expires.IsZero() {
+		return fmt.Errorf("storage: page %q: zero expiry", key)
+	}
+	return s.patchPage(key, "set expiry of", pebble.Sync, func(val []byte, sum *PageMeta) {
+		binary.LittleEndian.PutUint64(val[pageExpiresOff:], uint64(encodeTime(expires)))
+		sum.ExpiresAt = expires
+	})
+}
+
+// MarkServed clears the prerendered flag of a page once a crawler has been
+// served it. Not synced: if it is lost in a crash the page is announced as
+// PRERENDER once more, nothing worse.
+//
+// INVARIANT: see PutPage; only the key's shard owner calls it.
+func (s *Store) MarkServed(key string) error {
+	return s.patchPage(key, "mark served", pebble.NoSync, func(val []byte, _ *PageMeta) {
+		val[pageFlagsOff] &^= flagPrerendered
+	})
+}
+
+// patchPage rewrites the fixed header of p/<key> through fn, and i/ and d/
+// to match the summary fn leaves.
+func (s *Store) patchPage(key, what string, wo *pebble.WriteOptions, fn func(val []byte, sum *PageMeta)) error {
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.leave()
+	pageKey := appendKey(nil, prefixPage, key)
+	raw, closer, err := s.db.Get(pageKey)
+	if err != nil {
+		if errors.Is(err, pebble.ErrNotFound) {
+			return ErrNotFound
+		}
+		return fmt.Errorf("cannot %s page %q: %w", what, key, err)
+	}
+	val := append([]byte(nil), raw...)
+	closer.Close()
+	var f pageFields
+	if err := decodePage(val, &f); err != nil {
+		return fmt.Errorf("cannot %s page %q: %w", what, key, err)
+	}
+	prev, existed, err := s.summary(key)
+	if err != nil {
+		return err
+	}
+	if !existed {
+		prev = PageMeta{URL: f.url, Status: f.status, RenderedAt: f.renderedAt, ExpiresAt: f.expiresAt, Size: len(val)}
+	}
+	sum := prev
+	fn(val, &sum)
+	b := s.db.NewBatchWithSize(len(val) + 3*len(key) + 128)
+	defer b.Close()
+	_ = b.Set(pageKey, val, nil)
+	_ = b.Set(appendKey(nil, prefixIndex, key), encodeSummary(sum), nil)
+	if !sum.ExpiresAt.Equal(prev.ExpiresAt) {
+		_ = b.Delete(appendDueKey(nil, prev.ExpiresAt, key), nil)
+		_ = b.Set(appendDueKey(nil, sum.ExpiresAt, key), nil, nil)
+	}
+	if err := s.checkFree(int64(b.Len()), s.opts.MinFreeBytes); err != nil {
+		return fmt.Errorf("cannot %s page %q: %w", what, key, err)
+	}
+	if err := b.Commit(wo); err != nil {
+		return fmt.Errorf("cannot %s page %q: %w", what, key, err)
+	}
+	if !existed {
+		s.pages.Add(1)
+	}
+	return nil
+}
+
+// CountDue counts the pages whose expiry is before before, reading keys only
+// and stopping at limit (the count is then limit).
+func (s *Store) CountDue(before time.Time, limit int) (int, error) {
+	n := 0
+	err := s.ScanDue(before, func(string, time.Time) bool {
+		n++
+		return n < limit
+	})
+	return n, err
+}
+
+// QueueItem is an entry of the persisted priority queue.
+type QueueItem struct {
+	Seq        uint64 // set by PushQueue; FIFO order
+	Key        string
+	URL        string
+	Source     string // api, sitemap, manual, stale, retry
+	EnqueuedAt time.Time
+}
+
+// PushQueue appends items to the priority queue (q/<seq_be64>) in one synced
+// batch, so an accepted request survives kill -9, and sets their Seq.
+//
+// INVARIANT: only the priority queue actor pushes and deletes queue entries,
+// one call at a time, so the sequence needs no lock beyond that.
+func (s *Store) PushQueue(items []QueueItem) error {
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.leave()
+	if len(items) == 0 {
+		return nil
+	}
+	seq, err := s.lastQueueSeq()
+	if err != nil {
+		return err
+	}
+	b := s.db.NewBatch()
+	defer b.Close()
+	for i := range items {
+		seq++
+		items[i].Seq = seq
+		_ = b.Set(queueKey(seq), encodeQueueItem(items[i]), nil)
+	}
+	if err := s.checkFree(int64(b.Len()), s.opts.MinFreeBytes); err != nil {
+		return fmt.Errorf("cannot queue %d urls: %w", len(items), err)
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
+		return fmt.Errorf("cannot queue %d urls: %w", len(items), err)
+	}
+	return nil
+}
+
+func (s *Store) lastQueueSeq() (uint64, error) {
+	it, err := s.db.NewIter(&pebble.IterOptions{
+		LowerBound: []byte(prefixQueue),
+		UpperBound: prefixUpperBound(prefixQueue),
+	})
+	if err != nil {
+		return 0, fmt.Errorf("cannot read the queue: %w", err)
+	}
+	var seq uint64
+	if it.Last() {
+		k := it.Key()
+		if len(k) != len(prefixQueue)+8 {
+			_ = it.Close()
+			return 0, fmt.Errorf("cannot read the queue: %w", corruptf("queue key %q", k))
+		}
+		seq = binary.BigEndian.Uint64(k[len(prefixQueue):])
+	}
+	if err := it.Close(); err != nil {
+		return 0, fmt.Errorf("cannot read the queue: %w", err)
+	}
+	return seq, nil
+}
+
+// ScanQueue calls fn for each queued item in FIFO order until fn returns
+// false. A corrupt entry is an error: the caller logs it and deletes it.
+func (s *Store) ScanQueue(fn func(QueueItem) bool) error {
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.leave()
+	it, err := s.db.NewIter(&pebble.IterOptions{
+		LowerBound: []byte(prefixQueue),
+		UpperBound: prefixUpperBound(prefixQueue),
+	})
+	if err != nil {
+		return fmt.Errorf("cannot scan the queue: %w", err)
+	}
+	for valid := it.First(); valid; valid = it.Next() {
+		k := it.Key()
+		v, err := it.ValueAndErr()
+		if err == nil && len(k) != len(prefixQueue)+8 {
+			err = corruptf("queue key %q", k)
+		}
+		var item QueueItem
+		if err == nil {
+			item, err = decodeQueueItem(v)
+		}
+		if err != nil {
+			_ = it.Close()
+			return fmt.Errorf("cannot scan the queue at %x: %w", k, err)
+		}
+		item.Seq = binary.BigEndian.Uint64(k[len(prefixQueue):])
+		if !fn(item) {
+			break
+		}
+	}
+	if err := it.Error(); err != nil {
+		_ = it.Close()
+		return fmt.Errorf("cannot scan the queue: %w", err)
+	}
+	return it.Close()
+}
+
+// DeleteQueue removes queue entries once their render has ended. Not synced:
+// an entry whose delete is lost in a crash is rendered once more after the
+// restart (at-least-once), which is harmless.
+func (s *Store) DeleteQueue(seqs ...uint64) error {
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.leave()
+	b := s.db.NewBatch()
+	defer b.Close()
+	for _, seq := range seqs {
+		_ = b.Delete(queueKey(seq), nil)
+	}
+	if err := s.checkFree(int64(b.Len()), s.opts.MinFreeBytes/2); err != nil {
+		return fmt.Errorf("cannot delete %d queue entries: %w", len(seqs), err)
+	}
+	if err := b.Commit(pebble.NoSync); err != nil {
+		return fmt.Errorf("cannot delete %d queue entries: %w", len(seqs), err)
+	}
+	return nil
+}
+
+func queueKey(seq uint64) []byte {
+	return binary.BigEndian.AppendUint64([]byte(prefixQueue), seq)
+}
+
+// Queue item encoding, version 1: the version byte, EnqueuedAt as a varint
+// (Unix ns), then Key, URL and Source, each as uvarint length and bytes.
+const queueVersion = 1
+
+func encodeQueueItem(q QueueItem) []byte {
+	b := []byte{queueVersion}
+	b = binary.AppendVarint(b, encodeTime(q.EnqueuedAt))
+	for _, f := range []string{q.Key, q.URL, q.Source} {
+		b = binary.AppendUvarint(b, uint64(len(f)))
+		b = append(b, f...)
+	}
+	return b
+}
+
+func decodeQueueItem(b []byte) (QueueItem, error) {
+	if len(b) < 1 || b[0] != queueVersion {
+		return QueueItem{}, corruptf("queue item version")
+	}
+	at, b, err := readVarint(b[1:])
+	if err != nil {
+		return QueueItem{}, err
+	}
+	var f [3][]byte
+	for i := range f {
+		if f[i], b, err = readBytes(b); err != nil {
+			return QueueItem{}, err
+		}
+	}
+	if len(b) != 0 {
+		return QueueItem{}, corruptf("%d bytes after queue item", len(b))
+	}
+	return QueueItem{EnqueuedAt: decodeTime(at), Key: string(f[0]), URL: string(f[1]), Source: string(f[2])}, nil
+}
+
+// GetSetting returns a runtime setting (c/<name>), or ErrNotFound.
+func (s *Store) GetSetting(name string) ([]byte, error) {
+	if err := s.enter(); err != nil {
+		return nil, err
+	}
+	defer s.leave()
+	val, closer, err := s.db.Get(appendKey(nil, prefixSetting, name))
+	if err != nil {
+		if errors.Is(err, pebble.ErrNotFound) {
+			return nil, ErrNotFound
+		}
+		return nil, fmt.Errorf("cannot read setting %q: %w", name, err)
+	}
+	defer closer.Close()
+	return append([]byte(nil), val...), nil
+}
+
+// PutSetting stores a runtime setting set through the API (synced: the
+// caller was told it is saved).
+func (s *Store) PutSetting(name string, val []byte) error {
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.leave()
+	k := appendKey(nil, prefixSetting, name)
+	if err := s.checkFree(int64(len(k)+len(val)), s.opts.MinFreeBytes); err != nil {
+		return fmt.Errorf("cannot store setting %q: %w", name, err)
+	}
+	if err := s.db.Set(k, val, pebble.Sync); err != nil {
+		return fmt.Errorf("cannot store setting %q: %w", name, err)
+	}
+	return nil
+}
+
+// AddHits adds n hits, the last at last, to the metadata of a stored page.
+// It returns ErrNotFound when the page is gone, so that no m/ entry is left
+// without its page. Not synced, like PutMeta.
+//
+// INVARIANT: see PutPage; only the key's shard owner calls it.
+func (s *Store) AddHits(key string, n int64, last time.Time) error {
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.leave()
+	if _, existed, err := s.summary(key); err != nil {
+		return err
+	} else if !existed {
+		return ErrNotFound
+	}
+	m, err := s.meta(key)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return err
+	}
+	m.Hits += n
+	if last.After(m.LastHit) {
+		m.LastHit = last
+	}
+	k := appendKey(nil, prefixMeta, key)
+	v := encodeMeta(m)
+	if err := s.checkFree(int64(len(k)+len(v)), s.opts.MinFreeBytes); err != nil {
+		return fmt.Errorf("cannot store hits of %q: %w", key, err)
+	}
+	if err := s.db.Set(k, v, pebble.NoSync); err != nil {
+		return fmt.Errorf("cannot store hits of %q: %w", key, err)
+	}
+	return nil
+}

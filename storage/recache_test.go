@@ -1,0 +1,168 @@
+package storage
+
+import (
+	"errors"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+)
+
+func TestSetPageExpiryMovesTheDueEntryAndKeepsTheBody(t *testing.T) {
+	s := openMem(t)
+	p := testPage("desktop|https://a.example/", t0.Add(time.Hour))
+	mustPut(t, s, p)
+	later := t0.Add(48 * time.Hour)
+	if err := s.SetPageExpiry(p.Key, later); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.GetPage(p.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.ExpiresAt.Equal(later) || string(got.Plain) != string(p.Plain) || got.ETag != p.ETag {
+		t.Errorf("after SetPageExpiry: expires %v etag %q body %q", got.ExpiresAt, got.ETag, got.Plain)
+	}
+	due := keysWithPrefix(rawKeys(t, s), prefixDue)
+	if len(due) != 1 {
+		t.Fatalf("due entries = %q, want exactly one", due)
+	}
+	var seen []time.Time
+	_ = s.ScanDue(later.Add(time.Second), func(_ string, e time.Time) bool { seen = append(seen, e); return true })
+	if len(seen) != 1 || !seen[0].Equal(later) {
+		t.Errorf("ScanDue sees %v, want [%v]", seen, later)
+	}
+	if s.PageCount() != 1 {
+		t.Errorf("PageCount = %d, want 1", s.PageCount())
+	}
+	if err := s.SetPageExpiry("desktop|https://missing.example/", later); !errors.Is(err, ErrNotFound) {
+		t.Errorf("SetPageExpiry of a missing page = %v, want ErrNotFound", err)
+	}
+	if err := s.DeletePage(p.Key); err != nil {
+		t.Fatal(err)
+	}
+	if left := rawKeys(t, s); len(left) != 0 {
+		t.Errorf("after delete, keys left: %q", left)
+	}
+}
+
+func TestMarkServedClearsThePrerenderedFlagOnly(t *testing.T) {
+	s := openMem(t)
+	p := testPage("desktop|https://a.example/", t0.Add(time.Hour))
+	p.Prerendered = true
+	mustPut(t, s, p)
+	var flag bool
+	_ = s.ViewPage(p.Key, func(v *PageView) error { flag = v.Prerendered; return nil })
+	if !flag {
+		t.Fatal("a page stored as prerendered does not read back as prerendered")
+	}
+	if err := s.MarkServed(p.Key); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.GetPage(p.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Prerendered || !got.ExpiresAt.Equal(p.ExpiresAt) || string(got.Plain) != string(p.Plain) {
+		t.Errorf("after MarkServed: prerendered %v expires %v body %q", got.Prerendered, got.ExpiresAt, got.Plain)
+	}
+}
+
+func TestQueueIsFIFOAndSurvivesReopen(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "db")
+	s := openDisk(t, dir, Options{})
+	items := []QueueItem{
+		{Key: "desktop|https://a.example/1", URL: "https://a.example/1", Source: "api", EnqueuedAt: t0},
+		{Key: "desktop|https://a.example/2", URL: "https://a.example/2", Source: "sitemap", EnqueuedAt: t0.Add(time.Second)},
+	}
+	if err := s.PushQueue(items); err != nil {
+		t.Fatal(err)
+	}
+	if items[0].Seq == 0 || items[1].Seq <= items[0].Seq {
+		t.Fatalf("sequence numbers %d, %d: want increasing from 1", items[0].Seq, items[1].Seq)
+	}
+	if err := s.DeleteQueue(items[0].Seq); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openDisk(t, dir, Options{})
+	defer s.Close()
+	more := []QueueItem{{Key: "desktop|https://a.example/3", URL: "https://a.example/3", Source: "stale", EnqueuedAt: t0}}
+	if err := s.PushQueue(more); err != nil {
+		t.Fatal(err)
+	}
+	if more[0].Seq <= items[1].Seq {
+		t.Errorf("after reopen the sequence restarted: %d after %d", more[0].Seq, items[1].Seq)
+	}
+	var got []QueueItem
+	if err := s.ScanQueue(func(q QueueItem) bool { got = append(got, q); return true }); err != nil {
+		t.Fatal(err)
+	}
+	want := []QueueItem{items[1], more[0]}
+	if !slices.EqualFunc(got, want, func(a, b QueueItem) bool {
+		return a.Seq == b.Seq && a.Key == b.Key && a.URL == b.URL && a.Source == b.Source && a.EnqueuedAt.Equal(b.EnqueuedAt)
+	}) {
+		t.Errorf("queue after reopen = %+v, want %+v", got, want)
+	}
+}
+
+func TestQueueItemRejectsDamagedValues(t *testing.T) {
+	good := encodeQueueItem(QueueItem{Key: "k", URL: "u", Source: "api", EnqueuedAt: t0})
+	for _, bad := range [][]byte{nil, {2}, good[:len(good)-1], append(slices.Clone(good), 0)} {
+		if _, err := decodeQueueItem(bad); err == nil {
+			t.Errorf("decodeQueueItem(%x) accepted a damaged value", bad)
+		}
+	}
+}
+
+func TestSettingsRoundTrip(t *testing.T) {
+	s := openMem(t)
+	if _, err := s.GetSetting("recache_urls_per_hour"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("unset setting: %v, want ErrNotFound", err)
+	}
+	if err := s.PutSetting("recache_urls_per_hour", []byte("7200")); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := s.GetSetting("recache_urls_per_hour"); err != nil || string(v) != "7200" {
+		t.Errorf("GetSetting = %q, %v", v, err)
+	}
+}
+
+func TestAddHitsNeverCreatesMetaWithoutAPage(t *testing.T) {
+	s := openMem(t)
+	if err := s.AddHits("desktop|https://gone.example/", 3, t0); !errors.Is(err, ErrNotFound) {
+		t.Errorf("AddHits on a missing page = %v, want ErrNotFound", err)
+	}
+	if keys := rawKeys(t, s); len(keys) != 0 {
+		t.Errorf("keys written for a missing page: %q", keys)
+	}
+	p := testPage("desktop|https://a.example/", t0.Add(time.Hour))
+	mustPut(t, s, p)
+	_ = s.AddHits(p.Key, 2, t0.Add(time.Minute))
+	_ = s.AddHits(p.Key, 1, t0)
+	m, err := s.GetMeta(p.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Hits != 3 || !m.LastHit.Equal(t0.Add(time.Minute)) || m.LastStatus != 200 {
+		t.Errorf("meta = %+v, want 3 hits, last at +1m, status kept", m)
+	}
+}
+
+func TestCountDueStopsAtTheLimit(t *testing.T) {
+	s := openMem(t)
+	for i, k := range []string{"a", "b", "c"} {
+		mustPut(t, s, testPage("desktop|https://"+k+".example/", t0.Add(time.Duration(i)*time.Minute)))
+	}
+	for _, tc := range []struct {
+		before time.Time
+		limit  int
+		want   int
+	}{{t0.Add(time.Hour), 10, 3}, {t0.Add(90 * time.Second), 10, 2}, {t0.Add(time.Hour), 2, 2}, {t0, 10, 0}} {
+		if n, err := s.CountDue(tc.before, tc.limit); err != nil || n != tc.want {
+			t.Errorf("CountDue(%v, %d) = %d, %v; want %d", tc.before, tc.limit, n, err, tc.want)
+		}
+	}
+}
