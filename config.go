@@ -12,6 +12,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 
+	"prerenderd/actors"
 	"prerenderd/storage/cachekey"
 )
 
@@ -35,9 +36,10 @@ type fileConfig struct {
 		MaxBytes   string `toml:"max_bytes"`
 	} `toml:"storage"`
 	Cache struct {
-		Shards     int    `toml:"shards"`
-		TTL        string `toml:"ttl"`
-		StripQuery string `toml:"strip_query"`
+		Shards               int    `toml:"shards"`
+		TTL                  string `toml:"ttl"`
+		StaleWhileRevalidate string `toml:"stale_while_revalidate"`
+		StripQuery           string `toml:"strip_query"`
 	} `toml:"cache"`
 	Render struct {
 		Browsers       int      `toml:"browsers"`
@@ -54,6 +56,9 @@ type fileConfig struct {
 		MaxBrowserRSS  string   `toml:"max_browser_rss"`
 		Chromium       string   `toml:"chromium"`
 	} `toml:"render"`
+	Recache struct {
+		URLsPerHour int `toml:"urls_per_hour"`
+	} `toml:"recache"`
 	Security struct {
 		AllowHosts   []string `toml:"allow_hosts"`
 		AllowPrivate bool     `toml:"allow_private"`
@@ -73,9 +78,12 @@ type Config struct {
 	MinFree    int64
 	MaxBytes   int64
 
-	Shards     int
-	TTL        time.Duration
-	StripQuery cachekey.StripMode
+	Shards               int
+	TTL                  time.Duration
+	StaleWhileRevalidate time.Duration
+	StripQuery           cachekey.StripMode
+
+	RecacheURLsPerHour int
 
 	Browsers       int
 	TabsPerBrowser int
@@ -186,6 +194,11 @@ func (fc *fileConfig) check() (*Config, error) {
 	c.MinFree = size("storage.min_free", fc.Storage.MinFree)
 	c.MaxBytes = size("storage.max_bytes", fc.Storage.MaxBytes)
 	c.TTL = dur("cache.ttl", fc.Cache.TTL, time.Second)
+	c.StaleWhileRevalidate = dur("cache.stale_while_revalidate", fc.Cache.StaleWhileRevalidate, 0)
+	c.RecacheURLsPerHour = fc.Recache.URLsPerHour
+	if n := c.RecacheURLsPerHour; n != 0 && (n < actors.MinRecacheSpeed || n > actors.MaxRecacheSpeed) {
+		errs = append(errs, fmt.Errorf("recache.urls_per_hour: %d is not 0 (automatic) or %d-%d", n, actors.MinRecacheSpeed, actors.MaxRecacheSpeed))
+	}
 	c.PageTimeout = dur("render.page_timeout", fc.Render.PageTimeout, 100*time.Millisecond)
 	c.IdleWindow = dur("render.idle_window", fc.Render.IdleWindow, 10*time.Millisecond)
 	c.QueueTimeout = dur("render.queue_timeout", fc.Render.QueueTimeout, 0)

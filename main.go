@@ -85,17 +85,18 @@ func run(cfg *Config, log *slog.Logger) error {
 
 	t = time.Now()
 	app, err := actors.Start(actors.Config{
-		Shards:            cfg.Shards,
-		TTL:               cfg.TTL,
-		Browsers:          cfg.Browsers,
-		TabsPerBrowser:    cfg.TabsPerBrowser,
-		MaxQueue:          cfg.MaxQueue,
-		QueueTimeout:      cfg.QueueTimeout,
-		ReservedLive:      cfg.ReservedLive,
-		RendersPerBrowser: cfg.RendersPer,
-		MaxBrowserAge:     cfg.MaxBrowserAge,
-		MaxBrowserRSS:     cfg.MaxBrowserRSS,
-		MaxBytes:          cfg.MaxBytes,
+		Shards:             cfg.Shards,
+		TTL:                cfg.TTL,
+		Browsers:           cfg.Browsers,
+		TabsPerBrowser:     cfg.TabsPerBrowser,
+		MaxQueue:           cfg.MaxQueue,
+		QueueTimeout:       cfg.QueueTimeout,
+		ReservedLive:       cfg.ReservedLive,
+		RendersPerBrowser:  cfg.RendersPer,
+		MaxBrowserAge:      cfg.MaxBrowserAge,
+		MaxBrowserRSS:      cfg.MaxBrowserRSS,
+		MaxBytes:           cfg.MaxBytes,
+		RecacheURLsPerHour: cfg.RecacheURLsPerHour,
 		Browser: browser.Options{
 			Path:        chromium,
 			IdleWindow:  cfg.IdleWindow,
@@ -112,12 +113,13 @@ func run(cfg *Config, log *slog.Logger) error {
 	log.Info("started actors", "shards", cfg.Shards, "browsers", cfg.Browsers, "tabs_per_browser", cfg.TabsPerBrowser, "ms", time.Since(t).Milliseconds())
 
 	front := httpfront.New(httpfront.Config{
-		Listen:       ln.Addr().String(),
-		Tokens:       cfg.Tokens,
-		StripQuery:   cfg.StripQuery,
-		AllowHosts:   cfg.AllowHosts,
-		AllowPrivate: cfg.AllowPrivate,
-		Logger:       log,
+		Listen:               ln.Addr().String(),
+		Tokens:               cfg.Tokens,
+		StripQuery:           cfg.StripQuery,
+		AllowHosts:           cfg.AllowHosts,
+		AllowPrivate:         cfg.AllowPrivate,
+		StaleWhileRevalidate: cfg.StaleWhileRevalidate,
+		Logger:               log,
 	}, app)
 	failed := app.Serve(front.Listener(ln))
 	log.Info("listening", "addr", ln.Addr().String())

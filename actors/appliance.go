@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"hash/maphash"
 	"io"
 	"log/slog"
 	"net/http"
@@ -41,6 +42,11 @@ type Config struct {
 	LivenessInterval time.Duration
 	LivenessTimeout  time.Duration
 	Browser          browser.Options
+	// RecacheURLsPerHour is the priority queue's pace: 0 = as fast as its tabs
+	// allow, else 3600–36000. A speed set through the API and persisted wins.
+	RecacheURLsPerHour int
+	// HitFlushEvery is how often counted hits are written to m/ (default 10s).
+	HitFlushEvery time.Duration
 	// MaxBytes bounds the stored pages (storage.max_bytes); past it the least
 	// recently hit are evicted down to 90%. 0 is unbounded.
 	MaxBytes int64
@@ -85,6 +91,9 @@ func (c *Config) ensureDefaults() {
 	if c.LivenessTimeout <= 0 {
 		c.LivenessTimeout = 5 * time.Second
 	}
+	if c.HitFlushEvery <= 0 {
+		c.HitFlushEvery = hitFlushEvery
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -122,6 +131,16 @@ type Rendered struct {
 	Page *storage.Page
 	// Joined: this asker joined a render another request had started.
 	Joined bool
+	// Skipped: a queued recache found nothing to do (already fresh, or the page
+	// it was to refresh is gone).
+	Skipped bool
+	// Renewed: the origin answered 304; the stored page was kept and its expiry
+	// renewed. Serve it from the store.
+	Renewed bool
+	// Removed names the rule that removed the stored page ("status", "5xx").
+	Removed string
+	// Kept: the render failed (≥ 500 or no answer) and the stored page was kept.
+	Kept bool
 }
 
 // Appliance is the façade over the actor tree.
@@ -133,9 +152,20 @@ type Appliance struct {
 	log    *slog.Logger
 
 	// Written by the root actor when it (re)spawns its children, read by callers.
-	shards atomic.Pointer[[]*actor.PID]
-	pool   atomic.Pointer[actor.PID]
-	front  *actor.PID
+	shards   atomic.Pointer[[]*actor.PID]
+	pool     atomic.Pointer[actor.PID]
+	front    *actor.PID
+	priority *actor.PID // queue-priority; fixed name, so restarts keep it valid
+	normal   *actor.PID
+
+	pending     sync.Map // key → time.Time: explicit recache queued, not yet run
+	staleQueued sync.Map // key → struct{}: a STALE hit queued a recache
+	served      sync.Map // key → struct{}: PRERENDER announced, flag being cleared
+	hits        hitRecorder
+	flushNow    chan struct{}
+	flushed     chan struct{}
+	stopped     chan struct{}  // closed when the actors are being stopped
+	tasks       sync.WaitGroup // goroutines owned by the appliance (flusher, waits)
 
 	up       atomic.Pointer[[]*browser.Browser] // browsers that can take leases, for Ready
 	stopping atomic.Bool
@@ -158,7 +188,9 @@ func Start(cfg Config, store *storage.Store) (*Appliance, error) {
 	if err := cfg.Browser.Validate(); err != nil {
 		return nil, fmt.Errorf("cannot start appliance: %w", err)
 	}
-	a := &Appliance{cfg: cfg, store: store, log: cfg.Logger, quit: make(chan struct{})}
+	a := &Appliance{cfg: cfg, store: store, log: cfg.Logger, quit: make(chan struct{}),
+		flushNow: make(chan struct{}), flushed: make(chan struct{}), stopped: make(chan struct{})}
+	a.hits.seed = maphash.MakeSeed()
 	a.metrics = newApplianceMetrics(a)
 	// protoactor logs dead letters with the whole message (a render result can be
 	// megabytes): keep its own logging at Warn.
@@ -180,6 +212,8 @@ func Start(cfg Config, store *storage.Store) (*Appliance, error) {
 		a.bg.Add(1)
 		go a.evictLoop(cfg.EvictInterval)
 	}
+	a.tasks.Add(1)
+	go a.runHitFlusher()
 	return a, nil
 }
 
@@ -200,13 +234,18 @@ func shardIndex(key string, n int) int {
 // joining the running one otherwise. It does not look at the cache first: callers
 // read hits straight from the store (ViewPage) and call Render on a miss.
 func (a *Appliance) Render(ctx context.Context, key, url string) (*Rendered, error) {
+	return a.render(ctx, &StartRender{Key: key, URL: url, Class: ClassLive, Source: "live"})
+}
+
+func (a *Appliance) render(ctx context.Context, m *StartRender) (*Rendered, error) {
 	if a.stopping.Load() {
 		return nil, ErrStopping
 	}
 	a.inflight.Add(1)
 	defer a.inflight.Done()
 	reply := make(chan *Rendered, 1)
-	a.system.Root.Send(a.shardFor(key), &StartRender{Key: key, URL: url, Reply: reply})
+	m.Reply = reply
+	a.system.Root.Send(a.shardFor(m.Key), m)
 	select {
 	case r := <-reply:
 		if r.Err != nil {
@@ -305,10 +344,14 @@ func (a *Appliance) stop(ctx context.Context) error {
 	case <-ctx.Done():
 		errs = append(errs, fmt.Errorf("renders still running at the deadline: %w", ctx.Err()))
 	}
+	// Hits counted since the last flush go to the shards before they stop.
+	a.FlushHits()
+	close(a.stopped)
 	// Poison rather than Shutdown: Shutdown does not stop actors.
 	if err := a.system.Root.PoisonFuture(a.root).Wait(); err != nil {
 		errs = append(errs, fmt.Errorf("stopping actors: %w", err))
 	}
+	a.tasks.Wait()
 	a.closers.Wait()
 	a.system.Shutdown()
 	return errors.Join(errs...)
@@ -338,6 +381,20 @@ func (r *applianceActor) Receive(ctx actor.Context) {
 			shards[i] = pid
 		}
 		a.shards.Store(&shards)
+		for name, producer := range map[string]func() actor.Actor{
+			"queue-priority": func() actor.Actor { return newPriorityQueue(a) },
+			"queue-normal":   func() actor.Actor { return newNormalQueue(a) },
+		} {
+			pid, err := ctx.SpawnNamed(actor.PropsFromProducer(producer), name)
+			if err != nil {
+				panic(fmt.Sprintf("cannot spawn %s: %v", name, err))
+			}
+			if name == "queue-priority" {
+				a.priority = pid
+			} else {
+				a.normal = pid
+			}
+		}
 		if r.ready != nil {
 			close(r.ready)
 			r.ready = nil
@@ -423,6 +480,23 @@ type applianceMetrics struct {
 	evictions *metrics.Counter // eviction passes
 	evicted   *metrics.Counter // pages evicted
 	cleared   *metrics.Counter // pages removed by wildcard clears
+
+	priorityLen  atomic.Int64
+	normalLen    atomic.Int64 // pages past their TTL, counted once a minute
+	priorityPace atomic.Int64 // URLs per hour, 0 = automatic
+	normalPace   atomic.Int64 // URLs per hour from the seed's formula
+	recaches     map[string]*metrics.Counter
+	removals     map[string]*metrics.Counter
+}
+
+// recache counts a queue's recache by result (a small fixed set).
+func (m *applianceMetrics) recache(queue, result string) *metrics.Counter {
+	return m.recaches[queue+"/"+result]
+}
+
+// removed counts a page removal by reason (a small fixed set).
+func (m *applianceMetrics) removed(reason string) *metrics.Counter {
+	return m.removals[reason]
 }
 
 type chromiumUsage struct{ rss, pss atomic.Int64 }
@@ -471,6 +545,20 @@ func newApplianceMetrics(a *Appliance) *applianceMetrics {
 	s.NewGauge("prerender_tabs_busy", func() float64 { return float64(m.tabsBusy.Load()) })
 	s.NewGauge("prerender_tab_queue_length", func() float64 { return float64(m.queueLen.Load()) })
 	s.NewGauge("prerender_pages_cached", func() float64 { return float64(a.store.PageCount()) })
+	s.NewGauge(`prerender_recache_queue_length{queue="priority"}`, func() float64 { return float64(m.priorityLen.Load()) })
+	s.NewGauge(`prerender_recache_queue_length{queue="normal"}`, func() float64 { return float64(m.normalLen.Load()) })
+	s.NewGauge(`prerender_recache_pace_urls_per_hour{queue="priority"}`, func() float64 { return float64(m.priorityPace.Load()) })
+	s.NewGauge(`prerender_recache_pace_urls_per_hour{queue="normal"}`, func() float64 { return float64(m.normalPace.Load()) })
+	m.recaches = make(map[string]*metrics.Counter)
+	for _, q := range []string{"priority", "normal"} {
+		for _, r := range []string{"stored", "renewed", "removed", "kept", "skipped", "failed", "not_stored", "deferred"} {
+			m.recaches[q+"/"+r] = s.NewCounter(`prerender_recaches_total{queue="` + q + `",result="` + r + `"}`)
+		}
+	}
+	m.removals = make(map[string]*metrics.Counter)
+	for _, r := range []string{"status", "5xx"} {
+		m.removals[r] = s.NewCounter(`prerender_cache_removals_total{reason="` + r + `"}`)
+	}
 	s.NewGauge("prerender_storage_disk_bytes", func() float64 { return float64(a.store.DiskUsage()) })
 	s.NewGauge("prerender_cache_stored_bytes", func() float64 { return float64(a.store.StoredBytes()) })
 	s.NewGauge("prerender_cache_max_bytes", func() float64 { return float64(a.cfg.MaxBytes) })

@@ -16,7 +16,17 @@ type StartRender struct {
 	Key   string
 	URL   string
 	Class Class
-	Reply chan<- *Rendered
+	// Source says who asked, for metadata and logs: live, api, sitemap, manual,
+	// stale, retry, normal.
+	Source string
+	// Since: when set, a stored page rendered at or after it makes the render
+	// unnecessary (a recache asked for at Since). When zero, a fresh stored page
+	// does.
+	Since time.Time
+	// OnlyStored: render only if a page is stored (the normal queue recaches; it
+	// does not bring back a page that was removed meanwhile).
+	OnlyStored bool
+	Reply      chan<- *Rendered
 }
 
 // Class says who waits for a render. The pool serves live before priority before
@@ -197,3 +207,51 @@ type stopHTTP struct {
 	Deadline time.Time
 	Done     chan<- error
 }
+
+// renderApplied reports the end of a shard's store work for a finished render:
+// a write, a renewal, a removal or a failure count.
+type renderApplied struct {
+	Key      string
+	Rendered *Rendered
+}
+
+// hitsBatch carries the hits counted on the hit path since the last flush, for
+// the keys of one shard.
+type hitsBatch struct {
+	Hits map[string]hitCount
+}
+
+// markServed asks a shard to clear the prerendered flag of a page a crawler got.
+type markServed struct{ Key string }
+
+// enqueueRecache asks the priority queue to add items. Reply, when set, gets
+// the outcome once the items are persisted.
+type enqueueRecache struct {
+	Items []storage.QueueItem
+	Sync  bool // persisted with fsync before Reply (API and sitemap requests)
+	Reply chan<- enqueueResult
+}
+
+type enqueueResult struct {
+	Queued, Duplicate int
+	Err               error
+}
+
+// queueTick wakes a queue actor when its pace allows the next dispatch.
+type queueTick struct{}
+
+// queueRenderDone reports a queue's render back to the queue.
+type queueRenderDone struct {
+	Item     storage.QueueItem
+	Rendered *Rendered
+	Err      error
+}
+
+// setRecacheSpeed changes the priority queue's pace (0 = automatic).
+type setRecacheSpeed struct {
+	URLsPerHour int
+	Reply       chan<- error
+}
+
+// dueCounted carries the normal queue's periodic count of pages past their TTL.
+type dueCounted struct{ N int }

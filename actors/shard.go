@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 
@@ -28,7 +29,13 @@ type shardActor struct {
 type flight struct {
 	waiters []chan<- *Rendered
 	child   *actor.PID
-	class   Class // the most urgent class of its askers
+	class   Class  // the most urgent class of its askers
+	started Class  // the class of the asker that started the render
+	source  string // of the asker that started the render
+	live    bool   // a crawler waits on it (it started it or joined)
+	// hits counted for this key while its store work runs; applied after it, so
+	// the two read-modify-writes of m/<key> never interleave.
+	hits hitCount
 }
 
 func newShardActor(a *Appliance, i int) *shardActor {
@@ -45,8 +52,12 @@ func (s *shardActor) Receive(ctx actor.Context) {
 		s.deletesDone(ctx, m)
 	case *RenderDone:
 		s.done(ctx, m)
-	case *pagePersisted:
-		s.persisted(m)
+	case *renderApplied:
+		s.applied(m)
+	case *hitsBatch:
+		s.addHits(m)
+	case *markServed:
+		s.markServed(m.Key)
 	case *actor.Stopping:
 		// Children stop with us; their waiters must not hang.
 		for key, f := range s.inflight {
@@ -65,14 +76,15 @@ func (s *shardActor) start(ctx actor.Context, m *StartRender) {
 			f.class = ClassLive
 			ctx.Send(f.child, &upgradeToLive{})
 		}
+		f.live = f.live || m.Class == ClassLive
 		s.app.metrics.rendersJoined.Inc()
 		return
 	}
 	// A render of this key may have finished between the caller's cache read and this
 	// message: look again so it is served, not rendered twice. A Pebble read of one
 	// key is microseconds, so this does not hold up the shard.
-	if s.fresh(m.Key) {
-		m.Reply <- &Rendered{FromStore: true}
+	if r := s.unneeded(m); r != nil {
+		m.Reply <- r
 		return
 	}
 	s.seq++
@@ -89,69 +101,105 @@ func (s *shardActor) start(ctx actor.Context, m *StartRender) {
 		m.Reply <- &Rendered{Err: fmt.Errorf("cannot spawn render actor: %w", err)}
 		return
 	}
-	s.inflight[m.Key] = &flight{waiters: []chan<- *Rendered{m.Reply}, child: child, class: class}
+	s.inflight[m.Key] = &flight{
+		waiters: []chan<- *Rendered{m.Reply}, child: child,
+		class: class, started: m.Class, source: m.Source, live: m.Class == ClassLive,
+	}
 }
 
-func (s *shardActor) fresh(key string) bool {
+// unneeded answers a StartRender that the stored page already satisfies, or
+// returns nil when a render must run.
+func (s *shardActor) unneeded(m *StartRender) *Rendered {
 	now := s.app.cfg.Clock()
-	err := s.app.store.ViewPage(key, func(v *storage.PageView) error {
-		if !now.Before(v.ExpiresAt) {
-			return errExpired
-		}
+	var renderedAt, expiresAt time.Time
+	err := s.app.store.ViewPage(m.Key, func(v *storage.PageView) error {
+		renderedAt, expiresAt = v.RenderedAt, v.ExpiresAt
 		return nil
 	})
-	return err == nil
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		if m.OnlyStored {
+			return &Rendered{Skipped: true}
+		}
+		return nil
+	case err != nil:
+		return nil // a store that cannot be read is not a reason to refuse a render
+	case m.Since.IsZero() && now.Before(expiresAt):
+		return &Rendered{FromStore: true, Skipped: m.Class != ClassLive}
+	case !m.Since.IsZero() && !renderedAt.Before(m.Since):
+		return &Rendered{FromStore: true, Skipped: m.Class != ClassLive}
+	}
+	return nil
 }
-
-var errExpired = errors.New("expired")
 
 func (s *shardActor) done(ctx actor.Context, m *RenderDone) {
 	f, ok := s.inflight[m.Key]
 	if !ok {
 		return
 	}
-	if m.Err != nil || !storable(m.Result) {
+	prev := s.previous(m.Key)
+	v := judge(m.Result, m.Err, prev.exists)
+	if f.live && v.action != actStore && retryWorthy(m.Result, m.Err) {
+		// A crawler got a failure: try once more from the priority queue, so the
+		// next crawler finds the page (prerender.io's render retries).
+		s.app.enqueueRetry(m.Key, m.URL)
+	}
+	if v.action == actServe {
 		delete(s.inflight, m.Key)
 		s.answer(f, &Rendered{Result: m.Result, Err: m.Err})
 		return
 	}
-	// Persist off the actor's goroutine (gzip and an fsync are milliseconds). The key
-	// stays in flight meanwhile, so askers that arrive now join and are answered with
-	// the stored page.
+	// Store work runs off the actor's goroutine (gzip and an fsync are
+	// milliseconds). The key stays in flight meanwhile, so askers that arrive now
+	// join and get the outcome.
 	// INVARIANT: only this shard writes p/<key>, and only one write per key is in
-	// progress, because the key stays in s.inflight until pagePersisted arrives.
-	self := ctx.Self()
-	root := s.app.system.Root
-	page := s.pageOf(m.Key, m.URL, m.Result)
-	store := s.app.store
+	// progress, because the key stays in s.inflight until renderApplied arrives.
+	a := s.app
+	self, root := ctx.Self(), a.system.Root
+	now := a.cfg.Clock()
+	key, url, res, rerr := m.Key, m.URL, m.Result, m.Err
+	queued := f.started != ClassLive
+	var page *storage.Page
+	if v.action == actStore {
+		page = s.pageOf(key, url, res)
+		page.Prerendered = !f.live && (!prev.exists || prev.prerendered)
+	}
 	go func() {
-		err := gzipInto(page)
-		if err == nil {
-			err = store.PutPage(page)
-		}
-		root.Send(self, &pagePersisted{Key: page.Key, Page: page, Err: err})
+		r := a.apply(v, key, res, rerr, page, queued, now)
+		root.Send(self, &renderApplied{Key: key, Rendered: r})
 	}()
 }
 
-func (s *shardActor) persisted(m *pagePersisted) {
+// retryWorthy: the render failed in a way another try may fix. Overload and
+// shutdown are not: no render was tried, and the crawler will come back.
+func retryWorthy(res *browser.Result, err error) bool {
+	if err != nil {
+		return !errors.Is(err, ErrOverloaded) && !errors.Is(err, ErrStopping)
+	}
+	return res.Incomplete || res.Status >= 500
+}
+
+type previousPage struct{ exists, prerendered bool }
+
+func (s *shardActor) previous(key string) previousPage {
+	var p previousPage
+	_ = s.app.store.ViewPage(key, func(v *storage.PageView) error {
+		p = previousPage{exists: true, prerendered: v.Prerendered}
+		return nil
+	})
+	return p
+}
+
+func (s *shardActor) applied(m *renderApplied) {
 	f, ok := s.inflight[m.Key]
 	if !ok {
 		return
 	}
 	delete(s.inflight, m.Key)
-	r := &Rendered{Result: &browser.Result{
-		Status: m.Page.Status, Header: m.Page.Header, HTML: m.Page.Plain,
-		FinalURL: m.Page.URL, Duration: m.Page.RenderTime,
-	}}
-	if m.Err != nil {
-		s.app.metrics.storeFailed.Inc()
-		s.app.log.Error("cannot store page", "key", m.Key, "err", m.Err)
-		r.StoreErr = m.Err
-	} else {
-		r.Stored = true
-		r.Page = m.Page
+	if f.hits.n > 0 {
+		s.storeHits(m.Key, f.hits)
 	}
-	s.answer(f, r)
+	s.answer(f, m.Rendered)
 }
 
 func (s *shardActor) answer(f *flight, r *Rendered) {
@@ -162,9 +210,13 @@ func (s *shardActor) answer(f *flight, r *Rendered) {
 	}
 }
 
-// storable: only complete 200 renders are cached (prerender.io's rule).
+// storable: complete 200 renders are cached, and redirects a page declares with
+// prerender-status-code and a prerender-header Location (prerender.io's rules).
 func storable(r *browser.Result) bool {
-	return r != nil && r.Status == 200 && !r.Incomplete
+	if r == nil || r.Incomplete {
+		return false
+	}
+	return r.Status == 200 || (r.StatusDeclared && r.Status >= 300 && r.Status < 400 && r.Header.Get("Location") != "")
 }
 
 func (s *shardActor) pageOf(key, url string, r *browser.Result) *storage.Page {

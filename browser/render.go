@@ -48,6 +48,9 @@ type Result struct {
 	FinalURL   string
 	Incomplete bool // the page timeout hit; the snapshot was taken anyway
 	Duration   time.Duration
+	// StatusDeclared: Status comes from a prerender-status-code meta tag, not from
+	// the origin's answer. A redirect declared this way is cached (prerender.io's rule).
+	StatusDeclared bool
 }
 
 // Render loads req.URL in a fresh tab and returns the page once it is done
@@ -184,6 +187,11 @@ wait:
 				return nil, b.fail(opCtx, fmt.Errorf("cannot navigate: %w", n.err))
 			}
 			if n.res.ErrorText != "" {
+				// The raw status of an aborted document (a 304) may come a moment
+				// after the navigation's answer.
+				for i := 0; i < 20 && !w.responded(); i++ {
+					time.Sleep(10 * time.Millisecond)
+				}
 				if res := w.answered(req.URL, begin); res != nil {
 					return res, nil
 				}
@@ -229,6 +237,7 @@ wait:
 	for _, s := range snap.Status {
 		if code, err := strconv.Atoi(strings.TrimSpace(s)); err == nil && code >= 100 && code <= 599 {
 			res.Status = code
+			res.StatusDeclared = true
 			break
 		}
 	}

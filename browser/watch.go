@@ -124,6 +124,13 @@ func (w *watch) handle(ev any) {
 		if ev.RequestID == w.docID {
 			w.status = int(ev.Response.Status)
 		}
+	case *network.EventResponseReceivedExtraInfo:
+		// The raw answer: Chromium aborts a document answered 304 (it has no
+		// cached copy to show) without a ResponseReceived, and the recache
+		// rules need that status.
+		if ev.RequestID == w.docID && w.status == 0 {
+			w.status = int(ev.StatusCode)
+		}
 	case *network.EventLoadingFinished:
 		w.end(ev.RequestID)
 	case *network.EventLoadingFailed:
@@ -289,15 +296,16 @@ func (w *watch) redirected(url string, begin time.Time) *Result {
 
 // answered returns what the server said when Chromium refused to show the
 // document (an error status with an empty body gives a Chromium error page,
-// not the server's): the redirect, or the bare error status. A 2xx that
-// Chromium did not show (204, a download) is no page at all: nil.
+// not the server's): the redirect, or the bare status. A 200 that Chromium did
+// not show (a download) is no page at all: nil. Other statuses (204, 304, 4xx)
+// are answered bare, so the recache rules can act on them.
 func (w *watch) answered(url string, begin time.Time) *Result {
 	if r := w.redirected(url, begin); r != nil {
 		return r
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.status < 300 {
+	if w.status == 0 || w.status == http.StatusOK {
 		return nil
 	}
 	return &Result{Status: w.status, Header: http.Header{}, FinalURL: url, Duration: time.Since(begin)}

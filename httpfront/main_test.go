@@ -18,8 +18,9 @@ import (
 // One appliance (one Chromium) for the whole test binary: starting Chromium per test
 // would cost more than the tests.
 var (
-	testApp   *actors.Appliance
-	testStore *storage.Store
+	testApp      *actors.Appliance
+	testStore    *storage.Store
+	testChromium string
 )
 
 const testPageTimeout = 4 * time.Second
@@ -30,6 +31,7 @@ func TestMain(m *testing.M) {
 
 func runTests(m *testing.M) int {
 	path := fixture.ChromiumForTests("httpfront", browser.FindChromium)
+	testChromium = path
 	dir, err := os.MkdirTemp("", "prerenderd-httpfront-*")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

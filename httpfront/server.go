@@ -33,6 +33,9 @@ type Config struct {
 	AllowHosts   []string
 	AllowPrivate bool
 	Logger       *slog.Logger
+	// StaleWhileRevalidate: how long past its TTL a page is still served (STALE)
+	// while a priority recache runs.
+	StaleWhileRevalidate time.Duration
 	// Resolver replaces DNS in the private-address check (tests).
 	Resolver netguard.Resolver
 	Clock    func() time.Time
@@ -53,10 +56,13 @@ type Server struct {
 
 // Cache results, the values of X-Prerender-Cache and of the metric's label.
 const (
-	cacheHit    = "HIT"
-	cacheMiss   = "MISS"
-	cacheBypass = "BYPASS"
-	cacheError  = "error"
+	cacheHit         = "HIT"
+	cacheMiss        = "MISS"
+	cacheBypass      = "BYPASS"
+	cacheStale       = "STALE"
+	cacheRevalidated = "REVALIDATED"
+	cachePrerender   = "PRERENDER"
+	cacheError       = "error"
 )
 
 // New builds the HTTP API over app.
@@ -82,7 +88,7 @@ func New(cfg Config, app *actors.Appliance) *Server {
 		count:    make(map[string]*metrics.Counter),
 		demo:     demoHandler(),
 	}
-	for _, c := range []string{cacheHit, cacheMiss, cacheBypass, cacheError} {
+	for _, c := range []string{cacheHit, cacheMiss, cacheBypass, cacheStale, cacheRevalidated, cachePrerender, cacheError} {
 		s.count[c] = s.set.NewCounter(`prerender_requests_total{cache="` + c + `"}`)
 	}
 	return s
@@ -124,6 +130,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.cacheClear(w, r)
 	case r.URL.Path == "/cache-clear-status":
 		s.cacheClearStatus(w, r)
+	case r.URL.Path == "/recache":
+		s.recache(w, r)
+	case r.URL.Path == "/change-recache-speed":
+		s.changeRecacheSpeed(w, r)
 	case r.URL.Path == "/healthz":
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))
@@ -180,7 +190,9 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, reqID, raw strin
 		}
 	}
 	key := cachekey.Key(cachekey.Desktop, target)
-	if s.serveStored(w, r, key, start) {
+	since, revalidate := s.app.PendingRecache(key)
+	stored := s.serveStored(w, r, key, start, since, revalidate)
+	if stored.served {
 		return
 	}
 	// Only a miss fetches anything, so only a miss pays for DNS.
@@ -190,65 +202,140 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, reqID, raw strin
 			return
 		}
 	}
-	res, err := s.app.Render(r.Context(), key, target.String())
-	if err != nil {
-		if r.Context().Err() != nil {
-			return // the client left; the render goes on and is stored for the next one
+	label := cacheMiss
+	var res *actors.Rendered
+	if revalidate && stored.exists {
+		label = cacheRevalidated
+		res, err = s.app.Revalidate(r.Context(), key, target.String(), since)
+	} else {
+		res, err = s.app.Render(r.Context(), key, target.String())
+	}
+	if r.Context().Err() != nil {
+		return // the client left; the render goes on and is stored for the next one
+	}
+	switch {
+	case err == nil && res.FromStore:
+		if s.serveFrom(w, r, key, start, cacheHit, "") {
+			return
 		}
+	case err == nil && res.Renewed:
+		// The origin said 304: the stored page is current.
+		if s.serveFrom(w, r, key, start, label, "") {
+			return
+		}
+	case stored.exists && (err != nil || res.Kept):
+		// Serving the old page beats an error (stale-if-error); the Warning tells
+		// the client it could not be refreshed.
+		if s.serveFrom(w, r, key, start, cacheStale, revalidationFailed) {
+			s.log.Warn("render failed, served stale page", "req", reqID, "url", target.String(), "err", err,
+				"ms", time.Since(start).Milliseconds())
+			return
+		}
+	}
+	if err != nil {
 		s.log.Warn("render request failed", "req", reqID, "url", target.String(), "err", err, "ms", time.Since(start).Milliseconds())
 		s.fail(w, r, err)
 		return
 	}
-	if res.FromStore && s.serveStored(w, r, key, start) {
-		return
-	}
-	cache := s.writeRendered(w, r, res)
+	cache := s.writeRendered(w, r, res, label)
 	s.log.Info("render request", "req", reqID, "url", target.String(), "cache", cache,
-		"status", res.Result.Status, "joined", res.Joined, "ms", time.Since(start).Milliseconds())
+		"status", res.Result.Status, "joined", res.Joined, "removed", res.Removed, "ms", time.Since(start).Milliseconds())
 }
 
-// serveStored answers from the store when a fresh page is there. It is the hit path:
-// no actor hop, no allocation of the body, and no log line.
-func (s *Server) serveStored(w http.ResponseWriter, r *http.Request, key string, now time.Time) bool {
-	served := false
+// revalidationFailed is the Warning of a stale page served because its render
+// failed (RFC 7234 §5.5.2).
+const revalidationFailed = `111 - "Revalidation Failed"`
+
+type storedState struct {
+	served bool // answered from the store
+	exists bool // a page is stored (fresh, stale, or past the stale window)
+}
+
+// serveStored answers from the store when it can: a fresh page (HIT, or
+// PRERENDER the first time a page rendered ahead of any crawler is served), or
+// a page past its TTL but within the stale window (STALE, and one priority
+// recache is queued). A page a recache was asked for after it was rendered is
+// not served: the caller renders it (REVALIDATED). It is the hit path: no actor
+// hop, no allocation of the body, no log line.
+func (s *Server) serveStored(w http.ResponseWriter, r *http.Request, key string, now, since time.Time, revalidate bool) storedState {
+	var st storedState
 	err := s.app.ViewPage(key, func(v *storage.PageView) error {
-		if !now.Before(v.ExpiresAt) {
+		st.exists = true
+		if revalidate && v.RenderedAt.Before(since) {
 			return nil
 		}
-		served = true
-		h := w.Header()
-		for k, vs := range v.Header {
-			h[k] = vs
-		}
-		if _, ok := h["Content-Type"]; !ok {
-			h["Content-Type"] = htmlType
-		}
-		h["X-Prerender-Cache"] = hitValue
-		h["Etag"] = []string{v.ETag}
-		h["Vary"] = varyValue
-		h["Age"] = []string{strconv.FormatInt(int64(now.Sub(v.RenderedAt)/time.Second), 10)}
-		s.count[cacheHit].Inc()
-		if etagMatches(r.Header.Get("If-None-Match"), v.ETag) {
-			w.WriteHeader(http.StatusNotModified)
+		label := cacheHit
+		switch {
+		case now.Before(v.ExpiresAt):
+			if v.Prerendered && s.app.FirstServe(key) {
+				label = cachePrerender
+			}
+		case now.Before(v.ExpiresAt.Add(s.cfg.StaleWhileRevalidate)):
+			label = cacheStale
+			s.app.RecacheStale(key, v.URL)
+		default:
 			return nil
 		}
-		body := v.Plain
-		if acceptsGzip(r.Header.Get("Accept-Encoding")) {
-			body = v.Gzip
-			h["Content-Encoding"] = gzipValue
-		}
-		h["Content-Length"] = []string{strconv.Itoa(len(body))}
-		w.WriteHeader(v.Status)
-		if r.Method != http.MethodHead {
-			_, _ = w.Write(body)
-		}
+		st.served = true
+		s.writeView(w, r, v, key, now, label, "")
 		return nil
 	})
 	if err != nil && !errors.Is(err, storage.ErrNotFound) {
 		// A store that cannot be read is not a reason to fail the crawler: render.
 		s.log.Error("cannot read cache", "key", key, "err", err)
 	}
+	return st
+}
+
+// serveFrom serves the stored page of key whatever its age.
+func (s *Server) serveFrom(w http.ResponseWriter, r *http.Request, key string, now time.Time, label, warning string) bool {
+	served := false
+	err := s.app.ViewPage(key, func(v *storage.PageView) error {
+		served = true
+		s.writeView(w, r, v, key, now, label, warning)
+		return nil
+	})
+	if err != nil && !errors.Is(err, storage.ErrNotFound) {
+		s.log.Error("cannot read cache", "key", key, "err", err)
+	}
 	return served
+}
+
+func (s *Server) writeView(w http.ResponseWriter, r *http.Request, v *storage.PageView, key string, now time.Time, label, warning string) {
+	h := w.Header()
+	for k, vs := range v.Header {
+		h[k] = vs
+	}
+	if _, ok := h["Content-Type"]; !ok {
+		h["Content-Type"] = htmlType
+	}
+	if label == cacheHit {
+		h["X-Prerender-Cache"] = hitValue
+	} else {
+		h["X-Prerender-Cache"] = []string{label}
+	}
+	if warning != "" {
+		h["Warning"] = []string{warning}
+	}
+	h["Etag"] = []string{v.ETag}
+	h["Vary"] = varyValue
+	h["Age"] = []string{strconv.FormatInt(int64(now.Sub(v.RenderedAt)/time.Second), 10)}
+	s.count[label].Inc()
+	s.app.NoteHit(key, now)
+	if etagMatches(r.Header.Get("If-None-Match"), v.ETag) {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	body := v.Plain
+	if acceptsGzip(r.Header.Get("Accept-Encoding")) {
+		body = v.Gzip
+		h["Content-Encoding"] = gzipValue
+	}
+	h["Content-Length"] = []string{strconv.Itoa(len(body))}
+	w.WriteHeader(v.Status)
+	if r.Method != http.MethodHead && bodyAllowed(v.Status) {
+		_, _ = w.Write(body)
+	}
 }
 
 var (
@@ -266,7 +353,7 @@ var hopHeaders = map[string]bool{
 	"X-Prerender-Cache": true, "X-Prerender-Request-Id": true, "Etag": true,
 }
 
-func (s *Server) writeRendered(w http.ResponseWriter, r *http.Request, res *actors.Rendered) string {
+func (s *Server) writeRendered(w http.ResponseWriter, r *http.Request, res *actors.Rendered, label string) string {
 	rr := res.Result
 	h := w.Header()
 	for k, vs := range rr.Header {
@@ -279,7 +366,7 @@ func (s *Server) writeRendered(w http.ResponseWriter, r *http.Request, res *acto
 	}
 	cache := cacheBypass
 	if res.Stored {
-		cache = cacheMiss
+		cache = label
 	}
 	h["X-Prerender-Cache"] = []string{cache}
 	if rr.Incomplete {

@@ -385,16 +385,29 @@ func (s *Store) ScanPages(start string, fn func(key string, meta PageMeta) bool)
 // PutPage from fn that moves a page's expiry does not make the scan visit it
 // twice, because the iterator reads a consistent view.
 func (s *Store) ScanDue(before time.Time, fn func(key string, expires time.Time) bool) error {
+	return s.ScanDueFrom(time.Time{}, before, fn)
+}
+
+// ScanDueFrom is ScanDue starting at the pages that expire at from (zero: the
+// oldest); a zero before means no upper bound. Starting from a cursor spares
+// a queue the tombstones of the entries it has already moved, which sit before
+// it until a compaction drops them.
+func (s *Store) ScanDueFrom(from, before time.Time, fn func(key string, expires time.Time) bool) error {
 	if err := s.enter(); err != nil {
 		return err
 	}
 	defer s.leave()
-	// Keys below d/<before> are exactly those with an expiry before it.
-	upper := appendDueKey(nil, before, "")
-	it, err := s.db.NewIter(&pebble.IterOptions{
-		LowerBound: []byte(prefixDue),
-		UpperBound: upper[:dueKeyLen-1],
-	})
+	opts := &pebble.IterOptions{LowerBound: []byte(prefixDue), UpperBound: prefixUpperBound(prefixDue)}
+	if !from.IsZero() {
+		lower := appendDueKey(nil, from, "")
+		opts.LowerBound = lower[:dueKeyLen-1]
+	}
+	if !before.IsZero() {
+		// Keys below d/<before> are exactly those with an expiry before it.
+		upper := appendDueKey(nil, before, "")
+		opts.UpperBound = upper[:dueKeyLen-1]
+	}
+	it, err := s.db.NewIter(opts)
 	if err != nil {
 		return fmt.Errorf("cannot scan due pages: %w", err)
 	}

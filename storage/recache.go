@@ -106,12 +106,14 @@ type QueueItem struct {
 	EnqueuedAt time.Time
 }
 
-// PushQueue appends items to the priority queue (q/<seq_be64>) in one synced
-// batch, so an accepted request survives kill -9, and sets their Seq.
+// PushQueue appends items to the priority queue (q/<seq_be64>) in one batch
+// and sets their Seq. With sync the batch is fsynced, so an accepted request
+// survives kill -9; without, a crash may lose it (for entries the next stale
+// hit queues again).
 //
 // INVARIANT: only the priority queue actor pushes and deletes queue entries,
 // one call at a time, so the sequence needs no lock beyond that.
-func (s *Store) PushQueue(items []QueueItem) error {
+func (s *Store) PushQueue(items []QueueItem, sync bool) error {
 	if err := s.enter(); err != nil {
 		return err
 	}
@@ -133,7 +135,11 @@ func (s *Store) PushQueue(items []QueueItem) error {
 	if err := s.checkFree(int64(b.Len()), s.opts.MinFreeBytes); err != nil {
 		return fmt.Errorf("cannot queue %d urls: %w", len(items), err)
 	}
-	if err := b.Commit(pebble.Sync); err != nil {
+	wo := pebble.NoSync
+	if sync {
+		wo = pebble.Sync
+	}
+	if err := b.Commit(wo); err != nil {
 		return fmt.Errorf("cannot queue %d urls: %w", len(items), err)
 	}
 	return nil

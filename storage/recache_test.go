@@ -75,7 +75,7 @@ func TestQueueIsFIFOAndSurvivesReopen(t *testing.T) {
 		{Key: "desktop|https://a.example/1", URL: "https://a.example/1", Source: "api", EnqueuedAt: t0},
 		{Key: "desktop|https://a.example/2", URL: "https://a.example/2", Source: "sitemap", EnqueuedAt: t0.Add(time.Second)},
 	}
-	if err := s.PushQueue(items); err != nil {
+	if err := s.PushQueue(items, true); err != nil {
 		t.Fatal(err)
 	}
 	if items[0].Seq == 0 || items[1].Seq <= items[0].Seq {
@@ -90,7 +90,7 @@ func TestQueueIsFIFOAndSurvivesReopen(t *testing.T) {
 	s = openDisk(t, dir, Options{})
 	defer s.Close()
 	more := []QueueItem{{Key: "desktop|https://a.example/3", URL: "https://a.example/3", Source: "stale", EnqueuedAt: t0}}
-	if err := s.PushQueue(more); err != nil {
+	if err := s.PushQueue(more, false); err != nil {
 		t.Fatal(err)
 	}
 	if more[0].Seq <= items[1].Seq {

@@ -1,0 +1,470 @@
+package actors
+
+import (
+	"container/list"
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"prerenderd/storage"
+)
+
+// Recache speed bounds of prerender.io's Change Recache Speed API.
+const (
+	MinRecacheSpeed = 3600
+	MaxRecacheSpeed = 36000
+)
+
+// settingRecacheSpeed is the runtime setting that holds the priority pace.
+const settingRecacheSpeed = "recache_urls_per_hour"
+
+// pacer spaces dispatches evenly: one per interval, and no burst to make up for
+// time spent idle or waiting for a tab.
+type pacer struct{ next time.Time }
+
+// wait returns how long until the next dispatch may go; 0 means now.
+func (p *pacer) wait(now time.Time) time.Duration {
+	if now.Before(p.next) {
+		return p.next.Sub(now)
+	}
+	return 0
+}
+
+// took records a dispatch at now.
+func (p *pacer) took(now time.Time, interval time.Duration) {
+	p.next = now.Add(interval)
+}
+
+// normalInterval is the normal queue's pace from seed 001: cached pages / TTL in
+// days per day, spread evenly, i.e. one page every TTL / pages.
+func normalInterval(pages int64, ttl time.Duration) time.Duration {
+	if pages <= 0 {
+		return ttl
+	}
+	return max(ttl/time.Duration(pages), time.Millisecond)
+}
+
+// normalPerHour is the same pace in URLs per hour, for the metric.
+func normalPerHour(pages int64, ttl time.Duration) float64 {
+	if ttl <= 0 {
+		return 0
+	}
+	return float64(pages) * float64(time.Hour) / float64(ttl)
+}
+
+// queueSlots is how many renders a queue keeps in flight: every tab but the
+// share reserved for live work. The pool enforces the share; this only keeps
+// a queue from piling up waits it cannot be granted.
+func (a *Appliance) queueSlots() int {
+	tabs := a.cfg.Browsers * a.cfg.TabsPerBrowser
+	return max(1, tabs-int(float64(tabs)*a.cfg.ReservedLive))
+}
+
+// priorityQueue is the FIFO of recache requests (Recache API, sitemaps, STALE
+// hits, retries of failed renders). Items are persisted in q/ before they are
+// acknowledged and deleted after their render, so they survive kill -9
+// (at-least-once); a key queued twice before its render starts is rendered once.
+type priorityQueue struct {
+	app      *Appliance
+	items    *list.List // of storage.QueueItem, FIFO, not yet dispatched
+	byKey    map[string]*list.Element
+	inflight int
+	perHour  int // 0 = automatic: as fast as the pool's tabs allow
+	pace     pacer
+	timer    *time.Timer
+}
+
+func newPriorityQueue(a *Appliance) *priorityQueue {
+	return &priorityQueue{app: a, items: list.New(), byKey: make(map[string]*list.Element)}
+}
+
+func (q *priorityQueue) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *actor.Started:
+		q.load()
+		q.pump(ctx)
+	case *enqueueRecache:
+		res := q.enqueue(m.Items, m.Sync)
+		if m.Reply != nil {
+			m.Reply <- res
+		}
+		q.pump(ctx)
+	case *queueTick:
+		q.timer = nil
+		q.pump(ctx)
+	case *queueRenderDone:
+		q.finished(m)
+		q.pump(ctx)
+	case *setRecacheSpeed:
+		m.Reply <- q.setSpeed(m.URLsPerHour)
+		q.pace = pacer{}
+		q.pump(ctx)
+	case *actor.Stopping:
+		if q.timer != nil {
+			q.timer.Stop()
+		}
+	}
+}
+
+// load reads the persisted queue and the persisted pace. Duplicates left by a
+// crash are dropped here.
+func (q *priorityQueue) load() {
+	a := q.app
+	q.perHour = a.cfg.RecacheURLsPerHour
+	if v, err := a.store.GetSetting(settingRecacheSpeed); err == nil {
+		if n, err := strconv.Atoi(string(v)); err == nil && validRecacheSpeed(n) {
+			q.perHour = n
+		}
+	} else if !errors.Is(err, storage.ErrNotFound) {
+		a.log.Error("cannot read the recache speed", "err", err)
+	}
+	var dups []uint64
+	err := a.store.ScanQueue(func(it storage.QueueItem) bool {
+		if _, ok := q.byKey[it.Key]; ok {
+			dups = append(dups, it.Seq)
+			return true
+		}
+		q.push(it)
+		return true
+	})
+	if err != nil {
+		a.log.Error("cannot read the priority queue; the rest of it is lost", "err", err, "loaded", q.items.Len())
+	}
+	if len(dups) > 0 {
+		_ = a.store.DeleteQueue(dups...)
+	}
+	a.metrics.priorityPace.Store(int64(q.perHour))
+	if q.items.Len() > 0 {
+		a.log.Info("priority queue loaded", "items", q.items.Len())
+	}
+}
+
+func (q *priorityQueue) push(it storage.QueueItem) {
+	q.byKey[it.Key] = q.items.PushBack(it)
+	q.app.metrics.priorityLen.Store(int64(q.items.Len()))
+	if explicit(it.Source) {
+		q.app.pending.Store(it.Key, it.EnqueuedAt)
+	}
+}
+
+// explicit sources ask for a recache because the content changed: a crawler
+// that comes before the queue reaches the page gets a fresh render
+// (REVALIDATED), not the page the site said is out of date.
+func explicit(source string) bool {
+	return source == "api" || source == "manual" || source == "sitemap"
+}
+
+func (q *priorityQueue) enqueue(items []storage.QueueItem, sync bool) enqueueResult {
+	var res enqueueResult
+	fresh := items[:0:0]
+	for _, it := range items {
+		if el, ok := q.byKey[it.Key]; ok {
+			// Queued and not started: one render serves both requests. An explicit
+			// request upgrades a stale or retry entry, so a crawler meanwhile gets
+			// REVALIDATED.
+			old := el.Value.(storage.QueueItem)
+			if explicit(it.Source) && !explicit(old.Source) {
+				q.app.pending.Store(it.Key, old.EnqueuedAt)
+			}
+			res.Duplicate++
+			continue
+		}
+		fresh = append(fresh, it)
+	}
+	if len(fresh) == 0 {
+		return res
+	}
+	if err := q.app.store.PushQueue(fresh, sync); err != nil {
+		res.Err = err
+		q.app.log.Error("cannot queue recache", "urls", len(fresh), "err", err)
+		return res
+	}
+	for _, it := range fresh {
+		if _, ok := q.byKey[it.Key]; ok { // twice in one request
+			res.Duplicate++
+			_ = q.app.store.DeleteQueue(it.Seq)
+			continue
+		}
+		q.push(it)
+		res.Queued++
+	}
+	return res
+}
+
+// pump dispatches items while the pace and the slots allow, then sleeps until
+// the pace allows the next one.
+func (q *priorityQueue) pump(ctx actor.Context) {
+	a := q.app
+	for q.items.Len() > 0 && q.inflight < a.queueSlots() {
+		now := a.cfg.Clock()
+		if q.perHour > 0 {
+			if d := q.pace.wait(now); d > 0 {
+				q.wake(ctx, d)
+				return
+			}
+			q.pace.took(now, time.Hour/time.Duration(q.perHour))
+		}
+		el := q.items.Front()
+		it := el.Value.(storage.QueueItem)
+		q.items.Remove(el)
+		delete(q.byKey, it.Key)
+		a.metrics.priorityLen.Store(int64(q.items.Len()))
+		q.inflight++
+		a.dispatch(ctx, &StartRender{
+			Key: it.Key, URL: it.URL, Class: ClassPriority, Source: it.Source, Since: it.EnqueuedAt,
+		}, func(r *Rendered, err error) any { return &queueRenderDone{Item: it, Rendered: r, Err: err} })
+	}
+}
+
+func (q *priorityQueue) wake(ctx actor.Context, d time.Duration) {
+	if q.timer != nil {
+		return
+	}
+	self, root := ctx.Self(), q.app.system.Root
+	q.timer = time.AfterFunc(d, func() { root.Send(self, &queueTick{}) })
+}
+
+func (q *priorityQueue) finished(m *queueRenderDone) {
+	a := q.app
+	q.inflight--
+	it := m.Item
+	if errors.Is(m.Err, ErrOverloaded) || errors.Is(m.Err, ErrStopping) {
+		// No tab for it: it was never rendered. Back to the head, still persisted.
+		if _, ok := q.byKey[it.Key]; !ok {
+			q.byKey[it.Key] = q.items.PushFront(it)
+			a.metrics.priorityLen.Store(int64(q.items.Len()))
+		}
+		a.metrics.recache("priority", "deferred").Inc()
+		q.pace.took(a.cfg.Clock(), time.Second) // let the pool breathe
+		return
+	}
+	if v, ok := a.pending.Load(it.Key); ok && !v.(time.Time).After(it.EnqueuedAt) {
+		if _, queued := q.byKey[it.Key]; !queued {
+			a.pending.Delete(it.Key)
+		}
+	}
+	if it.Source == "stale" {
+		a.staleQueued.Delete(it.Key)
+	}
+	if err := a.store.DeleteQueue(it.Seq); err != nil {
+		a.log.Warn("cannot delete a done queue entry; it will be rendered again after a restart", "key", it.Key, "err", err)
+	}
+	a.metrics.recache("priority", outcome(m.Rendered, m.Err)).Inc()
+}
+
+func validRecacheSpeed(n int) bool {
+	return n == 0 || (n >= MinRecacheSpeed && n <= MaxRecacheSpeed)
+}
+
+func (q *priorityQueue) setSpeed(n int) error {
+	if !validRecacheSpeed(n) {
+		return ErrBadRecacheSpeed
+	}
+	if err := q.app.store.PutSetting(settingRecacheSpeed, []byte(strconv.Itoa(n))); err != nil {
+		return err
+	}
+	q.perHour = n
+	q.app.metrics.priorityPace.Store(int64(n))
+	q.app.log.Info("recache speed changed", "urls_per_hour", n)
+	return nil
+}
+
+// outcome names a recache's result for the metric.
+func outcome(r *Rendered, err error) string {
+	switch {
+	case r != nil && r.Removed != "":
+		return "removed"
+	case r != nil && r.Skipped:
+		return "skipped"
+	case r != nil && r.Renewed:
+		return "renewed"
+	case r != nil && r.Stored:
+		return "stored"
+	case r != nil && r.Kept:
+		return "kept"
+	case err != nil:
+		return "failed"
+	}
+	return "not_stored"
+}
+
+// normalQueue recaches pages past their TTL, oldest first, at the seed's pace.
+// It keeps no list: the due index in Pebble is the queue. A tick reads the first
+// few due keys from a cursor, so no tick scans the whole index (nor the
+// tombstones left behind by pages it has already moved).
+type normalQueue struct {
+	app      *Appliance
+	inflight map[string]bool
+	pace     pacer
+	timer    *time.Timer
+	cursor   time.Time // expiry of the last key dispatched; earlier keys are done
+	counting bool
+	counter  *time.Timer // next count of the backlog
+}
+
+func newNormalQueue(a *Appliance) *normalQueue {
+	return &normalQueue{app: a, inflight: make(map[string]bool)}
+}
+
+// dueCountEvery is how often the normal queue's backlog is counted for metrics.
+const dueCountEvery = time.Minute
+
+func (q *normalQueue) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *actor.Started:
+		q.pump(ctx)
+		q.count(ctx)
+	case *queueTick:
+		q.timer = nil
+		q.pump(ctx)
+	case *queueRenderDone:
+		delete(q.inflight, m.Item.Key)
+		q.app.metrics.recache("normal", outcome(m.Rendered, m.Err)).Inc()
+		if errors.Is(m.Err, ErrOverloaded) {
+			q.cursor = time.Time{} // it is still due; find it again
+		}
+		q.pump(ctx)
+	case *dueCounted:
+		q.counting = false
+		q.app.metrics.normalLen.Store(int64(m.N))
+		self, root := ctx.Self(), q.app.system.Root
+		q.counter = time.AfterFunc(dueCountEvery, func() { root.Send(self, &dueCount{}) })
+	case *dueCount:
+		q.count(ctx)
+	case *actor.Stopping:
+		if q.timer != nil {
+			q.timer.Stop()
+		}
+		if q.counter != nil {
+			q.counter.Stop()
+		}
+	}
+}
+
+type dueCount struct{}
+
+func (q *normalQueue) pump(ctx actor.Context) {
+	a := q.app
+	now := a.cfg.Clock()
+	interval := normalInterval(a.store.PageCount(), a.cfg.TTL)
+	a.metrics.normalPace.Store(int64(normalPerHour(a.store.PageCount(), a.cfg.TTL)))
+	if len(q.inflight) >= a.queueSlots() {
+		return // a render's end pumps again
+	}
+	if d := q.pace.wait(now); d > 0 {
+		q.wake(ctx, d)
+		return
+	}
+	key, url, expires, next, err := q.head(now)
+	if err != nil {
+		a.log.Error("cannot read the due index", "err", err)
+		q.wake(ctx, time.Minute)
+		return
+	}
+	if key == "" {
+		// Nothing due: sleep until the oldest page expires, but look again within
+		// a minute in case a page's expiry moved earlier.
+		d := time.Minute
+		if !next.IsZero() {
+			d = min(max(next.Sub(now), time.Millisecond), time.Minute)
+		}
+		q.wake(ctx, d)
+		return
+	}
+	q.pace.took(now, interval)
+	q.cursor = expires
+	q.inflight[key] = true
+	a.dispatch(ctx, &StartRender{Key: key, URL: url, Class: ClassNormal, Source: "normal", OnlyStored: true},
+		func(r *Rendered, err error) any {
+			return &queueRenderDone{Item: storage.QueueItem{Key: key, URL: url}, Rendered: r, Err: err}
+		})
+	q.wake(ctx, interval)
+}
+
+// headScan bounds the keys one tick reads past those in flight.
+const headScan = 64
+
+// head returns the oldest due page not in flight, or, when none is due, the
+// expiry of the oldest page (zero when the cache is empty).
+func (q *normalQueue) head(now time.Time) (key, url string, expires, next time.Time, err error) {
+	st := q.app.store
+	seen := 0
+	err = st.ScanDueFrom(q.cursor, now, func(k string, e time.Time) bool {
+		seen++
+		if q.inflight[k] {
+			return seen < headScan
+		}
+		key, expires = k, e
+		return false
+	})
+	if err != nil || key == "" {
+		if err == nil && seen == 0 {
+			q.cursor = time.Time{}
+			err = st.ScanDueFrom(time.Time{}, time.Time{}, func(_ string, e time.Time) bool {
+				next = e
+				return false
+			})
+		}
+		return "", "", time.Time{}, next, err
+	}
+	err = st.ViewPage(key, func(v *storage.PageView) error {
+		url = v.URL
+		return nil
+	})
+	if errors.Is(err, storage.ErrNotFound) {
+		err = nil // removed meanwhile: the shard skips it (OnlyStored)
+	}
+	return key, url, expires, time.Time{}, err
+}
+
+// count counts the due backlog in a goroutine (it reads keys only, up to a
+// bound), at most once a minute: it is a metric, not a scheduling input.
+func (q *normalQueue) count(ctx actor.Context) {
+	if q.counting {
+		return
+	}
+	q.counting = true
+	a := q.app
+	self, root := ctx.Self(), a.system.Root
+	now := a.cfg.Clock()
+	a.tasks.Add(1)
+	go func() {
+		defer a.tasks.Done()
+		n, err := a.store.CountDue(now, 10_000_000)
+		if err != nil && !errors.Is(err, storage.ErrClosed) {
+			a.log.Warn("cannot count due pages", "err", err)
+		}
+		root.Send(self, &dueCounted{N: n})
+	}()
+}
+
+func (q *normalQueue) wake(ctx actor.Context, d time.Duration) {
+	if q.timer != nil {
+		q.timer.Stop()
+	}
+	self, root := ctx.Self(), q.app.system.Root
+	q.timer = time.AfterFunc(d, func() { root.Send(self, &queueTick{}) })
+}
+
+// dispatch sends a StartRender to the key's shard and turns the answer into a
+// message for the asking actor. The goroutine waiting for the answer ends when
+// the shard answers (it always does, ErrStopping at shutdown) or the appliance
+// stops.
+func (a *Appliance) dispatch(ctx actor.Context, m *StartRender, done func(*Rendered, error) any) {
+	reply := make(chan *Rendered, 1)
+	m.Reply = reply
+	self, root := ctx.Self(), a.system.Root
+	root.Send(a.shardFor(m.Key), m)
+	a.tasks.Add(1)
+	go func() {
+		defer a.tasks.Done()
+		select {
+		case r := <-reply:
+			root.Send(self, done(r, r.Err))
+		case <-a.stopped:
+			root.Send(self, done(nil, ErrStopping))
+		}
+	}()
+}

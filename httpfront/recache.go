@@ -1,0 +1,158 @@
+package httpfront
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"prerenderd/actors"
+	"prerenderd/storage/cachekey"
+)
+
+// maxRecacheURLs is prerender.io's limit of URLs per Recache API call.
+const maxRecacheURLs = 1000
+
+// adminToken is the token field of prerender.io's admin API bodies.
+type adminToken struct {
+	PrerenderToken string `json:"prerenderToken"`
+}
+
+type recacheRequest struct {
+	adminToken
+	URL          string   `json:"url"`
+	URLs         []string `json:"urls"`
+	AdaptiveType string   `json:"adaptiveType"`
+}
+
+type recacheAnswer struct {
+	Queued    int          `json:"queued"`
+	Duplicate int          `json:"duplicate"`
+	Invalid   []invalidURL `json:"invalid,omitempty"`
+}
+
+type invalidURL struct {
+	URL    string `json:"url"`
+	Reason string `json:"reason"`
+	Error  string `json:"error"`
+}
+
+// recache is prerender.io's Recache API: POST {prerenderToken, url | urls,
+// adaptiveType}. Valid URLs are queued in the priority queue; invalid ones are
+// reported one by one.
+func (s *Server) recache(w http.ResponseWriter, r *http.Request) {
+	var req recacheRequest
+	if !s.adminRequest(w, r, http.MethodPost, &req, func() string { return req.PrerenderToken }) {
+		return
+	}
+	urls := req.URLs
+	if req.URL != "" {
+		urls = append([]string{req.URL}, urls...)
+	}
+	switch {
+	case len(urls) == 0:
+		s.fail(w, r, &clientError{status: http.StatusBadRequest, reason: "no-url", msg: "give url or urls"})
+		return
+	case len(urls) > maxRecacheURLs:
+		s.fail(w, r, &clientError{status: http.StatusBadRequest, reason: "too-many-urls",
+			msg: fmt.Sprintf("%d urls: at most %d per call", len(urls), maxRecacheURLs)})
+		return
+	}
+	variant, err := recacheVariant(req.AdaptiveType)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	items, invalid := s.recacheItems(r.Context(), urls, variant, "api")
+	ans := recacheAnswer{Invalid: invalid}
+	if len(items) == 0 {
+		writeAPIJSON(w, http.StatusBadRequest, ans)
+		return
+	}
+	res, err := s.app.Recache(r.Context(), items)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	ans.Queued, ans.Duplicate = res.Queued, res.Duplicate
+	s.log.Info("recache requested", "urls", len(urls), "queued", res.Queued, "duplicate", res.Duplicate, "invalid", len(invalid))
+	writeAPIJSON(w, http.StatusOK, ans)
+}
+
+// recacheVariant maps prerender.io's adaptiveType to the variant a recache
+// renders.
+func recacheVariant(adaptiveType string) (string, error) {
+	v, err := variantOf(adaptiveType)
+	if err != nil {
+		return "", err
+	}
+	if v == cachekey.Mobile {
+		// Renders have no mobile viewport yet; queueing a mobile key would cache a
+		// desktop render under it.
+		return "", &clientError{status: http.StatusBadRequest, reason: "bad-adaptive-type",
+			msg: "adaptiveType mobile is not supported yet: prerenderd renders the desktop variant only"}
+	}
+	return cachekey.Desktop, nil
+}
+
+// recacheItems validates URLs as a render request would be (scheme, host, the
+// host list, private addresses after DNS, once per host) and turns the valid
+// ones into queue items.
+func (s *Server) recacheItems(ctx context.Context, urls []string, variant string, source string) ([]actors.RecacheItem, []invalidURL) {
+	var items []actors.RecacheItem
+	var invalid []invalidURL
+	hostErr := make(map[string]error)
+	for _, raw := range urls {
+		u, err := targetURL(raw, s.cfg.StripQuery)
+		if err == nil && !s.isDemo(u) {
+			herr, seen := hostErr[u.Host]
+			if !seen {
+				cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+				herr = s.guard.Check(cctx, u)
+				cancel()
+				hostErr[u.Host] = herr
+			}
+			err = herr
+		}
+		if err != nil {
+			_, reason := statusOf(err)
+			invalid = append(invalid, invalidURL{URL: raw, Reason: reason, Error: err.Error()})
+			continue
+		}
+		items = append(items, actors.RecacheItem{Key: cachekey.Key(variant, u), URL: u.String(), Source: source})
+	}
+	return items, invalid
+}
+
+type recacheSpeedRequest struct {
+	adminToken
+	URLsPerHour *json.Number `json:"urlsPerHour"`
+}
+
+// changeRecacheSpeed is prerender.io's Change Recache Speed API: POST
+// {prerenderToken, urlsPerHour}; 0 = automatic, else 3600–36000.
+func (s *Server) changeRecacheSpeed(w http.ResponseWriter, r *http.Request) {
+	var req recacheSpeedRequest
+	if !s.adminRequest(w, r, http.MethodPost, &req, func() string { return req.PrerenderToken }) {
+		return
+	}
+	if req.URLsPerHour == nil {
+		s.fail(w, r, &clientError{status: http.StatusBadRequest, reason: "bad-speed", msg: "urlsPerHour is required"})
+		return
+	}
+	n, err := req.URLsPerHour.Int64()
+	if err != nil || n != int64(int(n)) {
+		s.fail(w, r, &clientError{status: http.StatusBadRequest, reason: "bad-speed", msg: "urlsPerHour must be an integer"})
+		return
+	}
+	if err := s.app.SetRecacheSpeed(r.Context(), int(n)); err != nil {
+		if errors.Is(err, actors.ErrBadRecacheSpeed) {
+			err = &clientError{status: http.StatusBadRequest, reason: "bad-speed", msg: err.Error()}
+		}
+		s.fail(w, r, err)
+		return
+	}
+	writeAPIJSON(w, http.StatusOK, map[string]int64{"urlsPerHour": n})
+}
