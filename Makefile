@@ -42,6 +42,8 @@ bench: deps build ## the speed benchmarks; the hit path is reported as a ratio o
 	      for (e in m) if (e ~ /^BenchmarkHit\//) { b = e; sub(/Hit\//, "HitBaseline/", b); \
 	        printf "hit path %-8s %8.0f req/s = %.2fx the baseline (%.0f req/s), medians of %d runs\n", substr(e, 14), m[e], m[e] / m[b], m[b], n[e] } }'
 	$(GO) test -run '^$$' -bench . -benchtime 2s -count 3 ./storage/
+	$(GO) test -run '^$$' -bench 'NormalQueueTick' -benchtime 5000x -count 3 ./actors/
+	$(GO) test -run '^$$' -bench 'StartWith100kPages' -benchtime 10x -count 3 ./actors/
 
 lint: ## go vet and staticcheck
 	$(GO) vet $(PKGS)

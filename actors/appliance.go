@@ -9,6 +9,8 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -349,7 +351,7 @@ func (a *Appliance) stop(ctx context.Context) error {
 	close(a.stopped)
 	// Poison rather than Shutdown: Shutdown does not stop actors.
 	if err := a.system.Root.PoisonFuture(a.root).Wait(); err != nil {
-		errs = append(errs, fmt.Errorf("stopping actors: %w", err))
+		errs = append(errs, fmt.Errorf("stopping actors: %w (still running: %s)", err, a.liveActors()))
 	}
 	a.tasks.Wait()
 	a.closers.Wait()
@@ -381,19 +383,20 @@ func (r *applianceActor) Receive(ctx actor.Context) {
 			shards[i] = pid
 		}
 		a.shards.Store(&shards)
-		for name, producer := range map[string]func() actor.Actor{
-			"queue-priority": func() actor.Actor { return newPriorityQueue(a) },
-			"queue-normal":   func() actor.Actor { return newNormalQueue(a) },
+		// The priority queue first: the normal queue yields to what it loaded.
+		for _, q := range []struct {
+			name     string
+			producer func() actor.Actor
+			pid      **actor.PID
+		}{
+			{"queue-priority", func() actor.Actor { return newPriorityQueue(a) }, &a.priority},
+			{"queue-normal", func() actor.Actor { return newNormalQueue(a) }, &a.normal},
 		} {
-			pid, err := ctx.SpawnNamed(actor.PropsFromProducer(producer), name)
+			pid, err := ctx.SpawnNamed(actor.PropsFromProducer(q.producer), q.name)
 			if err != nil {
-				panic(fmt.Sprintf("cannot spawn %s: %v", name, err))
+				panic(fmt.Sprintf("cannot spawn %s: %v", q.name, err))
 			}
-			if name == "queue-priority" {
-				a.priority = pid
-			} else {
-				a.normal = pid
-			}
+			*q.pid = pid
 		}
 		if r.ready != nil {
 			close(r.ready)
@@ -566,4 +569,14 @@ func newApplianceMetrics(a *Appliance) *applianceMetrics {
 	m.evicted = s.NewCounter("prerender_cache_evicted_pages_total")
 	m.cleared = s.NewCounter("prerender_cache_cleared_pages_total")
 	return m
+}
+
+// liveActors names the actors still registered, for a stop that timed out.
+func (a *Appliance) liveActors() string {
+	var names []string
+	for _, bucket := range a.system.ProcessRegistry.LocalPIDs.LocalPIDs {
+		names = append(names, bucket.Keys()...)
+	}
+	sort.Strings(names)
+	return strings.Join(names, ", ")
 }

@@ -177,10 +177,12 @@ func (s *shardActor) storeHits(key string, h hitCount) {
 }
 
 func (s *shardActor) markServed(key string) {
-	if _, busy := s.inflight[key]; !busy {
-		if err := s.app.store.MarkServed(key); err != nil && !errors.Is(err, storage.ErrNotFound) {
-			s.app.log.Warn("cannot mark page served", "key", key, "err", err)
-		}
+	if f, busy := s.inflight[key]; busy {
+		f.served = true
+		return
+	}
+	if err := s.app.store.MarkServed(key); err != nil && !errors.Is(err, storage.ErrNotFound) {
+		s.app.log.Warn("cannot mark page served", "key", key, "err", err)
 	}
 	s.app.served.Delete(key)
 }

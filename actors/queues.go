@@ -76,14 +76,18 @@ type priorityQueue struct {
 	timer    *time.Timer
 }
 
+// newPriorityQueue loads the persisted queue right away: the producer runs
+// inside the spawn, so the normal queue, spawned after, already sees the
+// priority work it must yield to.
 func newPriorityQueue(a *Appliance) *priorityQueue {
-	return &priorityQueue{app: a, items: list.New(), byKey: make(map[string]*list.Element)}
+	q := &priorityQueue{app: a, items: list.New(), byKey: make(map[string]*list.Element)}
+	q.load()
+	return q
 }
 
 func (q *priorityQueue) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
-		q.load()
 		q.pump(ctx)
 	case *enqueueRecache:
 		res := q.enqueue(m.Items, m.Sync)
@@ -197,6 +201,9 @@ func (q *priorityQueue) enqueue(items []storage.QueueItem, sync bool) enqueueRes
 // the pace allows the next one.
 func (q *priorityQueue) pump(ctx actor.Context) {
 	a := q.app
+	if a.stopping.Load() {
+		return
+	}
 	for q.items.Len() > 0 && q.inflight < a.queueSlots() {
 		now := a.cfg.Clock()
 		if q.perHour > 0 {
@@ -347,11 +354,19 @@ type dueCount struct{}
 
 func (q *normalQueue) pump(ctx actor.Context) {
 	a := q.app
+	if a.stopping.Load() {
+		return
+	}
 	now := a.cfg.Clock()
 	interval := normalInterval(a.store.PageCount(), a.cfg.TTL)
 	a.metrics.normalPace.Store(int64(normalPerHour(a.store.PageCount(), a.cfg.TTL)))
 	if len(q.inflight) >= a.queueSlots() {
 		return // a render's end pumps again
+	}
+	if a.metrics.priorityLen.Load() > 0 {
+		// The priority queue goes first (seed 001): look again shortly.
+		q.wake(ctx, priorityYield)
+		return
 	}
 	if d := q.pace.wait(now); d > 0 {
 		q.wake(ctx, d)
@@ -382,6 +397,9 @@ func (q *normalQueue) pump(ctx actor.Context) {
 		})
 	q.wake(ctx, interval)
 }
+
+// priorityYield is how often a normal queue held back by priority work looks again.
+const priorityYield = 200 * time.Millisecond
 
 // headScan bounds the keys one tick reads past those in flight.
 const headScan = 64

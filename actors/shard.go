@@ -24,6 +24,7 @@ type shardActor struct {
 	seq      uint64
 	inflight map[string]*flight
 	del      deleteState
+	stopping bool
 }
 
 type flight struct {
@@ -36,6 +37,9 @@ type flight struct {
 	// hits counted for this key while its store work runs; applied after it, so
 	// the two read-modify-writes of m/<key> never interleave.
 	hits hitCount
+	// served: a crawler got this key's page as PRERENDER while the store work
+	// ran; its flag is cleared after that work.
+	served bool
 }
 
 func newShardActor(a *Appliance, i int) *shardActor {
@@ -59,6 +63,7 @@ func (s *shardActor) Receive(ctx actor.Context) {
 	case *markServed:
 		s.markServed(m.Key)
 	case *actor.Stopping:
+		s.stopping = true
 		// Children stop with us; their waiters must not hang.
 		for key, f := range s.inflight {
 			s.answer(f, &Rendered{Err: ErrStopping})
@@ -69,6 +74,13 @@ func (s *shardActor) Receive(ctx actor.Context) {
 }
 
 func (s *shardActor) start(ctx actor.Context, m *StartRender) {
+	if s.stopping {
+		// A child spawned now would never be told to stop, and this actor
+		// would wait for it forever (protoactor still delivers user messages
+		// while an actor stops).
+		m.Reply <- &Rendered{Err: ErrStopping}
+		return
+	}
 	if f, ok := s.inflight[m.Key]; ok {
 		f.waiters = append(f.waiters, m.Reply)
 		if m.Class == ClassLive && f.class != ClassLive {
@@ -198,6 +210,9 @@ func (s *shardActor) applied(m *renderApplied) {
 	delete(s.inflight, m.Key)
 	if f.hits.n > 0 {
 		s.storeHits(m.Key, f.hits)
+	}
+	if f.served {
+		s.markServed(m.Key)
 	}
 	s.answer(f, m.Rendered)
 }
