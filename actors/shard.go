@@ -3,6 +3,7 @@ package actors
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -182,13 +183,16 @@ func (s *shardActor) done(ctx actor.Context, m *RenderDone) {
 	}()
 }
 
-// retryWorthy: the render failed in a way another try may fix. Overload and
-// shutdown are not: no render was tried, and the crawler will come back.
+// retryWorthy: the origin failed in a way that is often transient (a 5xx, a
+// refused connection, a DNS failure), so one more try from the priority queue
+// may give the next crawler a page. A page that crashes its tab or never goes
+// idle is not retried: that would only take a tab from live work again.
+// Overload and shutdown are not either: no render was tried.
 func retryWorthy(res *browser.Result, err error) bool {
 	if err != nil {
-		return !errors.Is(err, ErrOverloaded) && !errors.Is(err, ErrStopping)
+		return errors.Is(err, browser.ErrNavigation) && !errors.Is(err, context.DeadlineExceeded)
 	}
-	return res.Incomplete || res.Status >= 500
+	return res.Status >= 500
 }
 
 type previousPage struct{ exists, prerendered bool }
