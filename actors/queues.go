@@ -3,6 +3,7 @@ package actors
 import (
 	"container/list"
 	"errors"
+	"math"
 	"strconv"
 	"time"
 
@@ -58,8 +59,9 @@ func normalPerHour(pages int64, ttl time.Duration) float64 {
 // share reserved for live work. The pool enforces the share; this only keeps
 // a queue from piling up waits it cannot be granted.
 func (a *Appliance) queueSlots() int {
+	// The same rounding as the pool's nonLiveMax: in favour of live work.
 	tabs := a.cfg.Browsers * a.cfg.TabsPerBrowser
-	return max(1, tabs-int(float64(tabs)*a.cfg.ReservedLive))
+	return max(1, tabs-int(math.Ceil(float64(tabs)*a.cfg.ReservedLive)))
 }
 
 // priorityQueue is the FIFO of recache requests (Recache API, sitemaps, STALE
