@@ -63,13 +63,6 @@ type RenderDone struct {
 	Attempts int
 }
 
-// pagePersisted reports the end of a shard's write of a finished render.
-type pagePersisted struct {
-	Key  string
-	Page *storage.Page
-	Err  error
-}
-
 // AcquireTab asks the pool for a tab. The pool answers ReplyTo with TabGranted or
 // TabRefused carrying the same ID.
 type AcquireTab struct {

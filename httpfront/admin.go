@@ -254,10 +254,6 @@ func (s *Server) cacheClear(w http.ResponseWriter, r *http.Request) {
 	writeAPIJSON(w, http.StatusAccepted, clearResponse(st))
 }
 
-type tokenOnly struct {
-	Token string `json:"prerenderToken"`
-}
-
 func (s *Server) cacheClearStatus(w http.ResponseWriter, r *http.Request) {
 	// GET carries no body; the token comes in X-Prerender-Token (or ?prerenderToken=
 	// is not accepted: tokens stay out of access logs).
