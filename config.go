@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -63,6 +64,14 @@ type fileConfig struct {
 		AllowHosts   []string `toml:"allow_hosts"`
 		AllowPrivate bool     `toml:"allow_private"`
 	} `toml:"security"`
+	Sitemaps struct {
+		Interval string `toml:"interval"`
+	} `toml:"sitemaps"`
+	Sites []struct {
+		Host     string   `toml:"host"`
+		Sitemaps []string `toml:"sitemaps"`
+		Robots   bool     `toml:"robots"`
+	} `toml:"sites"`
 }
 
 // Config is the checked configuration the rest of main hands out.
@@ -101,6 +110,9 @@ type Config struct {
 
 	AllowHosts   []string
 	AllowPrivate bool
+
+	SitemapInterval time.Duration
+	Sites           []actors.Site
 }
 
 // loadConfig reads the embedded default, then the file at path (when not empty) on top
@@ -236,6 +248,28 @@ func (fc *fileConfig) check() (*Config, error) {
 		if strings.TrimSpace(t) == "" {
 			errs = append(errs, errors.New("server.tokens: a token must not be empty"))
 		}
+	}
+	c.SitemapInterval = dur("sitemaps.interval", fc.Sitemaps.Interval, time.Minute)
+	for i, site := range fc.Sites {
+		key := fmt.Sprintf("sites[%d]", i)
+		if site.Host == "" {
+			errs = append(errs, fmt.Errorf("%s.host: must not be empty", key))
+		} else if strings.Contains(site.Host, "://") {
+			if u, err := url.Parse(site.Host); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+				errs = append(errs, fmt.Errorf("%s.host: %q is neither a host nor a scheme://host[:port]", key, site.Host))
+			}
+		} else if strings.ContainsAny(site.Host, "/ ") {
+			errs = append(errs, fmt.Errorf("%s.host: %q is not a host name", key, site.Host))
+		}
+		for _, m := range site.Sitemaps {
+			if u, err := url.Parse(m); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				errs = append(errs, fmt.Errorf("%s.sitemaps: %q is not an http(s) URL", key, m))
+			}
+		}
+		if len(site.Sitemaps) == 0 && !site.Robots {
+			errs = append(errs, fmt.Errorf("%s: no sitemaps and robots = false: nothing to read for %q", key, site.Host))
+		}
+		c.Sites = append(c.Sites, actors.Site{Host: strings.TrimSuffix(site.Host, "/"), Sitemaps: site.Sitemaps, Robots: site.Robots})
 	}
 	if c.PageTimeout > 0 && c.IdleWindow >= c.PageTimeout {
 		errs = append(errs, fmt.Errorf("render.idle_window: %s must be shorter than render.page_timeout %s", c.IdleWindow, c.PageTimeout))

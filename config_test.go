@@ -48,6 +48,13 @@ func TestBadConfigIsRefusedNamingTheKey(t *testing.T) {
 		{"a bad size", "[storage]\nblock_cache = \"lots\"\n", "storage.block_cache"},
 		{"a negative size", "[storage]\nmin_free = \"-1MiB\"\n", "storage.min_free"},
 		{"a bad cache bound", "[storage]\nmax_bytes = \"ten gigs\"\n", "storage.max_bytes"},
+		{"a bad sitemap interval", "[sitemaps]\ninterval = \"often\"\n", "sitemaps.interval"},
+		{"a sitemap interval under a minute", "[sitemaps]\ninterval = \"5s\"\n", "sitemaps.interval"},
+		{"a site without host", "[[sites]]\nsitemaps = [\"https://a.example/s.xml\"]\n", "sites[0].host"},
+		{"a site host with a path", "[[sites]]\nhost = \"a.example/shop\"\nrobots = true\n", "sites[0].host"},
+		{"a sitemap that is not a URL", "[[sites]]\nhost = \"a.example\"\nsitemaps = [\"sitemap.xml\"]\n", "sites[0].sitemaps"},
+		{"a site with nothing to read", "[[sites]]\nhost = \"a.example\"\n", "sites[0]"},
+		{"an unknown site key", "[[sites]]\nhost = \"a.example\"\nrobot = true\n", "sites.robot"},
 		{"zero browsers", "[render]\nbrowsers = 0\n", "render.browsers"},
 		{"an unknown strip mode", "[cache]\nstrip_query = \"some\"\n", "cache.strip_query"},
 		{"an unknown log format", "[server]\nlog_format = \"xml\"\n", "server.log_format"},
@@ -73,6 +80,20 @@ func TestBadConfigIsRefusedNamingTheKey(t *testing.T) {
 				t.Fatalf("error %q does not name %q", err, tc.want)
 			}
 		})
+	}
+}
+
+func TestSitesAndSitemapsAreRead(t *testing.T) {
+	c, err := loadConfig(writeConfig(t, "[sitemaps]\ninterval = \"30m\"\n[[sites]]\nhost = \"shop.example\"\nsitemaps = [\"https://shop.example/sitemap.xml\", \"https://cdn.example/s.xml.gz\"]\n[[sites]]\nhost = \"http://blog.example:8080\"\nrobots = true\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.SitemapInterval != 30*time.Minute || len(c.Sites) != 2 || len(c.Sites[0].Sitemaps) != 2 || !c.Sites[1].Robots || c.Sites[1].Host != "http://blog.example:8080" {
+		t.Fatalf("got interval %s, sites %+v", c.SitemapInterval, c.Sites)
+	}
+	d, err := loadConfig("")
+	if err != nil || d.SitemapInterval != 6*time.Hour || len(d.Sites) != 0 {
+		t.Fatalf("default: %v %s %d sites", err, d.SitemapInterval, len(d.Sites))
 	}
 }
 

@@ -97,6 +97,13 @@ func run(cfg *Config, log *slog.Logger) error {
 		MaxBrowserRSS:      cfg.MaxBrowserRSS,
 		MaxBytes:           cfg.MaxBytes,
 		RecacheURLsPerHour: cfg.RecacheURLsPerHour,
+		Sitemaps: actors.SitemapsConfig{
+			Interval:     cfg.SitemapInterval,
+			Sites:        cfg.Sites,
+			StripQuery:   cfg.StripQuery,
+			AllowHosts:   cfg.AllowHosts,
+			AllowPrivate: cfg.AllowPrivate,
+		},
 		Browser: browser.Options{
 			Path:        chromium,
 			IdleWindow:  cfg.IdleWindow,

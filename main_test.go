@@ -371,6 +371,21 @@ func TestCacheSubcommandsTalkToARunningAppliance(t *testing.T) {
 			t.Fatalf("after purge:\n%s", out)
 		}
 	})
+	t.Run("recache queues URLs and they are rendered", func(t *testing.T) {
+		out, code := a.cache("recache", origin.URL+"/ready", "not a url")
+		// Valid URLs are queued and invalid ones reported, in a 200.
+		if code != 0 || !strings.Contains(out, `"queued": 1`) || !strings.Contains(out, `"reason": "bad-url"`) {
+			t.Fatalf("exit %d:\n%s", code, out)
+		}
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+			if out, _ := a.cache("ls", "/ready"); strings.Contains(out, "1 shown of 1") {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("/ready not cached 30s after recache\n%s", a.stderr)
+			}
+		}
+	})
 	t.Run("a refusal of the appliance is exit 1 with its reason", func(t *testing.T) {
 		out, code := a.cache("ls", "-variant", "tablet")
 		if code != 1 || !strings.Contains(out, "bad-adaptive-type") {

@@ -54,7 +54,9 @@ type Config struct {
 	MaxBytes int64
 	// EvictInterval is how often the bound is checked; default 5s.
 	EvictInterval time.Duration
-	Logger        *slog.Logger
+	// Sitemaps configures the sitemaps actor.
+	Sitemaps SitemapsConfig
+	Logger   *slog.Logger
 	// Clock is time.Now unless a test needs another.
 	Clock func() time.Time
 }
@@ -105,6 +107,7 @@ func (c *Config) ensureDefaults() {
 	if c.EvictInterval <= 0 {
 		c.EvictInterval = 5 * time.Second
 	}
+	c.Sitemaps.ensureDefaults()
 	c.Browser.Tabs = c.TabsPerBrowser
 	c.Browser.Logger = c.Logger
 	c.Browser.EnsureDefaults()
@@ -175,10 +178,14 @@ type Appliance struct {
 	closers  sync.WaitGroup // goroutines closing Chromium processes
 	metrics  *applianceMetrics
 	clears   clears
-	// bg holds the appliance's own goroutines (wildcard clears, eviction); quit
-	// ends them on Stop, before the actors they talk to are poisoned.
+	sitemaps atomic.Pointer[actor.PID]
+	// bg holds the appliance's own goroutines (wildcard clears, eviction, sitemap
+	// polls); bgCtx ends on Stop, which waits for them before poisoning the actors
+	// they talk to. bgMu orders goBackground against Stop.
 	bg       sync.WaitGroup
-	quit     chan struct{}
+	bgMu     sync.Mutex
+	bgCtx    context.Context
+	bgCancel context.CancelFunc
 	stopOnce sync.Once
 	stopErr  error
 }
@@ -190,9 +197,10 @@ func Start(cfg Config, store *storage.Store) (*Appliance, error) {
 	if err := cfg.Browser.Validate(); err != nil {
 		return nil, fmt.Errorf("cannot start appliance: %w", err)
 	}
-	a := &Appliance{cfg: cfg, store: store, log: cfg.Logger, quit: make(chan struct{}),
+	a := &Appliance{cfg: cfg, store: store, log: cfg.Logger,
 		flushNow: make(chan struct{}), flushed: make(chan struct{}), stopped: make(chan struct{})}
 	a.hits.seed = maphash.MakeSeed()
+	a.bgCtx, a.bgCancel = context.WithCancel(context.Background())
 	a.metrics = newApplianceMetrics(a)
 	// protoactor logs dead letters with the whole message (a render result can be
 	// megabytes): keep its own logging at Warn.
@@ -211,8 +219,7 @@ func Start(cfg Config, store *storage.Store) (*Appliance, error) {
 	a.root = pid
 	<-ready
 	if cfg.MaxBytes > 0 {
-		a.bg.Add(1)
-		go a.evictLoop(cfg.EvictInterval)
+		a.goBackground(func(ctx context.Context) { a.evictLoop(ctx, cfg.EvictInterval) })
 	}
 	a.tasks.Add(1)
 	go a.runHitFlusher()
@@ -333,11 +340,11 @@ func (a *Appliance) stop(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("http shutdown: %w", ctx.Err()))
 		}
 	}
-	// Under the clears lock, so no wildcard clear starts after bg.Wait.
-	a.clears.mu.Lock()
+	// Under bgMu, so no background goroutine starts after bg.Wait.
+	a.bgMu.Lock()
 	a.stopping.Store(true)
-	a.clears.mu.Unlock()
-	close(a.quit)
+	a.bgMu.Unlock()
+	a.bgCancel()
 	a.bg.Wait()
 	renders := make(chan struct{})
 	go func() { a.inflight.Wait(); close(renders) }()
@@ -357,6 +364,22 @@ func (a *Appliance) stop(ctx context.Context) error {
 	a.closers.Wait()
 	a.system.Shutdown()
 	return errors.Join(errs...)
+}
+
+// goBackground runs f in a goroutine the appliance owns: Stop cancels its context
+// and waits for it. It returns false, without running f, once Stop has begun.
+func (a *Appliance) goBackground(f func(ctx context.Context)) bool {
+	a.bgMu.Lock()
+	defer a.bgMu.Unlock()
+	if a.stopping.Load() {
+		return false
+	}
+	a.bg.Add(1)
+	go func() {
+		defer a.bg.Done()
+		f(a.bgCtx)
+	}()
+	return true
 }
 
 // WriteMetrics writes the actor tree's metrics in Prometheus text format.
@@ -398,6 +421,7 @@ func (r *applianceActor) Receive(ctx actor.Context) {
 			}
 			*q.pid = pid
 		}
+		a.sitemaps.Store(ctx.Spawn(actor.PropsFromProducer(func() actor.Actor { return newSitemapsActor(a) })))
 		if r.ready != nil {
 			close(r.ready)
 			r.ready = nil
@@ -483,6 +507,7 @@ type applianceMetrics struct {
 	evictions *metrics.Counter // eviction passes
 	evicted   *metrics.Counter // pages evicted
 	cleared   *metrics.Counter // pages removed by wildcard clears
+	sitemap   sitemapMetrics
 
 	priorityLen  atomic.Int64
 	normalLen    atomic.Int64 // pages past their TTL, counted once a minute
@@ -568,6 +593,7 @@ func newApplianceMetrics(a *Appliance) *applianceMetrics {
 	m.evictions = s.NewCounter("prerender_cache_evictions_total")
 	m.evicted = s.NewCounter("prerender_cache_evicted_pages_total")
 	m.cleared = s.NewCounter("prerender_cache_cleared_pages_total")
+	m.sitemap = newSitemapMetrics(s)
 	return m
 }
 

@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"bytes"
 	"container/heap"
 	"context"
 	"errors"
@@ -46,47 +47,62 @@ type SearchResult struct {
 }
 
 // Search lists cached pages. Like ViewPage it reads Pebble without an actor hop: it
-// changes nothing, and a scan of 100,000 summaries must not hold up a shard.
+// changes nothing, and a scan of 100,000 keys must not hold up a shard. The scan
+// matches keys only (a key is the variant and the URL); summaries and metadata are
+// read for the results of the page alone.
 func (a *Appliance) Search(q SearchQuery) (SearchResult, error) {
 	res := SearchResult{Items: []SearchItem{}}
-	keep := func(key string, info *storage.PageInfo) {
-		variant, _, _ := strings.Cut(key, "|")
-		if q.Variant != "" && variant != q.Variant {
-			return
-		}
-		res.Total++
-		if res.Total <= q.Start || len(res.Items) >= SearchPageSize {
-			return
-		}
-		res.Items = append(res.Items, SearchItem{
-			URL: info.URL, Variant: variant, Status: info.Status,
-			RenderedAt: info.RenderedAt, ExpiresAt: info.ExpiresAt,
-			Hits: info.Meta.Hits, LastHit: info.Meta.LastHit, Size: info.Size,
-		})
-	}
+	var window []string
 	if q.ExactMatch != "" {
 		for _, v := range variantsOf(q.Variant) {
 			key := v + "|" + q.ExactMatch
-			err := a.store.ScanPagesMeta(key, func(k string, info *storage.PageInfo) bool {
-				if k == key {
-					keep(k, info)
+			if _, err := a.store.Summary(key); err == nil {
+				res.Total++
+				if res.Total > q.Start {
+					window = append(window, key)
 				}
-				return false
-			})
-			if err != nil {
+			} else if !errors.Is(err, storage.ErrNotFound) {
 				return SearchResult{}, err
 			}
 		}
-		return res, nil
-	}
-	m := newMatcher(q.Query, true)
-	err := a.store.ScanPagesMeta("", func(key string, info *storage.PageInfo) bool {
-		if m.match(info.URL) {
-			keep(key, info)
+	} else {
+		m := newMatcher(q.Query, true)
+		bar := []byte("|")
+		err := a.store.ScanKeys("", func(key []byte) bool {
+			variant, url, ok := bytes.Cut(key, bar)
+			if !ok || (q.Variant != "" && string(variant) != q.Variant) || !m.match(url) {
+				return true
+			}
+			res.Total++
+			if res.Total > q.Start && len(window) < SearchPageSize {
+				window = append(window, string(key))
+			}
+			return true
+		})
+		if err != nil {
+			return SearchResult{}, err
 		}
-		return true
-	})
-	return res, err
+	}
+	for _, key := range window {
+		sum, err := a.store.Summary(key)
+		if errors.Is(err, storage.ErrNotFound) {
+			continue // cleared since the scan
+		}
+		if err != nil {
+			return SearchResult{}, err
+		}
+		meta, err := a.store.GetMeta(key)
+		if err != nil && !errors.Is(err, storage.ErrNotFound) {
+			return SearchResult{}, err
+		}
+		variant, _, _ := strings.Cut(key, "|")
+		res.Items = append(res.Items, SearchItem{
+			URL: sum.URL, Variant: variant, Status: sum.Status,
+			RenderedAt: sum.RenderedAt, ExpiresAt: sum.ExpiresAt,
+			Hits: meta.Hits, LastHit: meta.LastHit, Size: sum.Size,
+		})
+	}
+	return res, nil
 }
 
 func variantsOf(v string) []string {
@@ -98,8 +114,9 @@ func variantsOf(v string) []string {
 
 // matcher matches URLs against a cache-clear or search pattern: '%' is any run of
 // characters (SQL LIKE, as prerender.io's API uses it), everything else is literal.
+// It works on bytes, so a scan matches keys without converting them.
 type matcher struct {
-	parts  []string // the literal pieces between '%'
+	parts  [][]byte // the literal pieces between '%'
 	anchor bool     // false when the pattern starts with '%'
 	tail   bool     // false when the pattern ends with '%'
 }
@@ -111,32 +128,32 @@ func newMatcher(pattern string, substring bool) matcher {
 		pattern = "%" + pattern + "%"
 	}
 	return matcher{
-		parts:  strings.Split(pattern, "%"),
+		parts:  bytes.Split([]byte(pattern), []byte("%")),
 		anchor: !strings.HasPrefix(pattern, "%"),
 		tail:   !strings.HasSuffix(pattern, "%"),
 	}
 }
 
-func (m matcher) match(s string) bool {
+func (m matcher) match(s []byte) bool {
 	parts := m.parts
 	if len(parts) == 1 {
-		return s == parts[0]
+		return bytes.Equal(s, parts[0])
 	}
 	if m.anchor {
-		if !strings.HasPrefix(s, parts[0]) {
+		if !bytes.HasPrefix(s, parts[0]) {
 			return false
 		}
 		s = s[len(parts[0]):]
 	}
 	last := parts[len(parts)-1]
 	if m.tail {
-		if !strings.HasSuffix(s, last) {
+		if !bytes.HasSuffix(s, last) {
 			return false
 		}
 		s = s[:len(s)-len(last)]
 	}
 	for _, p := range parts[1 : len(parts)-1] {
-		i := strings.Index(s, p)
+		i := bytes.Index(s, p)
 		if i < 0 {
 			return false
 		}
@@ -151,7 +168,7 @@ func (m matcher) prefix() string {
 	if !m.anchor {
 		return ""
 	}
-	return m.parts[0]
+	return string(m.parts[0])
 }
 
 // ClearURL removes the pages of one normalized URL (every variant, or one), and
@@ -243,25 +260,19 @@ type clears struct {
 func (a *Appliance) StartClear(pattern, variant string) (ClearStatus, error) {
 	c := &a.clears
 	c.mu.Lock()
-	if a.stopping.Load() {
-		c.mu.Unlock()
-		return ClearStatus{}, ErrStopping
-	}
+	defer c.mu.Unlock()
 	if c.status.State == "running" {
-		st := c.status
-		c.mu.Unlock()
-		return st, ErrClearRunning
+		return c.status, ErrClearRunning
 	}
+	prev := c.status
 	c.seq++
 	c.status = ClearStatus{ID: c.seq, Query: pattern, Variant: variant, State: "running", StartedAt: a.cfg.Clock()}
-	st := c.status
-	a.bg.Add(1)
-	c.mu.Unlock()
-	go func() {
-		defer a.bg.Done()
-		a.runClear(pattern, variant)
-	}()
-	return st, nil
+	if !a.goBackground(func(context.Context) { a.runClear(pattern, variant) }) {
+		c.seq--
+		c.status = prev
+		return ClearStatus{}, ErrStopping
+	}
+	return c.status, nil
 }
 
 // ClearProgress returns the status of the last wildcard clear.
@@ -313,6 +324,7 @@ func (a *Appliance) runClear(pattern, variant string) {
 // across the deletes and memory stays one batch.
 func (a *Appliance) clearVariant(variant string, m matcher, update func(func(*ClearStatus))) error {
 	prefix := variant + "|" + m.prefix()
+	prefixB := []byte(prefix)
 	from := prefix
 	for {
 		if a.stopping.Load() {
@@ -320,16 +332,16 @@ func (a *Appliance) clearVariant(variant string, m matcher, update func(func(*Cl
 		}
 		var batch []string
 		next := ""
-		err := a.store.ScanPages(from, func(key string, pm storage.PageMeta) bool {
-			if !strings.HasPrefix(key, prefix) {
+		err := a.store.ScanKeys(from, func(key []byte) bool {
+			if !bytes.HasPrefix(key, prefixB) {
 				return false
 			}
 			if len(batch) == clearBatch {
-				next = key
+				next = string(key)
 				return false
 			}
-			if m.match(pm.URL) {
-				batch = append(batch, key)
+			if m.match(key[len(variant)+1:]) {
+				batch = append(batch, string(key))
 			}
 			return true
 		})
@@ -359,14 +371,13 @@ func (a *Appliance) clearVariant(variant string, m matcher, update func(func(*Cl
 const evictTarget = 0.9
 
 // evictLoop checks the bound every interval (one atomic load) and evicts when it is
-// passed. It runs in a goroutine the appliance owns until stop.
-func (a *Appliance) evictLoop(interval time.Duration) {
-	defer a.bg.Done()
+// passed, until ctx ends (Stop).
+func (a *Appliance) evictLoop(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		select {
-		case <-a.quit:
+		case <-ctx.Done():
 			return
 		case <-t.C:
 			if a.store.StoredBytes() > a.cfg.MaxBytes {

@@ -34,7 +34,7 @@ func TestMatcher(t *testing.T) {
 		{"", true, "https://a.example/", true},
 	}
 	for _, tc := range tests {
-		if got := newMatcher(tc.pattern, tc.substring).match(tc.url); got != tc.want {
+		if got := newMatcher(tc.pattern, tc.substring).match([]byte(tc.url)); got != tc.want {
 			t.Errorf("%q (substring %v) on %q = %v, want %v", tc.pattern, tc.substring, tc.url, got, tc.want)
 		}
 	}
@@ -236,8 +236,7 @@ func TestEvictionTakesTheLeastRecentlyHitFirst(t *testing.T) {
 	// eviction loop starts.
 	max := total * 2 / 5
 	app.cfg.MaxBytes = max
-	app.bg.Add(1)
-	go app.evictLoop(app.cfg.EvictInterval)
+	app.goBackground(func(ctx context.Context) { app.evictLoop(ctx, app.cfg.EvictInterval) })
 	for deadline := time.Now().Add(20 * time.Second); store.StoredBytes() > max; time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("StoredBytes %d still over %d", store.StoredBytes(), max)

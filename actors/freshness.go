@@ -164,6 +164,11 @@ func (s *shardActor) addHits(m *hitsBatch) {
 			f.hits.add(h)
 			continue
 		}
+		if s.del.deleting[key] {
+			// Its delete runs now: a write beside it would leave an m/ key without
+			// its page (see deletePages).
+			continue
+		}
 		s.storeHits(key, h)
 	}
 }
@@ -179,6 +184,10 @@ func (s *shardActor) storeHits(key string, h hitCount) {
 func (s *shardActor) markServed(key string) {
 	if f, busy := s.inflight[key]; busy {
 		f.served = true
+		return
+	}
+	if s.del.deleting[key] {
+		s.app.served.Delete(key)
 		return
 	}
 	if err := s.app.store.MarkServed(key); err != nil && !errors.Is(err, storage.ErrNotFound) {

@@ -262,3 +262,65 @@ func (s *Server) cacheClearStatus(w http.ResponseWriter, r *http.Request) {
 	}
 	writeAPIJSON(w, http.StatusOK, clearResponse(s.app.ClearProgress()))
 }
+
+type sitemapRequest struct {
+	Token string `json:"prerenderToken"`
+	URL   string `json:"url"`
+}
+
+// SitemapItem is one sitemap file in the answer of GET /sitemap.
+type SitemapItem struct {
+	URL       string    `json:"url"`
+	Added     bool      `json:"added"`
+	Kind      string    `json:"kind,omitempty"`
+	URLs      int       `json:"urls"`
+	Children  int       `json:"children,omitempty"`
+	PolledAt  time.Time `json:"polled_at"`
+	LastError string    `json:"last_error,omitempty"`
+}
+
+// sitemap adds a sitemap to poll (POST), or lists the known sitemap files and
+// their last poll (GET).
+func (s *Server) sitemap(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodGet {
+		if !s.adminRequest(w, r, http.MethodGet, nil, func() string { return "" }) {
+			return
+		}
+		list, err := s.app.Sitemaps()
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		out := make([]SitemapItem, len(list))
+		for i, m := range list {
+			out[i] = SitemapItem{URL: m.URL, Added: m.State.Added, Kind: m.State.Kind, URLs: m.State.URLs,
+				Children: len(m.State.Children), PolledAt: m.State.PolledAt, LastError: m.State.LastError}
+		}
+		writeAPIJSON(w, http.StatusOK, map[string]any{"sitemaps": out})
+		return
+	}
+	var req sitemapRequest
+	if !s.adminRequest(w, r, http.MethodPost, &req, func() string { return req.Token }) {
+		return
+	}
+	if req.URL == "" {
+		writeError(w, r, &clientError{status: http.StatusBadRequest, reason: "url-missing", msg: "url is required: the sitemap's absolute URL"})
+		return
+	}
+	// The sitemap's own URL keeps its query string: it names a file, not a page.
+	u, err := targetURL(req.URL, cachekey.StripNone)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if err := s.guard.Check(r.Context(), u); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if err := s.app.AddSitemap(r.Context(), u.String()); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	s.log.Info("sitemap added through the API", "url", u.String())
+	writeAPIJSON(w, http.StatusOK, map[string]string{"status": "added", "url": u.String()})
+}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"prerenderd/browser/fixture"
 	"prerenderd/storage"
 )
 
@@ -173,4 +174,85 @@ func TestSearchAndClearOverHTTP(t *testing.T) {
 			t.Fatalf("%d pages left, want the 5 of admin-b", r.Total)
 		}
 	})
+}
+
+func TestSitemapsAddedThroughTheAPI(t *testing.T) {
+	origin := fixture.New(t)
+	front := newFront(t, Config{AllowPrivate: true}).URL
+	sm := origin.URL + "/sitemap-pages.xml"
+
+	a := post(t, front, "/sitemap", `{"url":"`+sm+`"}`)
+	if a.status != 200 {
+		t.Fatalf("POST /sitemap: %d %s", a.status, a.body)
+	}
+	st, err := testStore.GetSitemap(sm)
+	if err != nil || !st.Added {
+		t.Fatalf("not persisted as added: %+v %v", st, err)
+	}
+	// It is polled at once, in the background.
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if st, _ = testStore.GetSitemap(sm); st.Kind == "urlset" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not polled: %+v", st)
+		}
+	}
+	if st.URLs != 3 || !st.Added || st.ETag == "" {
+		t.Fatalf("state after the poll: %+v", st)
+	}
+	list := decode[struct{ Sitemaps []SitemapItem }](t, get(t, front, "sitemap"))
+	found := false
+	for _, it := range list.Sitemaps {
+		found = found || (it.URL == sm && it.Added && it.URLs == 3)
+	}
+	if !found {
+		t.Fatalf("GET /sitemap does not list %s: %+v", sm, list)
+	}
+
+	for _, tc := range []struct {
+		name, body string
+		cfg        Config
+		status     int
+		reason     string
+	}{
+		{"no url", `{}`, Config{}, 400, "url-missing"},
+		{"not a URL", `{"url":"sitemap.xml"}`, Config{}, 400, "bad-url"},
+		{"a private address without allow_private", `{"url":"` + sm + `"}`, Config{}, 403, "private-address"},
+		{"a host outside allow_hosts", `{"url":"https://elsewhere.example/s.xml"}`, Config{AllowHosts: []string{"shop.example"}}, 403, "host-not-allowed"},
+	} {
+		t.Run(tc.name+" is refused", func(t *testing.T) {
+			a := post(t, newFront(t, tc.cfg).URL, "/sitemap", tc.body)
+			if a.status != tc.status || a.header.Get("X-Prerender-Reject-Reason") != tc.reason {
+				t.Fatalf("%d %q: %s", a.status, a.header.Get("X-Prerender-Reject-Reason"), a.body)
+			}
+		})
+	}
+}
+
+// TestASitemapWarmsTheCache goes the whole way: a sitemap index added through the
+// API is polled, its URLs go through the priority queue to real Chromium, and a
+// crawler's first request is served from the cache.
+func TestASitemapWarmsTheCache(t *testing.T) {
+	origin := fixture.New(t)
+	front := newFront(t, Config{AllowPrivate: true}).URL
+	if a := post(t, front, "/sitemap", `{"url":"`+origin.URL+`/sitemap-index.xml"}`); a.status != 200 {
+		t.Fatalf("POST /sitemap: %d %s", a.status, a.body)
+	}
+	// Five of the six URLs render as 200 and are stored; /notfound-static is a 404.
+	var r SearchResponse
+	for deadline := time.Now().Add(90 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		r = decode[SearchResponse](t, post(t, front, "/search", `{"query":"`+origin.URL+`/"}`))
+		if r.Total == 5 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of 5 sitemap pages cached after 90s: %+v", r.Total, r.Results)
+		}
+	}
+	docs := origin.Hits("/product")
+	a := get(t, front, origin.URL+"/product")
+	if a.status != 200 || a.header.Get("X-Prerender-Cache") == "MISS" || origin.Hits("/product") != docs {
+		t.Fatalf("first crawler request: %d %s, origin fetched it again: %v", a.status, a.header.Get("X-Prerender-Cache"), origin.Hits("/product") != docs)
+	}
 }

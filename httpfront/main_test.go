@@ -51,7 +51,9 @@ func runTests(m *testing.M) int {
 		Browsers:       1,
 		TabsPerBrowser: 4,
 		Browser:        browser.Options{Path: path, PageTimeout: testPageTimeout},
-		Logger:         logger,
+		// The fixture origin is on loopback.
+		Sitemaps: actors.SitemapsConfig{AllowPrivate: true},
+		Logger:   logger,
 	}, testStore)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

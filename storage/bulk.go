@@ -148,3 +148,31 @@ func (s *Store) ScanPagesMeta(start string, fn func(key string, info *PageInfo) 
 	}
 	return nil
 }
+
+// ScanKeys calls fn with the key of each stored page with key >= start, in key
+// order, until fn returns false. It decodes nothing, so a search or a clear can
+// filter 100,000 keys without an allocation per key; key is valid only during the
+// call. fn may call other Store methods except Close.
+func (s *Store) ScanKeys(start string, fn func(key []byte) bool) error {
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.leave()
+	it, err := s.db.NewIter(&pebble.IterOptions{
+		LowerBound: appendKey(nil, prefixIndex, start),
+		UpperBound: prefixUpperBound(prefixIndex),
+	})
+	if err != nil {
+		return fmt.Errorf("cannot scan page keys: %w", err)
+	}
+	defer it.Close()
+	for valid := it.First(); valid; valid = it.Next() {
+		if !fn(it.Key()[len(prefixIndex):]) {
+			break
+		}
+	}
+	if err := it.Error(); err != nil {
+		return fmt.Errorf("cannot scan page keys: %w", err)
+	}
+	return nil
+}

@@ -183,3 +183,20 @@ func TestSitemapStateRoundTripAndSurvivesReopen(t *testing.T) {
 		}
 	})
 }
+
+func TestScanKeys(t *testing.T) {
+	s := openMem(t)
+	for i := range 5 {
+		mustPut(t, s, testPage(fmt.Sprintf("desktop|https://a.example/%d", i), t0))
+	}
+	if err := s.PutMeta("desktop|https://a.example/9", Meta{Hits: 1}); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	if err := s.ScanKeys("desktop|https://a.example/2", func(k []byte) bool { got = append(got, string(k)); return len(got) < 2 }); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, []string{"desktop|https://a.example/2", "desktop|https://a.example/3"}) {
+		t.Fatalf("got %q", got)
+	}
+}
