@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"prerenderd/storage"
 )
@@ -259,4 +261,31 @@ func TestEvictionTakesTheLeastRecentlyHitFirst(t *testing.T) {
 	for i := 2; i < 15; i++ {
 		nothingOf(t, store, fmt.Sprintf("desktop|https://a.example/%02d", i))
 	}
+}
+
+// FuzzMatcher checks the '%' pattern matcher (cache-clear and search queries come
+// from outside) against a regular expression built from the same pattern.
+func FuzzMatcher(f *testing.F) {
+	f.Add("https://a.example/%", "https://a.example/x")
+	f.Add("%/p/%/reviews", "https://a.example/p/1/reviews")
+	f.Add("a%a", "a")
+	f.Add("%%", "")
+	f.Fuzz(func(t *testing.T, pattern, url string) {
+		if !utf8.ValidString(pattern) || !utf8.ValidString(url) {
+			return // the regexp reads runes, the matcher bytes
+		}
+		var re strings.Builder
+		re.WriteString(`^(?s:`)
+		for i, part := range strings.Split(pattern, "%") {
+			if i > 0 {
+				re.WriteString(`.*`)
+			}
+			re.WriteString(regexp.QuoteMeta(part))
+		}
+		re.WriteString(`)$`)
+		want := regexp.MustCompile(re.String()).MatchString(url)
+		if got := newMatcher(pattern, false).match([]byte(url)); got != want {
+			t.Fatalf("pattern %q on %q: matcher %v, regexp %v", pattern, url, got, want)
+		}
+	})
 }

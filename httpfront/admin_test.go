@@ -179,7 +179,11 @@ func TestSearchAndClearOverHTTP(t *testing.T) {
 func TestSitemapsAddedThroughTheAPI(t *testing.T) {
 	origin := fixture.New(t)
 	front := newFront(t, Config{AllowPrivate: true}).URL
-	sm := origin.URL + "/sitemap-pages.xml"
+	// Its URLs are on another host: they are read and skipped, so this test leaves
+	// no renders queued behind it for the tests that follow.
+	origin.SetFile("api-sitemap.xml", []byte(`<urlset><url><loc>https://other.example/1</loc></url>`+
+		`<url><loc>https://other.example/2</loc></url><url><loc>https://other.example/3</loc></url></urlset>`))
+	sm := origin.URL + "/api-sitemap.xml"
 
 	a := post(t, front, "/sitemap", `{"url":"`+sm+`"}`)
 	if a.status != 200 {
@@ -254,5 +258,23 @@ func TestASitemapWarmsTheCache(t *testing.T) {
 	a := get(t, front, origin.URL+"/product")
 	if a.status != 200 || a.header.Get("X-Prerender-Cache") == "MISS" || origin.Hits("/product") != docs {
 		t.Fatalf("first crawler request: %d %s, origin fetched it again: %v", a.status, a.header.Get("X-Prerender-Cache"), origin.Hits("/product") != docs)
+	}
+	// The 404 page may still be rendering: let the queue drain while the origin
+	// is up, so no render of this test runs into the next ones.
+	waitQueuesIdle(t, front)
+}
+
+// waitQueuesIdle waits until the priority queue is empty and no render runs, read
+// from GET /metrics.
+func waitQueuesIdle(t *testing.T, front string) {
+	t.Helper()
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		m := get(t, front, "metrics").body
+		if strings.Contains(m, "\nprerender_recache_queue_length{queue=\"priority\"} 0\n") && strings.Contains(m, "\nprerender_renders_in_flight 0\n") {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("recache queue not idle after 60s")
+		}
 	}
 }
