@@ -254,10 +254,20 @@ func (s *Server) cacheClear(w http.ResponseWriter, r *http.Request) {
 	writeAPIJSON(w, http.StatusAccepted, clearResponse(st))
 }
 
+type tokenOnly struct {
+	Token string `json:"prerenderToken"`
+}
+
+// cacheClearStatus answers GET (token in X-Prerender-Token; never in the query
+// string, which access logs keep) and POST {prerenderToken}, the way prerender.io
+// clients send their token.
 func (s *Server) cacheClearStatus(w http.ResponseWriter, r *http.Request) {
-	// GET carries no body; the token comes in X-Prerender-Token (or ?prerenderToken=
-	// is not accepted: tokens stay out of access logs).
-	if !s.adminRequest(w, r, http.MethodGet, nil, func() string { return "" }) {
+	var req tokenOnly
+	method, body := http.MethodGet, any(nil)
+	if r.Method == http.MethodPost {
+		method, body = http.MethodPost, &req
+	}
+	if !s.adminRequest(w, r, method, body, func() string { return req.Token }) {
 		return
 	}
 	writeAPIJSON(w, http.StatusOK, clearResponse(s.app.ClearProgress()))

@@ -91,7 +91,7 @@ func TestAdminRoutesRefuseBadRequests(t *testing.T) {
 		{"a bad exactMatch URL", http.MethodPost, "/search", `{"exactMatch":"ftp://x/"}`, 400, "bad-url"},
 		{"a clear without query", http.MethodPost, "/cache-clear", `{}`, 400, "query-missing"},
 		{"a clear of a bad URL", http.MethodPost, "/cache-clear", `{"query":"not a url"}`, 400, "bad-url"},
-		{"a clear status by POST", http.MethodPost, "/cache-clear-status", ``, 405, "method-not-allowed"},
+		{"a clear status by PUT", http.MethodPut, "/cache-clear-status", ``, 405, "method-not-allowed"},
 		{"a body over 10 MiB", http.MethodPost, "/search", `{"query":"` + strings.Repeat("x", maxAdminBody) + `"}`, 413, "body-too-large"},
 	}
 	for _, tc := range tests {
@@ -169,6 +169,9 @@ func TestSearchAndClearOverHTTP(t *testing.T) {
 		}
 		if st.Status != "done" || st.Deleted != 249 || st.FinishedAt == nil {
 			t.Fatalf("status %+v", st)
+		}
+		if byPost := decode[ClearResponse](t, post(t, front, "/cache-clear-status", `{"prerenderToken":""}`)); byPost.ID != st.ID {
+			t.Fatalf("POST /cache-clear-status: %+v", byPost)
 		}
 		if r := decode[SearchResponse](t, post(t, front, "/search", `{"query":"https://admin-%.example/%"}`)); r.Total != 5 {
 			t.Fatalf("%d pages left, want the 5 of admin-b", r.Total)
