@@ -68,7 +68,7 @@ func (a *Appliance) Search(q SearchQuery) (SearchResult, error) {
 	} else {
 		m := newMatcher(q.Query, true)
 		bar := []byte("|")
-		err := a.store.ScanKeys("", func(key []byte) bool {
+		match := func(key []byte) bool {
 			variant, url, ok := bytes.Cut(key, bar)
 			if !ok || (q.Variant != "" && string(variant) != q.Variant) || !m.match(url) {
 				return true
@@ -78,9 +78,27 @@ func (a *Appliance) Search(q SearchQuery) (SearchResult, error) {
 				window = append(window, string(key))
 			}
 			return true
-		})
-		if err != nil {
-			return SearchResult{}, err
+		}
+		// A pattern that starts with a literal ("https://shop.example/%") only
+		// needs the keys from there, per variant; anything else scans every key.
+		starts := []string{""}
+		if p := m.prefix(); p != "" {
+			starts = starts[:0]
+			for _, v := range variantsOf(q.Variant) {
+				starts = append(starts, v+"|"+p)
+			}
+		}
+		for _, from := range starts {
+			fromB := []byte(from)
+			err := a.store.ScanKeys(from, func(key []byte) bool {
+				if !bytes.HasPrefix(key, fromB) {
+					return false
+				}
+				return match(key)
+			})
+			if err != nil {
+				return SearchResult{}, err
+			}
 		}
 	}
 	for _, key := range window {

@@ -139,6 +139,15 @@ func TestCacheManager(t *testing.T) {
 			t.Fatalf("got %+v", r)
 		}
 	})
+	t.Run("a pattern with a literal start finds both variants from there", func(t *testing.T) {
+		r, err := app.Search(SearchQuery{Query: "https://a.example/p/00%"})
+		if err != nil || r.Total != 20 || r.Items[0].Variant != "desktop" || r.Items[19].Variant != "mobile" {
+			t.Fatalf("got total %d, %v", r.Total, err)
+		}
+		if r, _ := app.Search(SearchQuery{Query: "https://a.example/p/00%", Variant: "mobile"}); r.Total != 10 {
+			t.Fatalf("mobile only: total %d", r.Total)
+		}
+	})
 	t.Run("a search past the end is empty, not an error", func(t *testing.T) {
 		r, err := app.Search(SearchQuery{Query: "b.example", Start: 10_000})
 		if err != nil || len(r.Items) != 0 || r.Total != 600 {
