@@ -422,3 +422,47 @@ func TestAnAddedSitemapSurvivesARestart(t *testing.T) {
 		t.Fatalf("Sitemaps() = %+v, %v", list, err)
 	}
 }
+
+// syncLog collects log lines from the poll goroutine for a test to read.
+type syncLog struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *syncLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *syncLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+func TestABigSitemapShowsItsProgress(t *testing.T) {
+	r := newPollerRig(t, nil)
+	var logs syncLog
+	r.p.log = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	var b strings.Builder
+	b.WriteString("<urlset>")
+	for i := range 25_000 {
+		fmt.Fprintf(&b, "<url><loc>{{ORIGIN}}/p/%d</loc></url>", i)
+	}
+	b.WriteString("</urlset>")
+	r.origin.SetFile("big.xml", []byte(b.String()))
+	if got := r.poll(t, "/big.xml"); len(got) != 25_000 {
+		t.Fatalf("queued %d", len(got))
+	}
+	out := logs.String()
+	if n := strings.Count(out, `msg="sitemap progress"`); n != 2 || !strings.Contains(out, "found=20000") {
+		t.Fatalf("%d progress lines:\n%s", n, out)
+	}
+	if !strings.Contains(out, `msg="sitemap read"`) || !strings.Contains(out, "entries=25000") || !strings.Contains(out, `msg="sitemap poll done"`) {
+		t.Fatalf("no summary lines:\n%s", out)
+	}
+	if r.m.found.Get() != 25_000 || r.m.queued.Get() != 25_000 {
+		t.Fatalf("metrics: found %d queued %d", r.m.found.Get(), r.m.queued.Get())
+	}
+}
