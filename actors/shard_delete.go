@@ -41,7 +41,9 @@ type deleteState struct {
 // INVARIANT: one write of a key at a time. A key being rendered is skipped: its
 // flight ends with a write of its own. A key being deleted is skipped by a second
 // delete. A render asked for a key being deleted is parked until the delete ends,
-// so no PutPage of it runs beside DeletePages.
+// so no PutPage of it runs beside DeletePages; flushed hits and served marks of it
+// are dropped (addHits, markServed), so no m/ key outlives its page. Any new write
+// path of the shard must check s.del.deleting the same way.
 func (s *shardActor) deletePages(ctx actor.Context, m *deletePages) {
 	if s.del.deleting == nil {
 		s.del.deleting = make(map[string]bool)
