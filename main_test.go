@@ -98,8 +98,14 @@ func freeAddr(t *testing.T) string {
 // profile under tmp so the test can find every process it started.
 func startAppliance(t *testing.T, dataDir, tmp, storageKeys string) *appliance {
 	t.Helper()
+	return startApplianceWith(t, dataDir, tmp, storageKeys, "")
+}
+
+// startApplianceWith is startAppliance with extra lines of the [render] table too.
+func startApplianceWith(t *testing.T, dataDir, tmp, storageKeys, renderKeys string) *appliance {
+	t.Helper()
 	addr := freeAddr(t)
-	cfg := fmt.Sprintf("[server]\nlisten = %q\nlog_format = \"text\"\nshutdown_timeout = \"10s\"\n[storage]\ndir = %q\n%s[render]\nbrowsers = 1\npage_timeout = \"5s\"\nchromium = %q\n[security]\nallow_private = true\n", addr, dataDir, storageKeys, chromium)
+	cfg := fmt.Sprintf("[server]\nlisten = %q\nlog_format = \"text\"\nshutdown_timeout = \"10s\"\n[storage]\ndir = %q\n%s[render]\nbrowsers = 1\npage_timeout = \"5s\"\nchromium = %q\n%s[security]\nallow_private = true\n", addr, dataDir, storageKeys, chromium, renderKeys)
 	cfgPath := filepath.Join(t.TempDir(), "config.toml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -400,4 +406,57 @@ func TestCacheSubcommandsTalkToARunningAppliance(t *testing.T) {
 			t.Fatalf("exit %d:\n%s", code, out)
 		}
 	})
+}
+
+func TestOneTabAndTwentyURLsAtOnceAreAllAnsweredSomeWith503RetryAfter(t *testing.T) {
+	origin := fixture.New(t)
+	data, tmp := t.TempDir(), shortTemp(t)
+	a := startApplianceWith(t, data, tmp, "", "tabs_per_browser = 1\nqueue_timeout = \"1s\"\n")
+	const n = 20
+	type answer struct {
+		status     int
+		retryAfter string
+		reason     string
+		err        error
+	}
+	answers := make([]answer, n)
+	client := &http.Client{Timeout: 60 * time.Second} // a hang fails the test, not the run
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			// /concurrent holds its tab for 500 ms: one tab serves a few of them
+			// within the queue timeout, not twenty.
+			resp, err := client.Get(fmt.Sprintf("http://%s/%s/concurrent?overload=%d", a.addr, origin.URL, i))
+			if err != nil {
+				answers[i].err = err
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			answers[i] = answer{resp.StatusCode, resp.Header.Get("Retry-After"), resp.Header.Get("X-Prerender-Reject-Reason"), nil}
+		})
+	}
+	wg.Wait()
+	ok, refused := 0, 0
+	for i, ans := range answers {
+		switch {
+		case ans.err != nil:
+			t.Errorf("request %d: %v", i, ans.err)
+		case ans.status == http.StatusOK:
+			ok++
+		case ans.status == http.StatusServiceUnavailable && ans.retryAfter != "" && ans.reason == "overloaded":
+			refused++
+		default:
+			t.Errorf("request %d: status %d, Retry-After %q, reason %q", i, ans.status, ans.retryAfter, ans.reason)
+		}
+	}
+	if ok == 0 || refused == 0 {
+		t.Errorf("%d rendered and %d refused of %d; want some of each", ok, refused, n)
+	}
+	t.Logf("%d rendered, %d refused with 503 and Retry-After", ok, refused)
+	// The refused ones come back: the tab is free again.
+	resp, _ := a.get(origin.URL + "/concurrent?overload=again")
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("after the burst: status %d", resp.StatusCode)
+	}
 }
