@@ -464,12 +464,15 @@ func crashTab(t *testing.T, id target.ID) {
 func TestRenderKeepsNoStateBetweenRenders(t *testing.T) {
 	t.Parallel()
 	o := fixture.New(t)
-	for i := range 2 {
+	for i := range 3 {
 		res := render(t, shared, o, "/isolation")
 		if t.Failed() {
 			return
 		}
-		contains(t, res, "cookie=none", "storage=none")
+		complete(t, res)
+		// Each render leaves all of these behind; the next must find none.
+		contains(t, res, "left=idb cache sw cookie storage session")
+		contains(t, res, "cookie=none", "storage=none", "session=none", "idb=none", "cache=none", "sw=none")
 		if c := o.Header("/isolation").Get("Cookie"); c != "" {
 			t.Errorf("render %d sent Cookie %q", i, c)
 		}
