@@ -34,7 +34,7 @@ run: deps build ## install, build and start on the embedded default config (try 
 test: deps ## every test, with the race detector, against real Chromium and Pebble
 	$(GO) test -race -count=1 -timeout 9m $(PKGS)
 
-bench: deps build ## the speed benchmarks; the hit path is reported as a ratio of a bare net/http baseline run beside it
+bench: deps build ## the speed benchmarks; the hit path and the browser pool are reported as ratios of baselines run beside them
 	$(GO) test -run '^$$' -bench . -benchtime 2s -count 5 ./httpfront/ | tee bin/bench-httpfront.txt
 	@grep 'req/s' bin/bench-httpfront.txt | awk '{ print $$1, $$(NF-1) }' | sort -k1,1 -k2,2n | \
 	awk '{ v[$$1, ++n[$$1]] = $$2 } \
@@ -44,6 +44,10 @@ bench: deps build ## the speed benchmarks; the hit path is reported as a ratio o
 	$(GO) test -run '^$$' -bench . -benchtime 2s -count 3 ./storage/
 	$(GO) test -run '^$$' -bench 'NormalQueueTick' -benchtime 5000x -count 3 ./actors/
 	$(GO) test -run '^$$' -bench 'StartWith100kPages' -benchtime 10x -count 3 ./actors/
+	@# The browser pool against a naive chromedp renderer in the same run: ratios, CPU and PSS per page.
+	CI=true $(GO) test -run '^$$' -bench 'VersusNaive' -benchtime 1x -timeout 20m ./browser/ | tee bin/bench-browser.txt
+	@# 1,000 renders after warm-up: the PSS of the appliance must not grow by more than 10%.
+	CI=true $(GO) test -run '^$$' -bench 'MemoryOver1000' -benchtime 1x -timeout 30m ./browser/ | tee -a bin/bench-browser.txt
 
 lint: ## go vet and staticcheck
 	$(GO) vet $(PKGS)
