@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/target"
 	"github.com/chromedp/chromedp"
@@ -543,6 +544,69 @@ func BenchmarkRenderPlainPage(b *testing.B) {
 	for b.Loop() {
 		if _, err := shared.Render(context.Background(), Request{URL: o.URL + "/"}); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+func TestTheBuiltInTrackersAreBlockedBeforeAnyNetworkAccess(t *testing.T) {
+	t.Parallel()
+	o := fixture.New(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	tab, err := shared.openTab(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer shared.closeTab(tab)
+	var mu sync.Mutex
+	urls := map[network.RequestID]string{}
+	failed := map[string]network.BlockedReason{}
+	if err := chromedp.Listen(tab.ctx, func(ev any) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch ev := ev.(type) {
+		case *network.EventRequestWillBeSent:
+			urls[ev.RequestID] = ev.Request.URL
+		case *network.EventLoadingFailed:
+			failed[urls[ev.RequestID]] = ev.BlockedReason
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cdp.Call(ctx, tab.target, page.Navigate, page.NavigateParams{URL: o.URL + "/trackers"}); err != nil {
+		t.Fatal(err)
+	}
+	// Blocked by Network.setBlockedURLs ("inspector"), not failed at DNS: the
+	// test machine has no network, so only the reason tells the two apart.
+	want := []string{
+		"https://www.googletagmanager.com/gtag/js?id=G-TEST",
+		"https://www.google-analytics.com/analytics.js",
+		"https://connect.facebook.net/en_US/fbevents.js",
+		"https://static.hotjar.com/c/hotjar-1.js?sv=6",
+		"https://cdn.segment.com/analytics.js/v1/KEY/analytics.min.js",
+		"https://securepubads.g.doubleclick.net/tag/js/gpt.js",
+		"https://www.facebook.com/tr?id=1&ev=PageView",
+	}
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		mu.Lock()
+		n := 0
+		for _, u := range want {
+			if _, ok := failed[u]; ok {
+				n++
+			}
+		}
+		mu.Unlock()
+		if n == len(want) || time.Now().After(deadline) {
+			break
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, u := range want {
+		if r, ok := failed[u]; !ok {
+			t.Errorf("%s: no failed load seen", u)
+		} else if r != network.BlockedReasonInspector {
+			t.Errorf("%s: failed with blocked reason %q, want %q", u, r, network.BlockedReasonInspector)
 		}
 	}
 }
