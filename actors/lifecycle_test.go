@@ -283,7 +283,8 @@ func TestABrowserIsRecycledAtItsMaximumAge(t *testing.T) {
 }
 
 // fullCapacity proves every tab works again: as many renders as tabs at once, all of
-// them 200, each slow enough that they must overlap.
+// them 200, each holding its document at the origin for 1.5 s so that they must
+// overlap there.
 func fullCapacity(t *testing.T, app *Appliance, origin *fixture.Origin, tag string) {
 	t.Helper()
 	tabs := app.cfg.Browsers * app.cfg.TabsPerBrowser
@@ -291,10 +292,10 @@ func fullCapacity(t *testing.T, app *Appliance, origin *fixture.Origin, tag stri
 	errs := make(chan error, tabs)
 	for i := range tabs {
 		wg.Go(func() {
-			url := fmt.Sprintf("%s/concurrent?%s=%d", origin.URL, tag, i)
+			url := fmt.Sprintf("%s/slowdoc?ms=1500&%s=%d", origin.URL, tag, i)
 			r, err := app.Render(context.Background(), "desktop|"+url, url)
-			if err == nil && !strings.Contains(string(r.Result.HTML), "slow done") {
-				err = errors.New("incomplete page")
+			if err == nil && r.Result.Status != 200 {
+				err = fmt.Errorf("status %d", r.Result.Status)
 			}
 			errs <- err
 		})
@@ -306,7 +307,7 @@ func fullCapacity(t *testing.T, app *Appliance, origin *fixture.Origin, tag stri
 			t.Errorf("after the failure: %v", err)
 		}
 	}
-	if got := origin.MaxInFlight("/api/slow"); got != tabs {
+	if got := origin.MaxInFlight("/slowdoc"); got != tabs {
 		t.Errorf("%d renders ran at once after the failure, want every tab (%d)", got, tabs)
 	}
 }
