@@ -66,7 +66,10 @@ type Browser struct {
 	lost         <-chan struct{} // closed when the CDP connection is gone
 
 	slots chan struct{} // one token per running render
-	spare chan *tab     // a tab opened ahead of time, handed to the next render
+	// freed gets a token (if it has room) whenever a render gives its slot
+	// back: keepSpare waits on it while every slot is busy.
+	freed chan struct{}
+	spare chan *tab // a tab opened ahead of time, handed to the next render
 	// closingCtx ends when Close starts; closing is its Done channel.
 	closingCtx  context.Context
 	stopClosing context.CancelFunc
@@ -125,6 +128,7 @@ func Start(ctx context.Context, opts Options) (*Browser, error) {
 		dataDir: filepath.Join(root, "profile"),
 		blocked: opts.blockPatterns(),
 		slots:   make(chan struct{}, opts.Tabs),
+		freed:   make(chan struct{}, 1),
 		spare:   make(chan *tab),
 		done:    make(chan struct{}),
 	}
@@ -340,6 +344,19 @@ func (b *Browser) takeTab(ctx context.Context) (*tab, error) {
 // opening it. It starts with t.
 func (b *Browser) keepSpare(t *tab) {
 	for {
+		// While every slot renders, the pool is saturated: opening a tab
+		// now would take CPU from the renders in flight, and no render can
+		// use it before one of them ends. The next tab is opened when a
+		// slot frees (and by the render itself if it comes first).
+		for t == nil && len(b.slots) == cap(b.slots) {
+			select {
+			case <-b.freed:
+			case <-b.closing:
+				return
+			case <-b.lost:
+				return
+			}
+		}
 		if t == nil {
 			ctx, cancel := context.WithTimeout(b.ctx, openTimeout)
 			// Close must not wait for a slow opening.

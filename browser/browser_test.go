@@ -9,6 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/target"
+
 	"prerenderd/browser/fixture"
 )
 
@@ -136,5 +139,50 @@ func TestStartFailsClearlyWithoutChromium(t *testing.T) {
 	_, err := Start(context.Background(), Options{Path: "/nonexistent/chromium"})
 	if err == nil || !strings.Contains(err.Error(), "/nonexistent/chromium") {
 		t.Errorf("Start = %v, want an error naming the path", err)
+	}
+}
+
+// pages counts the page targets of b: the tabs it has open.
+func pages(t *testing.T, b *Browser) int {
+	t.Helper()
+	res, err := cdp.Call(context.Background(), b.cdp, target.GetTargets, target.GetTargetsParams{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, info := range res.TargetInfos {
+		if info.Type == "page" {
+			n++
+		}
+	}
+	return n
+}
+
+func TestNoTabIsOpenedAheadWhileEverySlotRenders(t *testing.T) {
+	b := startOwn(t, 1)
+	o := fixture.New(t)
+	idle := pages(t, b) // the spare tab, and the blank page Chromium starts with
+	done := make(chan error, 1)
+	go func() {
+		_, err := b.Render(context.Background(), Request{URL: o.URL + "/slowdoc?ms=1500"})
+		done <- err
+	}()
+	for o.Hits("/slowdoc") == 0 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond) // time enough to open a tab, were it allowed
+	// The spare became the rendering tab; no new one was opened.
+	if n := pages(t, b); n != idle {
+		t.Errorf("%d tabs open while the only slot renders, %d before it: the next one must wait for a free slot", n, idle)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	// Once the slot is free the next tab is opened ahead again.
+	select {
+	case tab := <-b.spare:
+		b.closeTab(tab)
+	case <-time.After(10 * time.Second):
+		t.Fatal("no spare tab after the render ended")
 	}
 }

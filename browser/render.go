@@ -78,7 +78,13 @@ func (b *Browser) Render(ctx context.Context, req Request) (*Result, error) {
 	case <-b.lost:
 		return nil, fmt.Errorf("cannot render %q: %w", req.URL, ErrBrowserClosed)
 	}
-	defer func() { <-b.slots }()
+	defer func() {
+		<-b.slots
+		select {
+		case b.freed <- struct{}{}:
+		default:
+		}
+	}()
 
 	t, err := b.takeTab(ctx)
 	if err != nil {
