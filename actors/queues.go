@@ -185,6 +185,11 @@ func (q *priorityQueue) enqueue(items []storage.QueueItem, sync bool) enqueueRes
 	if err := q.app.store.PushQueue(fresh, sync); err != nil {
 		res.Err = err
 		q.app.log.Error("cannot queue recache", "urls", len(fresh), "err", err)
+		for _, it := range fresh {
+			if it.Source == "stale" {
+				q.app.staleQueued.Delete(it.Key) // not queued: a later stale hit tries again
+			}
+		}
 		return res
 	}
 	for _, it := range fresh {
@@ -254,9 +259,10 @@ func (q *priorityQueue) finished(m *queueRenderDone) {
 			a.pending.Delete(it.Key)
 		}
 	}
-	if it.Source == "stale" {
-		a.staleQueued.Delete(it.Key)
-	}
+	// Whatever its source, this render answered the stale hits of its key: the
+	// next stale period may queue again. (A stale request merged into an api or
+	// sitemap entry has no entry of its own to clear this.)
+	a.staleQueued.Delete(it.Key)
 	if err := a.store.DeleteQueue(it.Seq); err != nil {
 		a.log.Warn("cannot delete a done queue entry; it will be rendered again after a restart", "key", it.Key, "err", err)
 	}
