@@ -98,6 +98,8 @@ type tab struct {
 	// crashed is set when the tab's renderer crashes before a render takes it
 	// (a renderer process can take several tabs down with it).
 	crashed atomic.Bool
+	// requested is set by a render once the tab asked for its document.
+	requested bool
 }
 
 // Start starts one Chromium process, checks that it answers and opens the

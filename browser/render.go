@@ -90,9 +90,28 @@ func (b *Browser) Render(ctx context.Context, req Request) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot render %q: cannot open tab: %w", req.URL, b.classify(ctx, err))
 	}
-	defer b.closeTab(t)
+	defer func() { // the tab in use at the end: a dead one is swapped below
+		if t != nil {
+			b.closeTab(t)
+		}
+	}()
 
 	res, err := b.render(ctx, t, req)
+	if err != nil && errors.Is(err, ErrTabCrashed) && !t.requested && ctx.Err() == nil && !b.gone() {
+		// The tab died before it asked for the page (a pre-opened tab whose
+		// renderer went down with another's, before its crash event arrived):
+		// nothing of this page was tried, so try it on a fresh tab rather
+		// than spend the caller's one retry.
+		b.log.Debug("tab was dead before the render, taking another", "url", req.URL)
+		b.closeTab(t)
+		t = nil
+		var fresh *tab
+		if fresh, err = b.takeTab(ctx); err != nil {
+			return nil, fmt.Errorf("cannot render %q: cannot open tab: %w", req.URL, b.classify(ctx, err))
+		}
+		t = fresh
+		res, err = b.render(ctx, t, req)
+	}
 	if err != nil {
 		b.log.Debug("render failed", "url", req.URL, "err", err)
 		return nil, fmt.Errorf("cannot render %q: %w", req.URL, err)
@@ -132,6 +151,7 @@ func (b *Browser) render(ctx context.Context, t *tab, req Request) (*Result, err
 
 	w := newWatch(b.opts.IdleWindow, longRequest, cdp.FrameID(t.target.TargetID))
 	defer w.stop()
+	defer func() { t.requested = w.requested() }()
 	lctx, cancelListen := context.WithCancel(t.ctx)
 	defer cancelListen()
 	if err := chromedp.Listen(lctx, w.handle); err != nil {

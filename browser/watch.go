@@ -262,6 +262,13 @@ func (w *watch) finish() {
 	}
 }
 
+// requested reports whether the main document was requested at all.
+func (w *watch) requested() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.docs > 0
+}
+
 // responded reports whether the main document answered.
 func (w *watch) responded() bool {
 	w.mu.Lock()
