@@ -94,18 +94,12 @@ func (s *Store) ScanPagesMeta(start string, fn func(key string, info *PageInfo) 
 		return err
 	}
 	defer s.leave()
-	it, err := s.db.NewIter(&pebble.IterOptions{
-		LowerBound: appendKey(nil, prefixIndex, start),
-		UpperBound: prefixUpperBound(prefixIndex),
-	})
+	it, err := s.prefixIter(prefixIndex, start)
 	if err != nil {
 		return fmt.Errorf("cannot scan pages: %w", err)
 	}
 	defer it.Close()
-	mit, err := s.db.NewIter(&pebble.IterOptions{
-		LowerBound: appendKey(nil, prefixMeta, start),
-		UpperBound: prefixUpperBound(prefixMeta),
-	})
+	mit, err := s.prefixIter(prefixMeta, start)
 	if err != nil {
 		return fmt.Errorf("cannot scan pages: %w", err)
 	}
@@ -158,10 +152,7 @@ func (s *Store) ScanKeys(start string, fn func(key []byte) bool) error {
 		return err
 	}
 	defer s.leave()
-	it, err := s.db.NewIter(&pebble.IterOptions{
-		LowerBound: appendKey(nil, prefixIndex, start),
-		UpperBound: prefixUpperBound(prefixIndex),
-	})
+	it, err := s.prefixIter(prefixIndex, start)
 	if err != nil {
 		return fmt.Errorf("cannot scan page keys: %w", err)
 	}

@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"math"
 	"time"
+
+	"github.com/cockroachdb/pebble/v2"
 )
 
 // Key prefixes. Each is one letter and '/', so the upper bound of a prefix is
@@ -25,6 +27,15 @@ const dueKeyLen = len(prefixDue) + 8 + 1
 func appendKey(dst []byte, prefix, key string) []byte {
 	dst = append(dst, prefix...)
 	return append(dst, key...)
+}
+
+// prefixIter iterates over the keys under prefix from prefix+start (start ""
+// is the first) to the end of the prefix.
+func (s *Store) prefixIter(prefix, start string) (*pebble.Iterator, error) {
+	return s.db.NewIter(&pebble.IterOptions{
+		LowerBound: appendKey(nil, prefix, start),
+		UpperBound: prefixUpperBound(prefix),
+	})
 }
 
 func prefixUpperBound(prefix string) []byte {

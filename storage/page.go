@@ -350,10 +350,7 @@ func (s *Store) ScanPages(start string, fn func(key string, meta PageMeta) bool)
 		return err
 	}
 	defer s.leave()
-	it, err := s.db.NewIter(&pebble.IterOptions{
-		LowerBound: appendKey(nil, prefixIndex, start),
-		UpperBound: prefixUpperBound(prefixIndex),
-	})
+	it, err := s.prefixIter(prefixIndex, start)
 	if err != nil {
 		return fmt.Errorf("cannot scan pages: %w", err)
 	}

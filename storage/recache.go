@@ -146,10 +146,7 @@ func (s *Store) PushQueue(items []QueueItem, sync bool) error {
 }
 
 func (s *Store) lastQueueSeq() (uint64, error) {
-	it, err := s.db.NewIter(&pebble.IterOptions{
-		LowerBound: []byte(prefixQueue),
-		UpperBound: prefixUpperBound(prefixQueue),
-	})
+	it, err := s.prefixIter(prefixQueue, "")
 	if err != nil {
 		return 0, fmt.Errorf("cannot read the queue: %w", err)
 	}
@@ -175,10 +172,7 @@ func (s *Store) ScanQueue(fn func(QueueItem) bool) error {
 		return err
 	}
 	defer s.leave()
-	it, err := s.db.NewIter(&pebble.IterOptions{
-		LowerBound: []byte(prefixQueue),
-		UpperBound: prefixUpperBound(prefixQueue),
-	})
+	it, err := s.prefixIter(prefixQueue, "")
 	if err != nil {
 		return fmt.Errorf("cannot scan the queue: %w", err)
 	}

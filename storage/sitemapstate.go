@@ -88,10 +88,7 @@ func (s *Store) ScanSitemaps(fn func(url string, st SitemapState, err error) boo
 		return err
 	}
 	defer s.leave()
-	it, err := s.db.NewIter(&pebble.IterOptions{
-		LowerBound: []byte(prefixSitemap),
-		UpperBound: prefixUpperBound(prefixSitemap),
-	})
+	it, err := s.prefixIter(prefixSitemap, "")
 	if err != nil {
 		return fmt.Errorf("cannot scan sitemaps: %w", err)
 	}

@@ -113,10 +113,7 @@ func Open(opts Options) (*Store, error) {
 // countPages counts i/ summaries and adds up the page sizes they record; they are
 // small, so the count does not read page bodies.
 func (s *Store) countPages() (n, size int64, err error) {
-	it, err := s.db.NewIter(&pebble.IterOptions{
-		LowerBound: []byte(prefixIndex),
-		UpperBound: prefixUpperBound(prefixIndex),
-	})
+	it, err := s.prefixIter(prefixIndex, "")
 	if err != nil {
 		return 0, 0, err
 	}
