@@ -366,8 +366,9 @@ func (q *normalQueue) pump(ctx actor.Context) {
 		return
 	}
 	now := a.cfg.Clock()
-	interval := normalInterval(a.store.PageCount(), a.cfg.TTL)
-	a.metrics.normalPace.Store(int64(normalPerHour(a.store.PageCount(), a.cfg.TTL)))
+	pages := a.store.PageCount()
+	interval := normalInterval(pages, a.cfg.TTL)
+	a.metrics.normalPace.Store(int64(normalPerHour(pages, a.cfg.TTL)))
 	if len(q.inflight) >= a.queueSlots() {
 		return // a render's end pumps again
 	}
