@@ -22,7 +22,7 @@ func TestTheEmbeddedDefaultLoads(t *testing.T) {
 	if err != nil {
 		t.Fatalf("default config: %v", err)
 	}
-	if c.Listen != "127.0.0.1:3000" || c.PageTimeout != 15*time.Second || c.IdleWindow != 500*time.Millisecond || c.BlockCache != 64<<20 || c.MaxBytes != 10<<30 {
+	if c.Listen != "127.0.0.1:3000" || c.PageTimeout != 15*time.Second || c.IdleWindow != 200*time.Millisecond || c.BlockCache != 64<<20 || c.MaxBytes != 10<<30 {
 		t.Fatalf("unexpected defaults: %+v", c)
 	}
 }

@@ -4,7 +4,8 @@
 //
 // A render takes a tab opened ahead of time in a fresh incognito browser
 // context, navigates, waits until the page is done by the rules of DESIGN.md
-// §4 (the load event and a quiet network, or window.prerenderReady), and
+// §4 (the load event and a quiet network, then the page settled: its short
+// timers and queued work ran, see js/ready.js; or window.prerenderReady), and
 // returns the serialized DOM with the status and headers the page asks for.
 // Errors that callers act on are typed: ErrBrowserClosed (retry on another
 // browser), ErrTabCrashed and ErrNavigation.

@@ -15,7 +15,7 @@ import (
 type Options struct {
 	Path        string        // Chromium binary; "" = look up chromium, chromium-browser, google-chrome on PATH
 	Tabs        int           // max concurrent renders in this browser (default 2)
-	IdleWindow  time.Duration // default 500ms
+	IdleWindow  time.Duration // default 200ms: quiet network before the page settles (js/ready.js)
 	PageTimeout time.Duration // default 15s
 	Block       []string      // resource types not downloaded: "image", "media", "font", "stylesheet"; default image, media, font
 	BlockURLs   []string      // extra URL patterns blocked, on top of the built-in tracker list
@@ -24,7 +24,7 @@ type Options struct {
 
 const (
 	defaultTabs        = 2
-	defaultIdleWindow  = 500 * time.Millisecond
+	defaultIdleWindow  = 200 * time.Millisecond
 	defaultPageTimeout = 15 * time.Second
 )
 

@@ -11,7 +11,7 @@ import (
 func TestOptionsEnsureDefaultsFillsZeroFields(t *testing.T) {
 	var o Options
 	o.EnsureDefaults()
-	if o.Tabs != 2 || o.IdleWindow != 500*time.Millisecond || o.PageTimeout != 15*time.Second || o.Logger == nil {
+	if o.Tabs != 2 || o.IdleWindow != defaultIdleWindow || o.PageTimeout != 15*time.Second || o.Logger == nil {
 		t.Errorf("defaults = %+v", o)
 	}
 	if strings.Join(o.Block, ",") != "image,media,font" {

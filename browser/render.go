@@ -29,6 +29,10 @@ const (
 	// even a huge DOM takes well under a second; a page stuck in a busy
 	// loop never answers.
 	snapshotTimeout = 3 * time.Second
+
+	// settleTimeout bounds the page's settle (js/ready.js waits at most 1 s
+	// for short timers, then one task).
+	settleTimeout = 1500 * time.Millisecond
 )
 
 //go:embed js/snapshot.js
@@ -202,9 +206,26 @@ func (b *Browser) render(ctx context.Context, t *tab, req Request) (*Result, err
 	defer timeout.Stop()
 
 	incomplete := false
+	settled := make(chan uint64, 1)
+	settling := false
 wait:
 	for {
 		select {
+		case gen := <-w.quiet:
+			// The network is quiet: let the page settle, unless it is settling
+			// already (a newer quiet period is checked when that one ends).
+			if !settling {
+				settling = true
+				wg.Go(func() {
+					settle(opCtx, t.target)
+					settled <- gen
+				})
+			}
+		case gen := <-settled:
+			settling = false
+			if w.stillQuiet(gen) {
+				break wait
+			}
 		case <-opCtx.Done():
 			return nil, b.fail(opCtx, context.Cause(opCtx))
 		case n := <-nav:
@@ -295,6 +316,23 @@ func (b *Browser) fail(opCtx context.Context, err error) error {
 		return fmt.Errorf("%w: %w", ErrBrowserClosed, err)
 	}
 	return err
+}
+
+// settleExpression awaits js/ready.js's settle function; a document without
+// it (about:blank, an error page) settles after one task.
+const settleExpression = `(globalThis[Symbol.for('prerenderd.settle')] || (() => new Promise((r) => setTimeout(r, 0))))()`
+
+// settle lets the page run its short timers and the work already queued on its
+// main thread (js/ready.js). It is bounded: a page whose main thread does not
+// answer is left to the snapshot, which finds it hung.
+func settle(ctx context.Context, t *chromedp.Target) {
+	ctx, cancel := context.WithTimeout(ctx, settleTimeout)
+	defer cancel()
+	_, _ = cdp.Call(ctx, t, runtime.Evaluate, runtime.EvaluateParams{
+		Expression:   settleExpression,
+		AwaitPromise: new(true),
+		Silent:       new(true),
+	})
 }
 
 type snapshotValue struct {

@@ -29,6 +29,10 @@ const (
 // prerenderReady = false is waited for until it sets true or times out: that
 // is what the prerender.io convention asks of a renderer.
 //
+// A quiet network is not the end yet: quiet is signalled, the render asks the
+// page to settle (js/ready.js: its short timers run, one more task), and the
+// page is done only if nothing started meanwhile (stillQuiet).
+//
 // handle runs on chromedp's event loop of the tab and timers run on their own
 // goroutines; mu serializes both.
 type watch struct {
@@ -37,6 +41,7 @@ type watch struct {
 	frame cdp.FrameID // the main frame: its id is the target id
 
 	done    chan struct{} // closed once, when the page is done or redirected
+	quiet   chan uint64   // the idle rule holds; carries the activity generation
 	crashed chan struct{} // closed once, on Inspector.targetCrashed
 	dialogs chan struct{} // a JavaScript dialog waits to be dismissed
 
@@ -53,6 +58,7 @@ type watch struct {
 	ready       readyState
 	idleReached bool
 	last        time.Time // last request start or end
+	gen         uint64    // counts activity: a quiet period is the one of its gen
 	inflight    map[network.RequestID]*time.Timer
 	idleTimer   *time.Timer
 }
@@ -63,6 +69,7 @@ func newWatch(idle, long time.Duration, frame cdp.FrameID) *watch {
 		long:     long,
 		frame:    frame,
 		done:     make(chan struct{}),
+		quiet:    make(chan uint64, 1),
 		crashed:  make(chan struct{}),
 		dialogs:  make(chan struct{}, 1),
 		inflight: make(map[network.RequestID]*time.Timer),
@@ -226,6 +233,7 @@ func (w *watch) expire(id network.RequestID) {
 // is in flight.
 func (w *watch) activity() {
 	w.last = time.Now()
+	w.gen++
 	w.idleReached = false
 	if len(w.inflight) == 0 {
 		w.idleTimer.Reset(w.idle)
@@ -251,8 +259,28 @@ func (w *watch) check() {
 	case w.ready == readyTrue:
 		w.finish()
 	case w.loaded && w.idleReached && w.ready != readyFalse:
-		w.finish()
+		select {
+		case <-w.quiet: // an older quiet period nobody took: this one replaces it
+		default:
+		}
+		w.quiet <- w.gen
 	}
+}
+
+// stillQuiet reports whether the quiet period of generation gen lasted: no
+// request started or ended since, and the page did not ask to be waited for.
+// It finishes the watch when it did.
+func (w *watch) stillQuiet(gen uint64) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.finished {
+		return true
+	}
+	if w.gen != gen || !w.idleReached || w.ready == readyFalse {
+		return false
+	}
+	w.finish()
+	return true
 }
 
 func (w *watch) finish() {

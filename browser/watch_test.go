@@ -144,6 +144,12 @@ func TestWatchDecidesWhenAPageIsDone(t *testing.T) {
 					}
 					time.Sleep(s.wait)
 					synctest.Wait()
+					// A settle that takes no time: the quiet period is the end.
+					select {
+					case gen := <-w.quiet:
+						w.stillQuiet(gen)
+					default:
+					}
 					select {
 					case <-w.done:
 						if !s.wantDone {
@@ -159,6 +165,47 @@ func TestWatchDecidesWhenAPageIsDone(t *testing.T) {
 			})
 		})
 	}
+}
+
+func TestWatchIsNotDoneWhenTheQuietPeriodEndsWhileThePageSettles(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const idle = 200 * time.Millisecond
+		w := newWatch(idle, longRequest, mainFrame)
+		defer w.stop()
+		w.begin(time.Now())
+		w.handle(docStart())
+		w.handle(reqEnd("doc"))
+		w.handle(load())
+		time.Sleep(idle)
+		synctest.Wait()
+		var gen uint64
+		select {
+		case gen = <-w.quiet:
+		default:
+			t.Fatal("no quiet period after the idle window")
+		}
+		// While the page settles, a timer's handler starts a request.
+		w.handle(reqStart("late"))
+		if w.stillQuiet(gen) {
+			t.Fatal("done although a request started while the page settled")
+		}
+		w.handle(reqEnd("late"))
+		time.Sleep(idle)
+		synctest.Wait()
+		select {
+		case gen = <-w.quiet:
+		default:
+			t.Fatal("no quiet period after the late request")
+		}
+		if !w.stillQuiet(gen) {
+			t.Fatal("not done after a settle with nothing new")
+		}
+		select {
+		case <-w.done:
+		default:
+			t.Fatal("done is not closed")
+		}
+	})
 }
 
 func TestWatchRemembersTheRedirectAndTheStatus(t *testing.T) {
