@@ -134,7 +134,9 @@ func (r *renderActor) finish(ctx actor.Context, res *browser.Result, err error) 
 	ctx.Stop(ctx.Self())
 }
 
-// retryable: the browser, not the page, failed; another browser may succeed.
+// retryable: the browser or the tab failed, not the origin; another browser may
+// succeed once (a crash or a hang may be the page's own, so only once).
 func retryable(err error) bool {
-	return errors.Is(err, browser.ErrBrowserClosed) || errors.Is(err, browser.ErrTabCrashed)
+	return errors.Is(err, browser.ErrBrowserClosed) || errors.Is(err, browser.ErrTabCrashed) ||
+		errors.Is(err, browser.ErrTabHung)
 }

@@ -61,7 +61,7 @@ type Result struct {
 // (DESIGN §4). It waits for a free tab first, at most Options.Tabs renders run
 // at once. It is safe for concurrent use.
 //
-// Errors wrap ErrBrowserClosed (retry elsewhere), ErrTabCrashed,
+// Errors wrap ErrBrowserClosed (retry elsewhere), ErrTabCrashed, ErrTabHung,
 // ErrNavigation, or the error of ctx.
 func (b *Browser) Render(ctx context.Context, req Request) (*Result, error) {
 	b.mu.Lock()
@@ -261,14 +261,15 @@ wait:
 
 	snap, err := snapshot(opCtx, t.target)
 	if errors.Is(err, context.DeadlineExceeded) && opCtx.Err() == nil {
-		// A script stuck in a loop keeps the main thread from answering;
-		// terminating it lets the DOM it built so far be serialized.
-		b.log.Debug("page busy, terminating its script", "url", req.URL)
+		// A script stuck in a loop keeps the main thread from answering. What
+		// it built may be half a page, so none of it is answered; terminating
+		// the script lets the tab close at once instead of at Chromium's hang
+		// timeout.
+		b.log.Debug("page hung, terminating its script", "url", req.URL)
 		tctx, cancel := context.WithTimeout(opCtx, time.Second)
 		_, _ = cdp.Call(tctx, t.target, runtime.TerminateExecution, cdp.Empty{})
 		cancel()
-		snap, err = snapshot(opCtx, t.target)
-		incomplete = true
+		return nil, fmt.Errorf("%w: the page did not answer within %s: %w", ErrTabHung, snapshotTimeout, err)
 	}
 	if err != nil {
 		return nil, b.fail(opCtx, err)

@@ -279,16 +279,6 @@ func TestRender(t *testing.T) {
 			},
 		},
 		{
-			name: "a page stuck in a script loop is snapshotted after its script is terminated",
-			path: "/busy",
-			check: func(t *testing.T, o *fixture.Origin, res *Result) {
-				if !res.Incomplete {
-					t.Error("Incomplete = false, want true for a page whose script was killed")
-				}
-				contains(t, res, "built before the loop")
-			},
-		},
-		{
 			name: "the default user agent says Chrome, not HeadlessChrome, and ends with prerenderd",
 			path: "/ua",
 			check: func(t *testing.T, o *fixture.Origin, res *Result) {
@@ -358,6 +348,18 @@ func TestRenderErrors(t *testing.T) {
 			url:    func(_ *testing.T, o *fixture.Origin) string { return o.URL + "/slowdoc?ms=60000" },
 			want:   []error{ErrNavigation, context.DeadlineExceeded},
 			within: sharedTimeout + 2*time.Second,
+		},
+		{
+			name:   "a page whose script loops forever after it is idle is a hung tab, not half a page",
+			url:    func(_ *testing.T, o *fixture.Origin) string { return o.URL + "/busy" },
+			want:   []error{ErrTabHung},
+			within: settleTimeout + snapshotTimeout + 3*time.Second,
+		},
+		{
+			name:   "a page whose script loops forever from its first parse is a hung tab at the page timeout",
+			url:    func(_ *testing.T, o *fixture.Origin) string { return o.URL + "/spin" },
+			want:   []error{ErrTabHung},
+			within: sharedTimeout + snapshotTimeout + 3*time.Second,
 		},
 		{
 			name:    "the caller's deadline ends the render with the caller's error",

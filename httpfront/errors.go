@@ -40,6 +40,8 @@ func statusOf(err error) (int, string) {
 		return http.StatusServiceUnavailable, "shutting-down"
 	case errors.Is(err, browser.ErrTabCrashed):
 		return http.StatusGatewayTimeout, "tab-crashed"
+	case errors.Is(err, browser.ErrTabHung):
+		return http.StatusGatewayTimeout, "tab-hung"
 	case errors.Is(err, browser.ErrBrowserClosed):
 		return http.StatusGatewayTimeout, "browser-crashed"
 	case errors.Is(err, browser.ErrNavigation):
