@@ -180,7 +180,7 @@ func TestNoTabIsOpenedAheadWhileEverySlotRenders(t *testing.T) {
 	}
 	// Once the slot is free the next tab is opened ahead again.
 	select {
-	case tab := <-b.spare:
+	case tab := <-b.ready:
 		b.closeTab(tab)
 	case <-time.After(10 * time.Second):
 		t.Fatal("no spare tab after the render ended")

@@ -57,9 +57,9 @@ type Result struct {
 	StatusDeclared bool
 }
 
-// Render loads req.URL in a fresh tab and returns the page once it is done
-// (DESIGN §4). It waits for a free tab first, at most Options.Tabs renders run
-// at once. It is safe for concurrent use.
+// Render loads req.URL in a ready tab (see the package doc on isolation) and
+// returns the page once it is done (DESIGN §4). It waits for a free tab first,
+// at most Options.Tabs renders run at once. It is safe for concurrent use.
 //
 // Errors wrap ErrBrowserClosed (retry elsewhere), ErrTabCrashed, ErrTabHung,
 // ErrNavigation, or the error of ctx.
@@ -84,23 +84,27 @@ func (b *Browser) Render(ctx context.Context, req Request) (*Result, error) {
 	}
 	defer func() {
 		<-b.slots
-		select {
-		case b.freed <- struct{}{}:
-		default:
-		}
+		b.signal()
 	}()
 
 	t, err := b.takeTab(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("cannot render %q: cannot open tab: %w", req.URL, b.classify(ctx, err))
 	}
-	defer func() { // the tab in use at the end: a dead one is swapped below
+	// The tab in use at the end (a dead one is swapped below) serves again
+	// only after a page that ended well: a crash, a hang, a timeout or a
+	// redirect may leave it mid-work. A page with documents from more than one
+	// origin is not cleared reliably (third-party storage is partitioned by
+	// site), so its tab is closed as well.
+	var res *Result
+	defer func() {
 		if t != nil {
-			b.closeTab(t)
+			reuse := err == nil && !res.Incomplete && res.HTML != nil && len(t.origins) == 1
+			b.releaseTab(t, reuse, t.origins)
 		}
 	}()
 
-	res, err := b.render(ctx, t, req)
+	res, err = b.render(ctx, t, req)
 	if err != nil && errors.Is(err, ErrTabCrashed) && !t.requested && ctx.Err() == nil && !b.gone() {
 		// The tab died before it asked for the page (a pre-opened tab whose
 		// renderer went down with another's, before its crash event arrived):
@@ -155,7 +159,7 @@ func (b *Browser) render(ctx context.Context, t *tab, req Request) (*Result, err
 
 	w := newWatch(b.opts.IdleWindow, longRequest, cdp.FrameID(t.target.TargetID))
 	defer w.stop()
-	defer func() { t.requested = w.requested() }()
+	defer func() { t.requested, t.origins = w.requested(), w.origins() }()
 	lctx, cancelListen := context.WithCancel(t.ctx)
 	defer cancelListen()
 	if err := chromedp.Listen(lctx, w.handle); err != nil {

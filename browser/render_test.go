@@ -114,11 +114,11 @@ func TestRender(t *testing.T) {
 			check: func(t *testing.T, o *fixture.Origin, res *Result) {
 				complete(t, res)
 				contains(t, res, `<h1 id="name">Espresso Machine 7</h1>`)
-				// The long poll only stops counting after 2 s; finishing
-				// well before proves prerenderReady ended the render.
-				if res.Duration > 1500*time.Millisecond {
-					t.Errorf("Duration = %s, want the render to end at prerenderReady (~0.4 s)", res.Duration)
-				}
+				// The page writes a marker 1 s (of its own time) after it is
+				// ready; the long poll only stops counting after 2 s. Without the
+				// marker, prerenderReady ended the render, however loaded the
+				// machine is.
+				lacks(t, res, "after ready")
 			},
 		},
 		{
@@ -189,10 +189,12 @@ func TestRender(t *testing.T) {
 			name: "a page that never goes idle finishes once its long poll is older than 2 s",
 			path: "/never-idle",
 			check: func(t *testing.T, o *fixture.Origin, res *Result) {
+				// Complete: it finished before the page timeout, so the long
+				// poll stopped counting; not before 2 s: it counted until then.
 				complete(t, res)
 				contains(t, res, "Long poll open")
-				if res.Duration < longRequest || res.Duration > longRequest+2*time.Second {
-					t.Errorf("Duration = %s, want just over %s", res.Duration, longRequest)
+				if res.Duration < longRequest {
+					t.Errorf("Duration = %s, want at least %s", res.Duration, longRequest)
 				}
 			},
 		},
@@ -205,8 +207,8 @@ func TestRender(t *testing.T) {
 				}
 				status(t, res, 200)
 				lacks(t, res, `<p id="ticks">0</p>`)
-				if res.Duration < sharedTimeout || res.Duration > sharedTimeout+2*time.Second {
-					t.Errorf("Duration = %s, want about %s", res.Duration, sharedTimeout)
+				if res.Duration < sharedTimeout {
+					t.Errorf("Duration = %s, want at least the page timeout %s", res.Duration, sharedTimeout)
 				}
 			},
 		},
@@ -464,11 +466,38 @@ func crashTab(t *testing.T, id target.ID) {
 	_, _ = cdp.Call(cctx, chromedp.FromContext(ctx).Target, page.Crash, cdp.Empty{})
 }
 
+// readyTab waits until b has exactly one tab ready and none being reset, and
+// returns its target id: the tab the next render takes.
+func readyTab(t *testing.T, b *Browser) string {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for len(b.ready) != 1 || b.resetting.Load() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d tabs ready, %d being reset after 10 s; want 1 and 0", len(b.ready), b.resetting.Load())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	tab := <-b.ready
+	b.ready <- tab
+	return string(tab.target.TargetID)
+}
+
+// TestRenderKeepsNoStateBetweenRenders renders a page that reads, then writes,
+// every kind of storage a page can write, three times on one tab: the tab is
+// reused (it is cheaper than a fresh browser context, see resetTab), and no
+// render may find what the one before left.
 func TestRenderKeepsNoStateBetweenRenders(t *testing.T) {
-	t.Parallel()
+	b := startOwn(t, 1)
 	o := fixture.New(t)
+	var first string
 	for i := range 3 {
-		res := render(t, shared, o, "/isolation")
+		id := readyTab(t, b)
+		if i == 0 {
+			first = id
+		} else if id != first {
+			t.Fatalf("render %d takes tab %s, want the reused tab %s", i, id, first)
+		}
+		res := render(t, b, o, "/isolation")
 		if t.Failed() {
 			return
 		}
@@ -480,6 +509,50 @@ func TestRenderKeepsNoStateBetweenRenders(t *testing.T) {
 			t.Errorf("render %d sent Cookie %q", i, c)
 		}
 	}
+}
+
+// TestRenderWithAThirdPartyFrameKeepsNoStateEither: a frame from another
+// origin stores into a partition of its own, which clearing the page's origins
+// does not reach, so such a tab is closed rather than reused; the frame finds
+// nothing either way.
+func TestRenderWithAThirdPartyFrameKeepsNoStateEither(t *testing.T) {
+	b := startOwn(t, 1)
+	o := fixture.New(t)
+	var ids []string
+	for i := range 3 {
+		ids = append(ids, readyTab(t, b))
+		res := render(t, b, o, "/isolation-framed")
+		if t.Failed() {
+			return
+		}
+		complete(t, res)
+		contains(t, res, "frame-left=idb cache sw cookie storage session")
+		contains(t, res, "frame-cookie=none", "frame-storage=none", "frame-session=none", "frame-idb=none",
+			"frame-cache=none", "frame-sw=none")
+		if i > 0 && ids[i] == ids[i-1] {
+			t.Errorf("render %d reused the tab of a page with a third-party frame", i)
+		}
+	}
+}
+
+// TestRenderOfAPageThatOpensAPopupKeepsNoState: the popup lives in the tab's
+// browser context, so the tab is closed (and its context with the popup)
+// rather than reused.
+func TestRenderOfAPageThatOpensAPopupKeepsNoState(t *testing.T) {
+	b := startOwn(t, 1)
+	o := fixture.New(t)
+	first := readyTab(t, b)
+	complete(t, render(t, b, o, "/popup"))
+	for deadline := time.Now().Add(5 * time.Second); o.Hits("/isolation") == 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the popup never loaded")
+		}
+	}
+	if readyTab(t, b) == first {
+		t.Error("the tab whose page opened a popup was reused")
+	}
+	res := render(t, b, o, "/isolation")
+	contains(t, res, "cookie=none", "storage=none", "session=none", "idb=none", "cache=none", "sw=none")
 }
 
 // TestRenderRunsUpToTabsAtOnce is not parallel: it needs both tabs of the

@@ -2,6 +2,8 @@ package browser
 
 import (
 	"net/http"
+	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -51,6 +53,7 @@ type watch struct {
 	crash       bool
 	docID       network.RequestID // the main document's request
 	docs        int               // main-frame documents so far; >1 after a script navigation
+	docOrigins  []string          // origins of every document requested, in any frame
 	status      int
 	redirect    *network.Response
 	location    string
@@ -107,6 +110,9 @@ func (w *watch) handle(ev any) {
 	}
 	switch ev := ev.(type) {
 	case *network.EventRequestWillBeSent:
+		if ev.Type == network.ResourceTypeDocument && ev.Request != nil {
+			w.noteOrigin(ev.Request.URL)
+		}
 		if ev.Type == network.ResourceTypeDocument && ev.FrameID == w.frame {
 			if ev.RequestID == w.docID && ev.RedirectResponse != nil {
 				// Only the document the caller asked for is answered as
@@ -181,6 +187,27 @@ func (w *watch) handle(ev any) {
 			close(w.crashed)
 		}
 	}
+}
+
+// noteOrigin records the origin of a document's URL (each hop of a redirect
+// too: any of them may have set a cookie or storage). A URL without a usable
+// origin (data:, about:, blob:) is recorded as itself, so it counts as another
+// origin and its tab is not reused.
+func (w *watch) noteOrigin(raw string) {
+	o := raw
+	if u, err := url.Parse(raw); err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" {
+		o = u.Scheme + "://" + u.Host
+	}
+	if !slices.Contains(w.docOrigins, o) {
+		w.docOrigins = append(w.docOrigins, o)
+	}
+}
+
+// origins returns the origins of every document of the render.
+func (w *watch) origins() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.Clone(w.docOrigins)
 }
 
 // wsID keeps websocket ids apart from request ids in inflight.

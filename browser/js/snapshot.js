@@ -1,6 +1,6 @@
 // Evaluated once the page is done. It reads the prerender meta tags first
 // (a page may have added them from JavaScript), then strips every script but
-// JSON-LD from the live DOM (the tab is thrown away afterwards) and
+// JSON-LD from the live DOM (the page is unloaded afterwards) and
 // serializes the document with its doctype.
 (() => {
   const metas = (name) =>
