@@ -395,19 +395,23 @@ func (b *Browser) releaseTab(t *tab, reuse bool, origins []string) {
 	}
 	b.resetting.Add(1)
 	b.closers.Go(func() {
-		defer b.resetting.Add(-1)
 		begin := time.Now()
 		if err := b.resetTab(t, origins); err != nil {
 			b.log.Debug("cannot reset tab, closing it", "err", err)
-			b.closeTab(t)
+			b.resetting.Add(-1)
+			b.closeTab(t) // wakes keepReady: no tab is coming from here
 			return
 		}
+		// Ready before no longer resetting: keepReady must never see
+		// neither and open a tab that is not needed.
 		select {
 		case b.ready <- t:
 			b.log.Debug("tab reset", "took", time.Since(begin))
 		default: // enough tabs wait already
 			b.closeTab(t)
 		}
+		b.resetting.Add(-1)
+		b.signal()
 	})
 }
 
