@@ -199,6 +199,15 @@ func TestRender(t *testing.T) {
 			},
 		},
 		{
+			name: "a page that re-arms a short timer forever is done once the settle stops waiting for it",
+			path: "/timer-loop",
+			check: func(t *testing.T, o *fixture.Origin, res *Result) {
+				complete(t, res)
+				contains(t, res, "animated by a timer")
+				lacks(t, res, `<p id="frames">0</p>`)
+			},
+		},
+		{
 			name: "a page that keeps the network busy is snapshotted at the page timeout",
 			path: "/timeout",
 			check: func(t *testing.T, o *fixture.Origin, res *Result) {
