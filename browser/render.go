@@ -210,25 +210,35 @@ func (b *Browser) render(ctx context.Context, t *tab, req Request) (*Result, err
 	defer timeout.Stop()
 
 	incomplete := false
+	// One settle runs at a time. A quiet period that begins while one runs
+	// (the page's timers started a request and it ended) is kept in next and
+	// settled once that one turns out stale.
 	settled := make(chan uint64, 1)
-	settling := false
+	settling, next, hasNext := false, uint64(0), false
+	startSettle := func(gen uint64) {
+		settling = true
+		wg.Go(func() {
+			settle(opCtx, t.target)
+			settled <- gen
+		})
+	}
 wait:
 	for {
 		select {
 		case gen := <-w.quiet:
-			// The network is quiet: let the page settle, unless it is settling
-			// already (a newer quiet period is checked when that one ends).
-			if !settling {
-				settling = true
-				wg.Go(func() {
-					settle(opCtx, t.target)
-					settled <- gen
-				})
+			if settling {
+				next, hasNext = gen, true
+			} else {
+				startSettle(gen)
 			}
 		case gen := <-settled:
 			settling = false
 			if w.stillQuiet(gen) {
 				break wait
+			}
+			if hasNext {
+				hasNext = false
+				startSettle(next)
 			}
 		case <-opCtx.Done():
 			return nil, b.fail(opCtx, context.Cause(opCtx))

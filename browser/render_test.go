@@ -199,6 +199,14 @@ func TestRender(t *testing.T) {
 			},
 		},
 		{
+			name: "a request that starts and ends while the page settles leads to a new settle, not the timeout",
+			path: "/timer-fetch",
+			check: func(t *testing.T, o *fixture.Origin, res *Result) {
+				complete(t, res)
+				contains(t, res, "timer done")
+			},
+		},
+		{
 			name: "a page that re-arms a short timer forever is done once the settle stops waiting for it",
 			path: "/timer-loop",
 			check: func(t *testing.T, o *fixture.Origin, res *Result) {
