@@ -384,19 +384,20 @@ func (b *Browser) takeTab(ctx context.Context) (*tab, error) {
 	}
 }
 
-// releaseTab ends a render's hold on t: a tab that may serve again is reset
-// for the next render off the caller's path, any other is closed. origins are
-// the origins of every document of the render (see watch.origins).
-func (b *Browser) releaseTab(t *tab, reuse bool, origins []string) {
+// releaseTab ends a render's hold on t. After a render that ended well
+// (endedWell) the tab is reset for the next render off the caller's path, unless
+// its page had documents from more than one origin: third-party storage is
+// partitioned by site, out of reach of resetTab. Any other tab is closed.
+func (b *Browser) releaseTab(t *tab, endedWell bool) {
 	t.renders++
-	if !reuse || t.renders >= rendersPerTab || !t.usable() || b.gone() {
+	if !endedWell || len(t.origins) != 1 || t.renders >= rendersPerTab || !t.usable() || b.gone() {
 		b.closeTab(t)
 		return
 	}
 	b.resetting.Add(1)
 	b.closers.Go(func() {
 		begin := time.Now()
-		if err := b.resetTab(t, origins); err != nil {
+		if err := b.resetTab(t); err != nil {
 			b.log.Debug("cannot reset tab, closing it", "err", err)
 			b.resetting.Add(-1)
 			b.closeTab(t) // wakes keepReady: no tab is coming from here
@@ -423,7 +424,7 @@ func (b *Browser) releaseTab(t *tab, reuse bool, origins []string) {
 // context with any other target left (a popup) is refused. The isolation
 // tests prove it; measured, this costs less CPU than a fresh context per
 // render (see the package doc).
-func (b *Browser) resetTab(t *tab, origins []string) error {
+func (b *Browser) resetTab(t *tab) error {
 	ctx, cancel := context.WithTimeout(t.ctx, resetTimeout)
 	defer cancel()
 	stop := context.AfterFunc(b.closingCtx, cancel)
@@ -446,7 +447,7 @@ func (b *Browser) resetTab(t *tab, origins []string) error {
 	if _, err := cdp.Call(ctx, b.cdp, storage.ClearCookies, storage.ClearCookiesParams{BrowserContextID: t.context}); err != nil {
 		return fmt.Errorf("cannot clear cookies: %w", err)
 	}
-	for _, o := range origins {
+	for _, o := range t.origins {
 		if _, err := cdp.Call(ctx, t.target, storage.ClearDataForOrigin, storage.ClearDataForOriginParams{Origin: o, StorageTypes: "all"}); err != nil {
 			return fmt.Errorf("cannot clear the storage of %s: %w", o, err)
 		}

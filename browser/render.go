@@ -91,16 +91,13 @@ func (b *Browser) Render(ctx context.Context, req Request) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot render %q: cannot open tab: %w", req.URL, b.classify(ctx, err))
 	}
-	// The tab in use at the end (a dead one is swapped below) serves again
+	// The tab in use at the end (a dead one is swapped below) may serve again
 	// only after a page that ended well: a crash, a hang, a timeout or a
-	// redirect may leave it mid-work. A page with documents from more than one
-	// origin is not cleared reliably (third-party storage is partitioned by
-	// site), so its tab is closed as well.
+	// redirect may leave it mid-work.
 	var res *Result
 	defer func() {
 		if t != nil {
-			reuse := err == nil && !res.Incomplete && res.HTML != nil && len(t.origins) == 1
-			b.releaseTab(t, reuse, t.origins)
+			b.releaseTab(t, err == nil && !res.Incomplete && res.HTML != nil)
 		}
 	}()
 
