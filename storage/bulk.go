@@ -2,7 +2,6 @@ package storage
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -41,30 +40,13 @@ func (s *Store) DeletePages(keys []string) (int, error) {
 	var pages int
 	var size int64
 	for _, key := range keys {
-		prev, existed, err := s.summary(key)
+		counted, n, err := s.deleteInto(b, key)
 		if err != nil {
 			return 0, err
 		}
-		counted := existed
-		if !existed {
-			// As in DeletePage: a page without its summary still loses its d/ key.
-			err := s.viewFields(key, func(f *pageFields) { prev.ExpiresAt = f.expiresAt })
-			switch {
-			case err == nil:
-				existed = true
-			case !errors.Is(err, ErrNotFound):
-				s.log.Warn("storage cannot read page to delete its due entry", "key", key, "err", err)
-			}
-		}
-		_ = b.Delete(appendKey(nil, prefixPage, key), nil)
-		_ = b.Delete(appendKey(nil, prefixIndex, key), nil)
-		_ = b.Delete(appendKey(nil, prefixMeta, key), nil)
-		if existed {
-			_ = b.Delete(appendDueKey(nil, prev.ExpiresAt, key), nil)
-		}
 		if counted {
 			pages++
-			size += int64(prev.Size)
+			size += n
 		}
 	}
 	if err := s.checkFree(int64(b.Len()), s.opts.MinFreeBytes/2); err != nil {

@@ -286,13 +286,34 @@ func (s *Store) DeletePage(key string) error {
 		return err
 	}
 	defer s.leave()
-	prev, existed, err := s.summary(key)
+	b := s.db.NewBatch()
+	defer b.Close()
+	counted, size, err := s.deleteInto(b, key)
 	if err != nil {
 		return err
 	}
-	pageKey := appendKey(nil, prefixPage, key)
-	// PageCount counts summaries, so only a page that had one is uncounted.
-	counted := existed
+	if err := s.checkFree(int64(b.Len()), s.opts.MinFreeBytes/2); err != nil {
+		return fmt.Errorf("cannot delete page %q: %w", key, err)
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
+		return fmt.Errorf("cannot delete page %q: %w", key, err)
+	}
+	if counted {
+		s.pages.Add(-1)
+		s.bytes.Add(-size)
+	}
+	return nil
+}
+
+// deleteInto adds to b the deletes of every key of the page key: p/, i/, m/ and
+// its d/ entry. counted tells whether the page had a summary, which is what
+// PageCount counts, and size is its size then.
+func (s *Store) deleteInto(b *pebble.Batch, key string) (counted bool, size int64, err error) {
+	prev, existed, err := s.summary(key)
+	if err != nil {
+		return false, 0, err
+	}
+	counted = existed
 	if !existed {
 		// No summary: a page can only lack one if the keyspace was damaged;
 		// read its expiry from the page itself so no d/ entry dangles.
@@ -304,25 +325,16 @@ func (s *Store) DeletePage(key string) error {
 			s.log.Warn("storage cannot read page to delete its due entry", "key", key, "err", err)
 		}
 	}
-	b := s.db.NewBatch()
-	defer b.Close()
-	_ = b.Delete(pageKey, nil)
+	_ = b.Delete(appendKey(nil, prefixPage, key), nil)
 	_ = b.Delete(appendKey(nil, prefixIndex, key), nil)
 	_ = b.Delete(appendKey(nil, prefixMeta, key), nil)
 	if existed {
 		_ = b.Delete(appendDueKey(nil, prev.ExpiresAt, key), nil)
 	}
-	if err := s.checkFree(int64(b.Len()), s.opts.MinFreeBytes/2); err != nil {
-		return fmt.Errorf("cannot delete page %q: %w", key, err)
-	}
-	if err := b.Commit(pebble.Sync); err != nil {
-		return fmt.Errorf("cannot delete page %q: %w", key, err)
-	}
 	if counted {
-		s.pages.Add(-1)
-		s.bytes.Add(-int64(prev.Size))
+		size = int64(prev.Size)
 	}
-	return nil
+	return counted, size, nil
 }
 
 // summary reads i/<key>.
