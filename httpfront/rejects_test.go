@@ -23,9 +23,9 @@ func TestEveryRefusalCarriesItsRejectReason(t *testing.T) {
 		reason       string
 		mentions     string // the next step the message must name, if any
 	}{
-		{name: "a path that is neither a route nor a URL is a bad URL", method: "GET", path: "/notaurl", status: 400, reason: "bad-url", mentions: "GET /https://"},
+		{name: "a path that is neither a route nor a URL is a bad URL", method: "GET", path: "/notaurl", status: 400, reason: "bad-url", mentions: "not absolute (no http:// or https://); ask for a page as GET /{absolute http(s) URL}, e.g. GET /https://example.com/"},
 		{name: "an ftp URL is a bad URL", method: "GET", path: "/ftp://example.com/", status: 400, reason: "bad-url", mentions: `scheme "ftp"`},
-		{name: "the root is a bad URL that says what to ask for", method: "GET", path: "/", status: 400, reason: "bad-url", mentions: "/demo/"},
+		{name: "the root is a bad URL that says what to ask for, the demo included", cfg: Config{Listen: "127.0.0.1:3000"}, method: "GET", path: "/", status: 400, reason: "bad-url", mentions: "GET /http://127.0.0.1:3000/demo/"},
 		{name: "/render without a url is a bad URL", method: "GET", path: "/render", status: 400, reason: "bad-url"},
 		{name: "/render of a javascript: URL is a bad URL", method: "GET", path: "/render?url=javascript:alert(1)", status: 400, reason: "bad-url"},
 		{name: "a URL with credentials is a bad URL", method: "GET", path: "/https://user:pw@shop.example/", status: 400, reason: "bad-url"},

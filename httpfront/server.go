@@ -163,9 +163,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // badTarget explains why the path of a request is not a page URL.
 func badTarget(raw, listen string) error {
-	how := "ask for a page as GET /{absolute http(s) URL}, e.g. GET /https://example.com/ (the built-in demo: /http://" + listen + "/demo/)"
+	how := "ask for a page as GET /{absolute http(s) URL}, e.g. GET /https://example.com/"
+	if listen != "" {
+		how += " (the built-in demo: GET /http://" + listen + "/demo/)"
+	}
 	if raw == "" {
 		return &clientError{status: http.StatusBadRequest, reason: "bad-url", msg: "no page URL in the path: " + how}
+	}
+	if u, err := url.Parse(raw); err == nil && u.Scheme == "" {
+		return &clientError{status: http.StatusBadRequest, reason: "bad-url", msg: fmt.Sprintf("%q is not a page URL: it is not absolute (no http:// or https://); %s", "/"+raw, how)}
 	}
 	if _, err := cachekey.Normalize(raw, cachekey.StripNone); err != nil {
 		return &clientError{status: http.StatusBadRequest, reason: "bad-url", msg: fmt.Sprintf("%q is not a page URL (%v): %s", "/"+raw, err, how)}
