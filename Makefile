@@ -29,8 +29,8 @@ help: ## list the targets and their variables
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
 	@echo "variables: CONFIG=file and ARGS='flags' (run), PREFIX=/usr/local or BINDIR (install), GO=go"
 
-deps: ## install what is missing (Chromium from Debian when we are root)
-	@echo "==> make deps: checking for Go and Chromium"
+deps: ## install what is missing (Chromium and curl from Debian when we are root)
+	@echo "==> make deps: checking for Go, Chromium and curl"
 	@command -v $(GO) >/dev/null || { echo "Go is not installed: get Go 1.26 or newer from https://go.dev/dl/ and put it on PATH." >&2; exit 1; }
 	@if command -v chromium >/dev/null || command -v chromium-browser >/dev/null || command -v google-chrome >/dev/null; then \
 		:; \
@@ -42,6 +42,11 @@ deps: ## install what is missing (Chromium from Debian when we are root)
 		echo "or set render.chromium in config.toml to its path." >&2; \
 		exit 1; \
 	fi
+	@# The README's commands (and the test that runs them) use curl.
+	@command -v curl >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+		echo "curl is missing: installing Debian's curl package…" && \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y curl; } || \
+		{ echo "curl is missing: install it (Debian/Ubuntu: sudo apt-get install -y curl)" >&2; exit 1; }
 
 # -v names each package as it is compiled: on a cold build cache that is a few hundred
 # (Pebble, chromedp, protoactor and their dependencies), a minute or more on 2 cores;
