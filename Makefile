@@ -1,40 +1,80 @@
-# prerenderd: `make run` and `make test` are all a newcomer needs.
+# prerenderd: `make run` and `make test` are all a newcomer needs; `make help` lists
+# every target and the variables they take.
 SHELL := /bin/bash
 GO    ?= go
-BIN   := bin/prerenderd
+BIN   ?= bin/prerenderd
 PKGS  := ./...
+
+# make run: CONFIG=path/to/config.toml (its keys override the embedded default) and
+# ARGS='more flags' for the binary.
+CONFIG ?=
+ARGS   ?=
+# make install: the binary goes to $(DESTDIR)$(BINDIR)/prerenderd.
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+
+# What `prerenderd -version`, the start-up log line and prerender_build_info report:
+# git describe of the nearest v* tag (else "dev") and the commit, "-dirty" when the
+# tree has uncommitted changes. Outside a git checkout both fall back in the binary.
+VERSION ?= $(shell git describe --tags --match 'v*' --dirty 2>/dev/null || echo dev)
+COMMIT  ?= $(shell c=$$(git rev-parse HEAD 2>/dev/null) && { git diff --quiet HEAD -- 2>/dev/null && echo $$c || echo $$c-dirty; })
+LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
 .DEFAULT_GOAL := help
 
-.PHONY: help deps build run test bench lint clean
+.PHONY: help deps build run install uninstall test bench lint clean
 
-help: ## list the targets
-	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-6s %s\n", $$1, $$2}'
+help: ## list the targets and their variables
+	@echo "targets:"
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
+	@echo "variables: CONFIG=file and ARGS='flags' (run), PREFIX=/usr/local or BINDIR (install), GO=go"
 
-deps: ## install what is missing (Chromium from Debian when we are root)
+deps: ## install what is missing (Chromium and curl from Debian when we are root)
+	@echo "==> make deps: checking for Go, Chromium and curl"
 	@command -v $(GO) >/dev/null || { echo "Go is not installed: get Go 1.26 or newer from https://go.dev/dl/ and put it on PATH." >&2; exit 1; }
 	@if command -v chromium >/dev/null || command -v chromium-browser >/dev/null || command -v google-chrome >/dev/null; then \
 		:; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-		echo "Chromium is missing: installing Debian's chromium package…"; \
+		echo "Chromium is missing: installing Debian's chromium package (a few minutes the first time)…"; \
 		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; \
 	else \
 		echo "Chromium is missing. Install it (Debian/Ubuntu: sudo apt-get install -y chromium)" >&2; \
 		echo "or set render.chromium in config.toml to its path." >&2; \
 		exit 1; \
 	fi
+	@# The README's commands (and the test that runs them) use curl.
+	@command -v curl >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+		echo "curl is missing: installing Debian's curl package…" && \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y curl; } || \
+		{ echo "curl is missing: install it (Debian/Ubuntu: sudo apt-get install -y curl)" >&2; exit 1; }
 
-build: ## build bin/prerenderd
+# -v names each package as it is compiled: on a cold build cache that is a few hundred
+# (Pebble, chromedp, protoactor and their dependencies), a minute or more on 2 cores;
+# on a warm cache only the link runs and it takes seconds.
+build: ## build bin/prerenderd, stamped with its version
 	@command -v $(GO) >/dev/null || { echo "Go is not installed: get Go 1.26 or newer from https://go.dev/dl/" >&2; exit 1; }
-	$(GO) build -o $(BIN) .
+	@echo "==> make build: go build $(BIN) $(VERSION) (a cold build cache compiles a few hundred packages, listed below, in a minute or more; a warm one takes seconds)"
+	@$(GO) build -v -ldflags '$(LDFLAGS)' -o $(BIN) .
+	@echo "==> built $(BIN): $$($(BIN) -version | head -1)"
 
-run: deps build ## install, build and start on the embedded default config (try the demo: see README)
-	./$(BIN)
+run: deps build ## build and start it in the foreground (CONFIG=file, ARGS='flags'); it prints a curl to try once ready
+	@echo "==> make run: starting $(BIN)$(if $(CONFIG), -config $(CONFIG))$(if $(ARGS), $(ARGS)): Chromium starts, then a \"ready\" line shows a curl to try; Ctrl-C stops it"
+	@$(BIN) $(if $(CONFIG),-config $(CONFIG)) $(ARGS)
+
+install: build ## copy bin/prerenderd to PREFIX/bin, default /usr/local/bin (PREFIX=~/.local needs no sudo)
+	@install -d '$(DESTDIR)$(BINDIR)' 2>/dev/null && install -m 0755 $(BIN) '$(DESTDIR)$(BINDIR)/prerenderd' || { \
+		echo "cannot write $(DESTDIR)$(BINDIR): run 'sudo make install', or 'make install PREFIX=$$HOME/.local' and put $$HOME/.local/bin on PATH" >&2; exit 1; }
+	@echo "==> installed $(DESTDIR)$(BINDIR)/prerenderd"
+	@case ":$$PATH:" in *":$(BINDIR):"*) ;; *) echo "    $(BINDIR) is not on PATH: add it (export PATH=\"$(BINDIR):\$$PATH\") or run $(DESTDIR)$(BINDIR)/prerenderd";; esac
+
+uninstall: ## remove PREFIX/bin/prerenderd
+	rm -f '$(DESTDIR)$(BINDIR)/prerenderd'
 
 # -p 1: one package at a time. The Chromium-heavy packages (actors, httpfront, browser)
 # run at once on 2 cores starved each other's renders past their page timeouts (seen:
 # the 5 MB page of httpfront while actors ran 200 renders); alone, each passes.
-test: deps ## every test, with the race detector, against real Chromium and Pebble
+test: deps ## every test, with the race detector, against real Chromium and Pebble (5-7 min on 2 cores)
+	@echo "==> make test: go test -race, one package at a time (5-7 minutes on 2 cores; the first run also compiles everything with -race)"
 	$(GO) test -race -count=1 -p 1 -timeout 9m $(PKGS)
 
 bench: deps build ## the speed benchmarks; the hit path and the browser pool are reported as ratios of baselines run beside them
@@ -52,9 +92,11 @@ bench: deps build ## the speed benchmarks; the hit path and the browser pool are
 	@# 1,000 renders after warm-up: the PSS of the appliance must not grow by more than 10%.
 	CI=true $(GO) test -run '^$$' -bench 'MemoryOver1000' -benchtime 1x -timeout 30m ./browser/ | tee -a bin/bench-browser.txt
 
-lint: ## go vet and staticcheck
+# staticcheck is pinned as a tool in go.mod (go get -tool), so lint needs nothing but
+# the module proxy (or a warm module cache), like the build.
+lint: ## go vet and staticcheck (the version pinned in go.mod)
 	$(GO) vet $(PKGS)
-	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 $(PKGS)
+	$(GO) tool staticcheck $(PKGS)
 
 clean: ## remove the binary (the cache in data/ stays)
 	rm -rf bin

@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -22,20 +23,43 @@ import (
 )
 
 func main() {
-	// `prerenderd cache …` is a client of a running appliance, not a start-up.
-	if len(os.Args) > 1 && os.Args[1] == "cache" {
-		os.Exit(client.Main(os.Args[2:], defaultListen(), os.Stdout, os.Stderr))
+	if len(os.Args) > 1 {
+		switch os.Args[1] {
+		case "cache":
+			// `prerenderd cache …` is a client of a running appliance, not a start-up.
+			os.Exit(client.Main(os.Args[2:], defaultListen(), os.Stdout, os.Stderr))
+		case "version":
+			fmt.Print(currentBuild())
+			return
+		}
 	}
 	flag.Usage = func() {
-		fmt.Fprintf(flag.CommandLine.Output(), "usage: prerenderd [flags]        start the appliance\n       prerenderd cache <command>  ls, purge or recache on a running appliance (prerenderd cache -h)\n\nflags:\n")
+		fmt.Fprintf(flag.CommandLine.Output(), `usage: prerenderd [flags]        start the appliance
+       prerenderd cache <command>  ls, purge or recache on a running appliance (prerenderd cache -h)
+       prerenderd version          print the version, commit and Go version
+
+flags:
+`)
 		flag.PrintDefaults()
 	}
 	configPath := flag.String("config", "", "path to a config.toml; its keys override the embedded default")
 	printConfig := flag.Bool("print-config", false, "print the embedded default config.toml and exit")
+	showVersion := flag.Bool("version", false, "print the version, commit and Go version and exit")
 	flag.Parse()
-	if *printConfig {
+	switch {
+	case *showVersion:
+		fmt.Print(currentBuild())
+		return
+	case *printConfig:
 		fmt.Print(defaultConfigTOML)
 		return
+	case flag.Arg(0) == "help":
+		flag.CommandLine.SetOutput(os.Stdout)
+		flag.Usage()
+		return
+	case flag.NArg() > 0:
+		fmt.Fprintf(os.Stderr, "prerenderd: unknown command %q: the commands are cache and version, the rest are flags (prerenderd -h)\n", flag.Arg(0))
+		os.Exit(2)
 	}
 	cfg, err := loadConfig(*configPath)
 	if err != nil {
@@ -43,13 +67,25 @@ func main() {
 		os.Exit(2)
 	}
 	log := newLogger(cfg)
-	if err := run(cfg, log); err != nil {
+	build := currentBuild()
+	source := *configPath
+	if source == "" {
+		source = "embedded default"
+	}
+	log.Info("starting prerenderd", "version", build.Version, "commit", build.Commit, "modified", build.Modified,
+		"go", build.GoVersion, "config", source)
+	if err := run(cfg, log, build); err != nil {
 		log.Error("prerenderd stopped with an error", "err", err)
+		if stderrIsTerminal() {
+			// The JSON line above is for log collectors; a person at a terminal gets
+			// the message as a sentence too.
+			fmt.Fprintf(os.Stderr, "\nprerenderd: %v\n", err)
+		}
 		os.Exit(1)
 	}
 }
 
-func run(cfg *Config, log *slog.Logger) error {
+func run(cfg *Config, log *slog.Logger, build buildDesc) error {
 	startedAt := time.Now()
 
 	chromium, err := browser.FindChromium(cfg.Chromium)
@@ -67,6 +103,9 @@ func run(cfg *Config, log *slog.Logger) error {
 		Logger:       log,
 	})
 	if err != nil {
+		if errors.Is(err, storage.ErrLocked) {
+			return fmt.Errorf("%w: stop that process first, or set storage.dir to another directory for this one", err)
+		}
 		return err
 	}
 	log.Info("opened storage", "dir", cfg.StorageDir, "pages", store.PageCount(), "ms", time.Since(t).Milliseconds())
@@ -80,6 +119,9 @@ func run(cfg *Config, log *slog.Logger) error {
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return fmt.Errorf("cannot listen on %q: another process listens there: stop it, or set server.listen to another address: %w", cfg.Listen, err)
+		}
 		return fmt.Errorf("cannot listen on %q (server.listen): %w", cfg.Listen, err)
 	}
 
@@ -127,6 +169,8 @@ func run(cfg *Config, log *slog.Logger) error {
 		AllowPrivate:         cfg.AllowPrivate,
 		StaleWhileRevalidate: cfg.StaleWhileRevalidate,
 		Logger:               log,
+		Version:              build.Version,
+		Commit:               build.Commit,
 	}, app)
 	failed := app.Serve(front.Listener(ln))
 	log.Info("listening", "addr", ln.Addr().String())
@@ -175,8 +219,11 @@ func announceReady(ctx context.Context, app *actors.Appliance, log *slog.Logger,
 		err := app.Ready(c)
 		cancel()
 		if err == nil {
-			log.Info("ready", "ms_since_start", time.Since(since).Milliseconds(),
-				"try", fmt.Sprintf("curl -i http://%s/http://%s/demo/", addr, addr))
+			try := fmt.Sprintf("curl -i http://%s/http://%s/demo/", addr, addr)
+			log.Info("ready", "ms_since_start", time.Since(since).Milliseconds(), "try", try)
+			if stderrIsTerminal() {
+				fmt.Fprint(os.Stderr, readyBanner(addr, try))
+			}
 			return
 		}
 		select {
@@ -185,6 +232,18 @@ func announceReady(ctx context.Context, app *actors.Appliance, log *slog.Logger,
 		case <-tick.C:
 		}
 	}
+}
+
+// readyBanner is the ready line in plain words, for a person who just typed make run.
+func readyBanner(addr, try string) string {
+	return fmt.Sprintf("\nprerenderd is ready on http://%s\n  try it:  %s\n  (run it twice: MISS, then HIT; Ctrl-C stops it)\n\n", addr, try)
+}
+
+// stderrIsTerminal: the log is JSON for collectors, and a person at a terminal gets
+// a few plain lines on top. A pipe or a file gets the log alone.
+func stderrIsTerminal() bool {
+	fi, err := os.Stderr.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
 func newLogger(cfg *Config) *slog.Logger {

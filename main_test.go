@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -25,6 +26,11 @@ import (
 
 var binary, chromium string
 
+const (
+	testVersion = "v0.0.0-test"
+	testCommit  = "0123456789abcdef0123456789abcdef01234567"
+)
+
 func TestMain(m *testing.M) {
 	os.Exit(runMain(m))
 }
@@ -38,7 +44,9 @@ func runMain(m *testing.M) int {
 	}
 	defer os.RemoveAll(dir)
 	binary = filepath.Join(dir, "prerenderd")
-	if out, err := exec.Command("go", "build", "-race", "-o", binary, ".").CombinedOutput(); err != nil {
+	// The stamp the Makefile sets from git, with values the tests can look for.
+	ldflags := "-X main.version=" + testVersion + " -X main.commit=" + testCommit
+	if out, err := exec.Command("go", "build", "-race", "-ldflags", ldflags, "-o", binary, ".").CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "cannot build: %v\n%s", err, out)
 		return 1
 	}
@@ -106,6 +114,12 @@ func startApplianceWith(t *testing.T, dataDir, tmp, storageKeys, renderKeys stri
 	t.Helper()
 	addr := freeAddr(t)
 	cfg := fmt.Sprintf("[server]\nlisten = %q\nlog_format = \"text\"\nshutdown_timeout = \"10s\"\n[storage]\ndir = %q\n%s[render]\nbrowsers = 1\npage_timeout = \"5s\"\nchromium = %q\n%s[security]\nallow_private = true\n", addr, dataDir, storageKeys, chromium, renderKeys)
+	return startApplianceConfig(t, addr, tmp, cfg)
+}
+
+// startApplianceConfig runs the binary on the config text cfg, which must listen on addr.
+func startApplianceConfig(t *testing.T, addr, tmp, cfg string) *appliance {
+	t.Helper()
 	cfgPath := filepath.Join(t.TempDir(), "config.toml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -378,7 +392,7 @@ func TestCacheSubcommandsTalkToARunningAppliance(t *testing.T) {
 		}
 	})
 	t.Run("recache queues URLs and they are rendered", func(t *testing.T) {
-		out, code := a.cache("recache", origin.URL+"/ready", "not a url")
+		out, code := a.cache("recache", "-json", origin.URL+"/ready", "not a url")
 		// Valid URLs are queued and invalid ones reported, in a 200.
 		if code != 0 || !strings.Contains(out, `"queued": 1`) || !strings.Contains(out, `"reason": "bad-url"`) {
 			t.Fatalf("exit %d:\n%s", code, out)
@@ -390,6 +404,29 @@ func TestCacheSubcommandsTalkToARunningAppliance(t *testing.T) {
 			if time.Now().After(deadline) {
 				t.Fatalf("/ready not cached 30s after recache\n%s", a.stderr)
 			}
+		}
+	})
+	t.Run("recache without -json prints a summary and a table of the refused", func(t *testing.T) {
+		out, code := a.cache("recache", origin.URL+"/ready", "not a url")
+		if code != 0 || !strings.Contains(out, "queued ") || !strings.Contains(out, "refused 1") ||
+			!strings.Contains(out, "REFUSED") || !strings.Contains(out, "not a url") {
+			t.Fatalf("exit %d:\n%s", code, out)
+		}
+	})
+	t.Run("flags after the arguments are flags", func(t *testing.T) {
+		out, code := a.cache("ls", "/ready", "-json")
+		if code != 0 || !strings.Contains(out, `"total":1`) || !strings.Contains(out, origin.URL+"/ready") {
+			t.Fatalf("exit %d:\n%s", code, out)
+		}
+	})
+	t.Run("purge -no-wait names the clear job it started, and status follows it", func(t *testing.T) {
+		out, code := a.cache("purge", "-no-wait", "%")
+		if code != 0 || !regexp.MustCompile(`^clear job \d+ of "%" started; follow it with: prerenderd cache status\n$`).MatchString(out) {
+			t.Fatalf("exit %d:\n%s", code, out)
+		}
+		out, code = a.cache("status")
+		if code != 0 || !strings.Contains(out, "JOB") || !strings.Contains(out, "%") {
+			t.Fatalf("exit %d:\n%s", code, out)
 		}
 	})
 	t.Run("a refusal of the appliance is exit 1 with its reason", func(t *testing.T) {

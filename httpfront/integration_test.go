@@ -324,7 +324,8 @@ func TestTheBuiltInDemoRendersWithoutAllowPrivate(t *testing.T) {
 
 func TestOperationalRoutes(t *testing.T) {
 	front := newFront(t, Config{}).URL
-	for path, want := range map[string]int{"/healthz": 200, "/readyz": 200, "/metrics": 200, "/nope": 404} {
+	// A path that is neither a route nor an absolute URL is a page request with a bad URL.
+	for path, want := range map[string]int{"/healthz": 200, "/readyz": 200, "/metrics": 200, "/nope": 400} {
 		resp, err := http.Get(front + path)
 		if err != nil {
 			t.Fatal(err)
@@ -334,8 +335,11 @@ func TestOperationalRoutes(t *testing.T) {
 		if resp.StatusCode != want {
 			t.Errorf("%s: %d, want %d", path, resp.StatusCode, want)
 		}
+		if want >= 400 && resp.Header.Get("X-Prerender-Reject-Reason") != "bad-url" {
+			t.Errorf("%s: reject reason %q, want bad-url", path, resp.Header.Get("X-Prerender-Reject-Reason"))
+		}
 		if path == "/metrics" {
-			for _, m := range []string{`prerender_requests_total{cache="HIT"}`, "prerender_render_duration_seconds", "prerender_renders_in_flight", "prerender_pages_cached", "go_goroutines", "process_resident_memory_bytes"} {
+			for _, m := range []string{`prerender_build_info{version="`, `prerender_requests_total{cache="HIT"}`, "prerender_render_duration_seconds", "prerender_renders_in_flight", "prerender_pages_cached", "go_goroutines", "process_resident_memory_bytes"} {
 				if !bytes.Contains(b, []byte(m)) {
 					t.Errorf("/metrics lacks %s", m)
 				}

@@ -68,6 +68,9 @@ func (s *Server) recache(w http.ResponseWriter, r *http.Request) {
 	items, invalid := s.recacheItems(r.Context(), urls, variant, "api")
 	ans := recacheAnswer{Invalid: invalid}
 	if len(items) == 0 {
+		// The JSON lists each URL's reason, as when some are valid; the header says
+		// why the call as a whole did nothing.
+		w.Header().Set("X-Prerender-Reject-Reason", "no-valid-url")
 		writeAPIJSON(w, http.StatusBadRequest, ans)
 		return
 	}

@@ -6,10 +6,12 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -39,6 +41,9 @@ type Config struct {
 	// Resolver replaces DNS in the private-address check (tests).
 	Resolver netguard.Resolver
 	Clock    func() time.Time
+	// Version and Commit describe the build, for prerender_build_info.
+	Version string
+	Commit  string
 }
 
 // Server is the HTTP API.
@@ -91,6 +96,7 @@ func New(cfg Config, app *actors.Appliance) *Server {
 	for _, c := range []string{cacheHit, cacheMiss, cacheBypass, cacheStale, cacheRevalidated, cachePrerender, cacheError} {
 		s.count[c] = s.set.NewCounter(`prerender_requests_total{cache="` + c + `"}`)
 	}
+	s.set.NewGauge(buildInfoMetric(cfg.Version, cfg.Commit, runtime.Version()), func() float64 { return 1 })
 	return s
 }
 
@@ -149,8 +155,43 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case r.URL.Path == "/demo" || strings.HasPrefix(r.URL.Path, "/demo/"):
 		s.demo.ServeHTTP(w, r)
 	default:
-		http.Error(w, "not found: ask for a page as GET /{absolute URL}, e.g. /https://example.com/", http.StatusNotFound)
+		// Not a route of prerenderd, so it is a page request whose URL is not an
+		// absolute http(s) URL ("/notaurl", "/ftp://example.com/").
+		s.fail(w, r, badTarget(uri[1:], s.cfg.Listen))
 	}
+}
+
+// badTarget explains why the path of a request is not a page URL.
+func badTarget(raw, listen string) error {
+	how := "ask for a page as GET /{absolute http(s) URL}, e.g. GET /https://example.com/"
+	if listen != "" {
+		how += " (the built-in demo: GET /http://" + listen + "/demo/)"
+	}
+	if raw == "" {
+		return &clientError{status: http.StatusBadRequest, reason: "bad-url", msg: "no page URL in the path: " + how}
+	}
+	if u, err := url.Parse(raw); err == nil && u.Scheme == "" {
+		return &clientError{status: http.StatusBadRequest, reason: "bad-url", msg: fmt.Sprintf("%q is not a page URL: it is not absolute (no http:// or https://); %s", "/"+raw, how)}
+	}
+	if _, err := cachekey.Normalize(raw, cachekey.StripNone); err != nil {
+		return &clientError{status: http.StatusBadRequest, reason: "bad-url", msg: fmt.Sprintf("%q is not a page URL (%v): %s", "/"+raw, err, how)}
+	}
+	return &clientError{status: http.StatusBadRequest, reason: "bad-url", msg: fmt.Sprintf("%q is not a page URL: %s", "/"+raw, how)}
+}
+
+// buildInfoMetric is the name of prerender_build_info with its labels. The values
+// come from the build (git describe, the commit, the toolchain); anything a label
+// value cannot hold is replaced, so the exposition stays valid.
+func buildInfoMetric(version, commit, goVersion string) string {
+	clean := func(v string) string {
+		return strings.Map(func(r rune) rune {
+			if r == '"' || r == '\\' || r < ' ' || r > '~' {
+				return '_'
+			}
+			return r
+		}, v)
+	}
+	return fmt.Sprintf(`prerender_build_info{version="%s",commit="%s",goversion="%s"}`, clean(version), clean(commit), clean(goVersion))
 }
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
@@ -158,8 +199,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	if err := s.app.Ready(ctx); err != nil {
-		w.WriteHeader(http.StatusServiceUnavailable)
-		_, _ = w.Write([]byte("not ready: " + err.Error() + "\n"))
+		writeError(w, r, &clientError{status: http.StatusServiceUnavailable, reason: "not-ready", msg: "no Chromium answers yet: " + err.Error()})
 		return
 	}
 	_, _ = w.Write([]byte("ready\n"))

@@ -95,6 +95,11 @@ func Open(opts Options) (*Store, error) {
 	}
 	db, err := pebble.Open(dir, po)
 	if err != nil {
+		if !opts.InMemory {
+			if lerr := lockError(dir, err); lerr != nil {
+				return nil, lerr
+			}
+		}
 		return nil, fmt.Errorf("cannot open storage at %q: %w", dir, err)
 	}
 	s.db = db

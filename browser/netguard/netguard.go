@@ -70,7 +70,7 @@ func (g *Guard) Check(ctx context.Context, u *url.URL) error {
 	// dialled on either.
 	for _, a := range addrs {
 		if IsPrivate(a) {
-			return &Rejection{Reason: ReasonPrivateAddress, Detail: fmt.Sprintf("%q resolves to %s, a non-public address", host, a)}
+			return &Rejection{Reason: ReasonPrivateAddress, Detail: fmt.Sprintf("%q resolves to %s, a non-public address; to render a site on this machine or your network (local development, an intranet), set security.allow_private = true", host, a)}
 		}
 	}
 	return nil

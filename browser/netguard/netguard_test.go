@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/netip"
 	"net/url"
+	"strings"
 	"testing"
 )
 
@@ -69,5 +70,13 @@ func TestCheck(t *testing.T) {
 				t.Fatalf("Check(%s) reason = %s, want %s", tc.url, rej.Reason, tc.reason)
 			}
 		})
+	}
+}
+
+func TestAPrivateAddressRefusalNamesTheKeyThatAllowsIt(t *testing.T) {
+	u, _ := url.Parse("http://127.0.0.1:8080/")
+	err := (&Guard{}).Check(context.Background(), u)
+	if err == nil || !strings.Contains(err.Error(), "security.allow_private = true") {
+		t.Fatalf("Check(%s) = %v; want a hint naming security.allow_private", u, err)
 	}
 }
