@@ -16,6 +16,7 @@ import (
 
 	"prerenderd/actors"
 	"prerenderd/browser"
+	"prerenderd/crawlers"
 	"prerenderd/httpfront"
 	"prerenderd/httpfront/client"
 	"prerenderd/storage"
@@ -26,8 +27,12 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == "cache" {
 		os.Exit(client.Main(os.Args[2:], defaultListen(), os.Stdout, os.Stderr))
 	}
+	// `prerenderd crawlers` prints the crawler list for configs and scripts.
+	if len(os.Args) > 1 && os.Args[1] == "crawlers" {
+		os.Exit(crawlers.Main(os.Args[2:], os.Stdout, os.Stderr))
+	}
 	flag.Usage = func() {
-		fmt.Fprintf(flag.CommandLine.Output(), "usage: prerenderd [flags]        start the appliance\n       prerenderd cache <command>  ls, purge or recache on a running appliance (prerenderd cache -h)\n\nflags:\n")
+		fmt.Fprintf(flag.CommandLine.Output(), "usage: prerenderd [flags]        start the appliance\n       prerenderd cache <command>  ls, purge or recache on a running appliance (prerenderd cache -h)\n       prerenderd crawlers [-format text|json|nginx|caddy|regex]  print the crawler list\n\nflags:\n")
 		flag.PrintDefaults()
 	}
 	configPath := flag.String("config", "", "path to a config.toml; its keys override the embedded default")
