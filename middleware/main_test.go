@@ -1,0 +1,61 @@
+package middleware_test
+
+import (
+	"fmt"
+	"os"
+	"sync"
+	"testing"
+
+	"prerenderd/browser"
+	"prerenderd/browser/fixture"
+	"prerenderd/internal/prerenderdtest"
+)
+
+// One prerenderd (one Chromium), built from this tree, for the whole test binary: the
+// middleware is tested against the real server it fronts. It starts with the first
+// test that needs it, so the benchmarks run without it.
+var (
+	startOnce sync.Once
+	appliance *prerenderdtest.Appliance
+	startErr  error
+	buildDir  string
+)
+
+const token = "middleware-test-token"
+
+func prerenderd(t testing.TB) *prerenderdtest.Appliance {
+	t.Helper()
+	startOnce.Do(func() {
+		chromium := fixture.ChromiumForTests("middleware", browser.FindChromium)
+		var bin string
+		if bin, startErr = prerenderdtest.Build(buildDir); startErr != nil {
+			return
+		}
+		appliance, startErr = prerenderdtest.Start(bin, chromium, fmt.Sprintf("tokens = [%q]", token))
+	})
+	if startErr != nil {
+		t.Fatal(startErr)
+	}
+	return appliance
+}
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	var err error
+	if buildDir, err = os.MkdirTemp("", "prerenderd-middleware-*"); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(buildDir)
+	code := m.Run()
+	if appliance != nil {
+		if err := appliance.Stop(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+	}
+	return code
+}
