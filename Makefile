@@ -6,12 +6,12 @@ PKGS  := ./...
 
 .DEFAULT_GOAL := help
 
-.PHONY: help deps build run test bench lint clean
+.PHONY: help deps build run test bench lint clean deploy-files
 
 help: ## list the targets
-	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-6s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
-deps: ## install what is missing (Chromium from Debian when we are root)
+deps: ## install what is missing (Chromium, and nginx and Caddy for the deploy/ tests, from Debian when we are root)
 	@command -v $(GO) >/dev/null || { echo "Go is not installed: get Go 1.26 or newer from https://go.dev/dl/ and put it on PATH." >&2; exit 1; }
 	@if command -v chromium >/dev/null || command -v chromium-browser >/dev/null || command -v google-chrome >/dev/null; then \
 		:; \
@@ -22,6 +22,15 @@ deps: ## install what is missing (Chromium from Debian when we are root)
 		echo "Chromium is missing. Install it (Debian/Ubuntu: sudo apt-get install -y chromium)" >&2; \
 		echo "or set render.chromium in config.toml to its path." >&2; \
 		exit 1; \
+	fi
+	@# nginx and Caddy run in the tests of deploy/ (they skip without them, unless CI is set).
+	@if { command -v nginx || [ -x /usr/sbin/nginx ]; } >/dev/null && command -v caddy >/dev/null; then \
+		:; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "nginx or Caddy is missing: installing Debian's packages (the deploy/ tests run them)…"; \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y nginx caddy; \
+	else \
+		echo "nginx or Caddy is missing: the tests of deploy/ will be skipped (sudo apt-get install -y nginx caddy)." >&2; \
 	fi
 
 build: ## build bin/prerenderd
@@ -45,6 +54,9 @@ bench: deps build ## the speed benchmarks; the hit path and the browser pool are
 	      for (e in m) if (e ~ /^BenchmarkHit\//) { b = e; sub(/Hit\//, "HitBaseline/", b); \
 	        printf "hit path %-8s %8.0f req/s = %.2fx the baseline (%.0f req/s), medians of %d runs\n", substr(e, 14), m[e], m[e] / m[b], m[b], n[e] } }'
 	$(GO) test -run '^$$' -bench . -benchtime 2s -count 3 ./storage/
+	@# The crawler matcher against a combined regexp and a strings.Contains loop; the
+	@# middleware on a browser's request against the bare handler.
+	$(GO) test -run '^$$' -bench . -benchtime 1s -count 3 ./crawlers/ ./middleware/
 	$(GO) test -run '^$$' -bench 'NormalQueueTick' -benchtime 5000x -count 3 ./actors/
 	$(GO) test -run '^$$' -bench 'StartWith100kPages' -benchtime 10x -count 3 ./actors/
 	@# The browser pool against a naive chromedp renderer in the same run: ratios, CPU and PSS per page.
@@ -55,6 +67,9 @@ bench: deps build ## the speed benchmarks; the hit path and the browser pool are
 lint: ## go vet and staticcheck
 	$(GO) vet $(PKGS)
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 $(PKGS)
+
+deploy-files: ## regenerate the crawler matchers of deploy/ from crawlers/crawlers.json
+	$(GO) generate ./deploy/
 
 clean: ## remove the binary (the cache in data/ stays)
 	rm -rf bin

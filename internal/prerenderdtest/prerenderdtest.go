@@ -67,6 +67,9 @@ func Start(bin, chromium, serverKeys string) (*Appliance, error) {
 	a.cmd = exec.Command(bin, "-config", cfgPath)
 	a.cmd.Env = append(os.Environ(), "TMPDIR="+dir)
 	a.cmd.Stdout, a.cmd.Stderr = a.log, a.log
+	// A test binary killed by its timeout leaves no prerenderd (and so no Chromium)
+	// behind.
+	a.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 	if err := a.cmd.Start(); err != nil {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("cannot start %s: %w", bin, err)

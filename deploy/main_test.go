@@ -1,0 +1,58 @@
+package deploy
+
+import (
+	"fmt"
+	"os"
+	"sync"
+	"testing"
+
+	"prerenderd/browser"
+	"prerenderd/browser/fixture"
+	"prerenderd/internal/prerenderdtest"
+)
+
+// One prerenderd (one Chromium), built from this tree, for the tests of the nginx and
+// Caddy configs; it starts with the first test that needs it.
+var (
+	startOnce sync.Once
+	appliance *prerenderdtest.Appliance
+	startErr  error
+	buildDir  string
+)
+
+func prerenderd(t testing.TB) *prerenderdtest.Appliance {
+	t.Helper()
+	startOnce.Do(func() {
+		chromium := fixture.ChromiumForTests("deploy", browser.FindChromium)
+		var bin string
+		if bin, startErr = prerenderdtest.Build(buildDir); startErr != nil {
+			return
+		}
+		appliance, startErr = prerenderdtest.Start(bin, chromium, "")
+	})
+	if startErr != nil {
+		t.Fatal(startErr)
+	}
+	return appliance
+}
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	var err error
+	if buildDir, err = os.MkdirTemp("", "prerenderd-deploy-*"); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(buildDir)
+	code := m.Run()
+	if appliance != nil {
+		if err := appliance.Stop(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+	}
+	return code
+}
