@@ -22,15 +22,15 @@ LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
 .DEFAULT_GOAL := help
 
-.PHONY: help deps build run install uninstall test bench lint clean
+.PHONY: help deps build run install uninstall test bench lint clean deploy-files
 
 help: ## list the targets and their variables
 	@echo "targets:"
-	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 	@echo "variables: CONFIG=file and ARGS='flags' (run), PREFIX=/usr/local or BINDIR (install), GO=go"
 
-deps: ## install what is missing (Chromium and curl from Debian when we are root)
-	@echo "==> make deps: checking for Go, Chromium and curl"
+deps: ## install what is missing (Chromium, curl, and nginx and Caddy for the client tests, from Debian when we are root)
+	@echo "==> make deps: checking for Go, Chromium, curl, nginx and Caddy"
 	@command -v $(GO) >/dev/null || { echo "Go is not installed: get Go 1.26 or newer from https://go.dev/dl/ and put it on PATH." >&2; exit 1; }
 	@if command -v chromium >/dev/null || command -v chromium-browser >/dev/null || command -v google-chrome >/dev/null; then \
 		:; \
@@ -47,6 +47,15 @@ deps: ## install what is missing (Chromium and curl from Debian when we are root
 		echo "curl is missing: installing Debian's curl package…" && \
 		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y curl; } || \
 		{ echo "curl is missing: install it (Debian/Ubuntu: sudo apt-get install -y curl)" >&2; exit 1; }
+	@# nginx and Caddy run in the tests of deploy/ (they skip without them, unless CI is set).
+	@if { command -v nginx || [ -x /usr/sbin/nginx ]; } >/dev/null && command -v caddy >/dev/null; then \
+		:; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "nginx or Caddy is missing: installing Debian's packages (the deploy/ tests run them)…"; \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y nginx caddy; \
+	else \
+		echo "nginx or Caddy is missing: the tests of deploy/ will be skipped (sudo apt-get install -y nginx caddy)." >&2; \
+	fi
 
 # -v names each package as it is compiled: on a cold build cache that is a few hundred
 # (Pebble, chromedp, protoactor and their dependencies), a minute or more on 2 cores;
@@ -85,6 +94,9 @@ bench: deps build ## the speed benchmarks; the hit path and the browser pool are
 	      for (e in m) if (e ~ /^BenchmarkHit\//) { b = e; sub(/Hit\//, "HitBaseline/", b); \
 	        printf "hit path %-8s %8.0f req/s = %.2fx the baseline (%.0f req/s), medians of %d runs\n", substr(e, 14), m[e], m[e] / m[b], m[b], n[e] } }'
 	$(GO) test -run '^$$' -bench . -benchtime 2s -count 3 ./storage/
+	@# The crawler matcher against a combined regexp and a strings.Contains loop; the
+	@# middleware on a browser's request against the bare handler.
+	$(GO) test -run '^$$' -bench . -benchtime 1s -count 3 ./crawlers/ ./middleware/
 	$(GO) test -run '^$$' -bench 'NormalQueueTick' -benchtime 5000x -count 3 ./actors/
 	$(GO) test -run '^$$' -bench 'StartWith100kPages' -benchtime 10x -count 3 ./actors/
 	@# The browser pool against a naive chromedp renderer in the same run: ratios, CPU and PSS per page.
@@ -97,6 +109,9 @@ bench: deps build ## the speed benchmarks; the hit path and the browser pool are
 lint: ## go vet and staticcheck (the version pinned in go.mod)
 	$(GO) vet $(PKGS)
 	$(GO) tool staticcheck $(PKGS)
+
+deploy-files: ## regenerate the crawler matchers of deploy/ from crawlers/crawlers.json
+	$(GO) generate ./deploy/
 
 clean: ## remove the binary (the cache in data/ stays)
 	rm -rf bin

@@ -17,6 +17,7 @@ import (
 
 	"prerenderd/actors"
 	"prerenderd/browser"
+	"prerenderd/crawlers"
 	"prerenderd/httpfront"
 	"prerenderd/httpfront/client"
 	"prerenderd/storage"
@@ -28,6 +29,9 @@ func main() {
 		case "cache":
 			// `prerenderd cache …` is a client of a running appliance, not a start-up.
 			os.Exit(client.Main(os.Args[2:], defaultListen(), os.Stdout, os.Stderr))
+		case "crawlers":
+			// `prerenderd crawlers` prints the crawler list for configs and scripts.
+			os.Exit(crawlers.Main(os.Args[2:], os.Stdout, os.Stderr))
 		case "version":
 			fmt.Print(currentBuild())
 			return
@@ -36,6 +40,7 @@ func main() {
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), `usage: prerenderd [flags]        start the appliance
        prerenderd cache <command>  ls, purge or recache on a running appliance (prerenderd cache -h)
+       prerenderd crawlers [-format text|json|nginx|caddy|regex]  print the crawler list
        prerenderd version          print the version, commit and Go version
 
 flags:

@@ -142,6 +142,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.changeRecacheSpeed(w, r)
 	case r.URL.Path == "/sitemap":
 		s.sitemap(w, r)
+	case r.URL.Path == "/crawlers":
+		serveCrawlers(w, r)
 	case r.URL.Path == "/healthz":
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))
