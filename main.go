@@ -106,6 +106,7 @@ func run(cfg *Config, log *slog.Logger) error {
 		},
 		Browser: browser.Options{
 			Path:        chromium,
+			UserAgent:   cfg.UserAgent,
 			IdleWindow:  cfg.IdleWindow,
 			PageTimeout: cfg.PageTimeout,
 			Block:       cfg.Block,

@@ -78,7 +78,7 @@ func TestFindChromium(t *testing.T) {
 
 func TestDefaultUserAgentHidesHeadless(t *testing.T) {
 	in := "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/156.0.0.0 Safari/537.36"
-	want := "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36 prerenderd"
+	want := "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36 Prerender (prerenderd)"
 	if got := defaultUserAgent(in); got != want {
 		t.Errorf("defaultUserAgent = %q", got)
 	}

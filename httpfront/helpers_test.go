@@ -58,7 +58,7 @@ func TestTargetURL(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if u.String() != tc.want {
+			if u.Key.String() != tc.want {
 				t.Fatalf("targetURL(%q) = %q, want %q", tc.raw, u, tc.want)
 			}
 		})

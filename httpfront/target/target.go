@@ -192,3 +192,16 @@ func hasFoldPrefix(s, prefix string) bool {
 func containsFold(s, sub string) bool {
 	return strings.Contains(strings.ToLower(s), sub)
 }
+
+// Given resolves a URL given in an admin API's JSON (recache, search,
+// cache-clear, sitemap): as is, or percent-encoded as a whole.
+func Given(raw string, mode cachekey.StripMode) (URLs, error) {
+	if hasFoldPrefix(raw, "http%3a") || hasFoldPrefix(raw, "https%3a") {
+		dec, err := url.PathUnescape(raw)
+		if err != nil {
+			return URLs{}, fmt.Errorf("%w: cannot decode the percent-encoded URL: %v", cachekey.ErrBadURL, err)
+		}
+		raw = dec
+	}
+	return Resolve(repairSlashes(raw), mode)
+}
