@@ -6,10 +6,10 @@ PKGS  := ./...
 
 .DEFAULT_GOAL := help
 
-.PHONY: help deps build run test bench lint clean
+.PHONY: help deps testdeps build run test bench lint clean
 
 help: ## list the targets
-	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-6s %s\n", $$1, $$2}'
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
 
 deps: ## install what is missing (Chromium from Debian when we are root)
 	@command -v $(GO) >/dev/null || { echo "Go is not installed: get Go 1.26 or newer from https://go.dev/dl/ and put it on PATH." >&2; exit 1; }
@@ -24,6 +24,25 @@ deps: ## install what is missing (Chromium from Debian when we are root)
 		exit 1; \
 	fi
 
+testdeps: ## install the real clients the tests put in front of prerenderd: nginx and npm (Debian, when root), prerender-node (npm ci)
+	@if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			echo "nginx is missing: installing Debian's nginx package…"; \
+			apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y nginx; \
+		else \
+			echo "nginx is missing: its test is skipped (Debian/Ubuntu: sudo apt-get install -y nginx)." >&2; \
+		fi; \
+	fi
+	@if ! command -v npm >/dev/null && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "npm is missing: installing Debian's npm package…"; \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y npm; \
+	fi
+	@if ! command -v npm >/dev/null; then \
+		echo "npm is missing: the prerender-node test is skipped (Debian/Ubuntu: sudo apt-get install -y npm)." >&2; \
+	elif ! grep -qs '"version": "3.8.3"' testdata/clients/node_modules/prerender-node/package.json; then \
+		cd testdata/clients && npm ci --no-audit --no-fund; \
+	fi
+
 build: ## build bin/prerenderd
 	@command -v $(GO) >/dev/null || { echo "Go is not installed: get Go 1.26 or newer from https://go.dev/dl/" >&2; exit 1; }
 	$(GO) build -o $(BIN) .
@@ -34,7 +53,7 @@ run: deps build ## install, build and start on the embedded default config (try 
 # -p 1: one package at a time. The Chromium-heavy packages (actors, httpfront, browser)
 # run at once on 2 cores starved each other's renders past their page timeouts (seen:
 # the 5 MB page of httpfront while actors ran 200 renders); alone, each passes.
-test: deps ## every test, with the race detector, against real Chromium and Pebble
+test: deps testdeps ## every test, with the race detector, against real Chromium, Pebble, nginx and prerender-node
 	$(GO) test -race -count=1 -p 1 -timeout 9m $(PKGS)
 
 bench: deps build ## the speed benchmarks; the hit path and the browser pool are reported as ratios of baselines run beside them
