@@ -77,8 +77,8 @@ func (l *loading) refuse(key string) bool {
 	return true
 }
 
-// RefuseLoop decides a request that a renderer made (it carries X-Prerender, as
-// Chromium's requests do): it reports whether the request's page is being loaded
+// RefuseLoop decides a request that a renderer made (the HTTP front tells it by
+// X-Prerender or the renderer's User-Agent): it reports whether the request's page is being loaded
 // in a tab right now, so the request is Chromium's own load come back through a
 // middleware, and must be refused at once (answered 508) rather than joined to
 // the render that waits for it. The render then fails with ErrLoop.

@@ -38,11 +38,13 @@ const UserAgentSuffix = " Prerender (prerenderd)"
 
 // PrerenderHeader is the request header the npm prerender server's Chromium
 // sends (value "1"), by which prerender-node, prerender.io's nginx configuration
-// and other middlewares pass the renderer's own requests to the site instead of
-// back to the renderer. prerenderd sends it on the requests to the page's own
-// origin only: on a cross-origin request a custom header makes Chromium send a
-// CORS preflight, which an API that does not list it refuses, and the page
-// would render without its data.
+// and other middlewares pass the renderer's request to the site instead of back
+// to the renderer. prerenderd sends it on the request for the page a render
+// navigates to (see markDocument), not on the page's own requests: the npm
+// server sends it on every request, and on a cross-origin fetch a custom header
+// makes Chromium send a CORS preflight, which an open API that does not list it
+// refuses, so the page rendered there without its data. The renderer's later
+// requests are told by UserAgentSuffix.
 const PrerenderHeader = "X-Prerender"
 
 const (

@@ -194,7 +194,7 @@ func (b *Browser) render(ctx context.Context, t *tab, req Request) (*Result, err
 		return nil, b.fail(opCtx, fmt.Errorf("cannot set user agent: %w", err))
 	}
 
-	stopMarking, err := b.markRequests(opCtx, &wg, t, req.URL)
+	stopMarking, err := b.markDocument(opCtx, &wg, t, req.URL)
 	if err != nil {
 		return nil, b.fail(opCtx, err)
 	}

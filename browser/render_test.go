@@ -319,23 +319,30 @@ func TestRender(t *testing.T) {
 	}
 }
 
-func TestRequestsToThePagesOriginCarryXPrerenderAndOthersNeedNoPreflight(t *testing.T) {
+func TestThePageRequestCarriesXPrerenderAndNoOtherOriginNeedsAPreflight(t *testing.T) {
 	t.Parallel()
 	site, api := fixture.New(t), fixture.New(t)
 	res := render(t, shared, site, "/crossorigin?api="+url.QueryEscape(api.URL))
 	complete(t, res)
 	contains(t, res, "same: Espresso Machine 3")
 	contains(t, res, "cross: open data")
-	for _, path := range []string{"/crossorigin", "/api/product"} {
-		if got := site.Header(path).Get(PrerenderHeader); got != "1" {
-			t.Errorf("%s on the page's origin: %s = %q, want 1", path, PrerenderHeader, got)
-		}
+	if got := site.Header("/crossorigin").Get(PrerenderHeader); got != "1" {
+		t.Errorf("the page's request: %s = %q, want 1", PrerenderHeader, got)
+	}
+	if ua := site.Header("/api/product").Get("User-Agent"); !strings.HasSuffix(ua, UserAgentSuffix) {
+		t.Errorf("the page's own request is not told by its User-Agent %q", ua)
 	}
 	if got := api.Header("/api/cors").Get(PrerenderHeader); got != "" {
 		t.Errorf("the other origin got %s = %q", PrerenderHeader, got)
 	}
 	if n := api.Hits("/api/cors"); n != 1 {
 		t.Errorf("the other origin got %d requests, want 1 (no CORS preflight)", n)
+	}
+	// The next render of the tab is intercepted afresh, on its own origin.
+	other := fixture.New(t)
+	complete(t, render(t, shared, other, "/ua"))
+	if got := other.Header("/ua").Get(PrerenderHeader); got != "1" {
+		t.Errorf("the next page's request: %s = %q, want 1", PrerenderHeader, got)
 	}
 }
 

@@ -106,8 +106,7 @@ func TestARendersOwnRequestComingBackIsRefusedAtOnce(t *testing.T) {
 	if stored(t, site.URL+"/loop?_escaped_fragment_=x") {
 		t.Fatal("the loop's answer was cached")
 	}
-	// A crawler's own request for a page being loaded is no loop: without
-	// X-Prerender it joins the render as before.
+	// A renderer's request for a page no tab is loading is served as any.
 	if a := get(t, front, site.URL+"/where?id=1", "X-Prerender", "1"); a.status != 200 {
 		t.Fatalf("a renderer's request for a page nobody renders answered %d", a.status)
 	}

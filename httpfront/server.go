@@ -18,6 +18,7 @@ import (
 	"github.com/VictoriaMetrics/metrics"
 
 	"prerenderd/actors"
+	"prerenderd/browser"
 	"prerenderd/browser/netguard"
 	"prerenderd/httpfront/target"
 	"prerenderd/storage"
@@ -190,7 +191,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, reqID string, ur
 	start := s.cfg.Clock()
 	target, load := urls.Key, urls.Load.String()
 	key := cachekey.Key(cachekey.Desktop, target)
-	if r.Header.Get("X-Prerender") != "" && s.app.RefuseLoop(key) {
+	if fromRenderer(r) && s.app.RefuseLoop(key) {
 		// A renderer asks for a page prerenderd is loading: Chromium's own request,
 		// sent back by a middleware. Joining the render would wait on itself.
 		s.log.Warn("render loop refused", "req", reqID, "url", load, "ua", r.UserAgent())
@@ -452,6 +453,16 @@ func targetURL(raw string, mode cachekey.StripMode) (target.URLs, error) {
 // badURL is the client error of a target that cannot be recovered.
 func badURL(err error) error {
 	return &clientError{status: http.StatusBadRequest, reason: "bad-url", msg: err.Error()}
+}
+
+// fromRenderer reports whether a request was made by a renderer rather than a
+// crawler: it carries X-Prerender (Chromium sends it on the page a render
+// navigates to, as the npm server's does), or a User-Agent with "Prerender"
+// (prerenderd's own, on the page's later requests and navigations; no
+// crawler's has it, which prerender.io's nginx configuration relies on too).
+// Middlewares forward both headers.
+func fromRenderer(r *http.Request) bool {
+	return r.Header.Get(browser.PrerenderHeader) != "" || strings.Contains(r.UserAgent(), "Prerender")
 }
 
 // isTargetPath: GET /{absolute URL}, as is or percent-encoded.
