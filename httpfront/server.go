@@ -189,21 +189,21 @@ func (s *Server) renderRequest(w http.ResponseWriter, r *http.Request, reqID str
 // or rendered now. Chromium loads urls.Load; the page is stored under urls.Key.
 func (s *Server) render(w http.ResponseWriter, r *http.Request, reqID string, urls target.URLs) {
 	start := s.cfg.Clock()
-	target, load := urls.Key, urls.Load.String()
-	key := cachekey.Key(cachekey.Desktop, target)
+	page, load := urls.Key, urls.Load.String()
+	key := cachekey.Key(cachekey.Desktop, page)
 	if fromRenderer(r) && s.app.RefuseLoop(key) {
 		// A renderer asks for a page prerenderd is loading: Chromium's own request,
 		// sent back by a middleware. Joining the render would wait on itself.
 		s.log.Warn("render loop refused", "req", reqID, "url", load, "ua", r.UserAgent())
 		s.fail(w, r, &clientError{status: http.StatusLoopDetected, reason: "loop-detected",
-			msg: "prerenderd is loading this page itself: the middleware sent the renderer's request (X-Prerender: 1) back to prerenderd instead of to the site"})
+			msg: "prerenderd is loading this page itself: a middleware sent the renderer's request back to prerenderd instead of to the site (pass requests with X-Prerender or a Prerender User-Agent to the site)"})
 		return
 	}
-	demo := s.isDemo(target)
+	demo := s.isDemo(page)
 	if !demo && len(s.cfg.AllowHosts) > 0 {
 		// The host list is checked on hits too: a host removed from the list stops
 		// being served at once, not when its pages expire.
-		if err := (&netguard.Guard{AllowHosts: s.cfg.AllowHosts, AllowPrivate: true}).Check(r.Context(), target); err != nil {
+		if err := (&netguard.Guard{AllowHosts: s.cfg.AllowHosts, AllowPrivate: true}).Check(r.Context(), page); err != nil {
 			s.fail(w, r, err)
 			return
 		}
@@ -215,7 +215,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, reqID string, ur
 	}
 	// Only a miss fetches anything, so only a miss pays for DNS.
 	if !demo {
-		if err := s.guard.Check(r.Context(), target); err != nil {
+		if err := s.guard.Check(r.Context(), page); err != nil {
 			s.fail(w, r, err)
 			return
 		}
