@@ -22,15 +22,15 @@ LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
 .DEFAULT_GOAL := help
 
-.PHONY: help deps build run install uninstall test bench lint clean deploy-files
+.PHONY: help deps testdeps build run install uninstall test bench lint clean deploy-files
 
 help: ## list the targets and their variables
 	@echo "targets:"
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 	@echo "variables: CONFIG=file and ARGS='flags' (run), PREFIX=/usr/local or BINDIR (install), GO=go"
 
-deps: ## install what is missing (Chromium, curl, and nginx and Caddy for the client tests, from Debian when we are root)
-	@echo "==> make deps: checking for Go, Chromium, curl, nginx and Caddy"
+deps: ## install what is missing to run it (Chromium and curl, from Debian when we are root)
+	@echo "==> make deps: checking for Go, Chromium and curl"
 	@command -v $(GO) >/dev/null || { echo "Go is not installed: get Go 1.26 or newer from https://go.dev/dl/ and put it on PATH." >&2; exit 1; }
 	@if command -v chromium >/dev/null || command -v chromium-browser >/dev/null || command -v google-chrome >/dev/null; then \
 		:; \
@@ -47,14 +47,28 @@ deps: ## install what is missing (Chromium, curl, and nginx and Caddy for the cl
 		echo "curl is missing: installing Debian's curl package…" && \
 		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y curl; } || \
 		{ echo "curl is missing: install it (Debian/Ubuntu: sudo apt-get install -y curl)" >&2; exit 1; }
-	@# nginx and Caddy run in the tests of deploy/ (they skip without them, unless CI is set).
+
+# nginx and Caddy are started by the tests in front of prerenderd (httpfront: prerender.io's
+# nginx configuration; deploy/: ours); they are test dependencies only, so `make run`
+# never installs a web server that Debian would start on port 80.
+testdeps: ## install the real clients the tests put in front of prerenderd: nginx, Caddy and npm (Debian, when root), prerender-node (npm ci)
+	@echo "==> make testdeps: checking for nginx, Caddy, npm and prerender-node"
 	@if { command -v nginx || [ -x /usr/sbin/nginx ]; } >/dev/null && command -v caddy >/dev/null; then \
 		:; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-		echo "nginx or Caddy is missing: installing Debian's packages (the deploy/ tests run them)…"; \
+		echo "nginx or Caddy is missing: installing Debian's packages (the client tests run them)…"; \
 		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y nginx caddy; \
 	else \
-		echo "nginx or Caddy is missing: the tests of deploy/ will be skipped (sudo apt-get install -y nginx caddy)." >&2; \
+		echo "nginx or Caddy is missing: their tests are skipped (Debian/Ubuntu: sudo apt-get install -y nginx caddy)." >&2; \
+	fi
+	@if ! command -v npm >/dev/null && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "npm is missing: installing Debian's npm package…"; \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y npm; \
+	fi
+	@if ! command -v npm >/dev/null; then \
+		echo "npm is missing: the prerender-node test is skipped (Debian/Ubuntu: sudo apt-get install -y npm)." >&2; \
+	elif ! grep -qs '"version": "3.8.3"' testdata/clients/node_modules/prerender-node/package.json; then \
+		cd testdata/clients && npm ci --no-audit --no-fund; \
 	fi
 
 # -v names each package as it is compiled: on a cold build cache that is a few hundred
@@ -82,7 +96,7 @@ uninstall: ## remove PREFIX/bin/prerenderd
 # -p 1: one package at a time. The Chromium-heavy packages (actors, httpfront, browser)
 # run at once on 2 cores starved each other's renders past their page timeouts (seen:
 # the 5 MB page of httpfront while actors ran 200 renders); alone, each passes.
-test: deps ## every test, with the race detector, against real Chromium and Pebble (5-7 min on 2 cores)
+test: deps testdeps ## every test, with the race detector, against real Chromium, Pebble, nginx, Caddy and prerender-node (5-7 min on 2 cores)
 	@echo "==> make test: go test -race, one package at a time (5-7 minutes on 2 cores; the first run also compiles everything with -race)"
 	$(GO) test -race -count=1 -p 1 -timeout 9m $(PKGS)
 

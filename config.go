@@ -56,6 +56,7 @@ type fileConfig struct {
 		MaxBrowserAge  string   `toml:"max_browser_age"`
 		MaxBrowserRSS  string   `toml:"max_browser_rss"`
 		Chromium       string   `toml:"chromium"`
+		UserAgent      string   `toml:"user_agent"`
 	} `toml:"render"`
 	Recache struct {
 		URLsPerHour int `toml:"urls_per_hour"`
@@ -107,6 +108,7 @@ type Config struct {
 	MaxBrowserAge  time.Duration
 	MaxBrowserRSS  int64
 	Chromium       string
+	UserAgent      string
 
 	AllowHosts   []string
 	AllowPrivate bool
@@ -165,6 +167,7 @@ func (fc *fileConfig) check() (*Config, error) {
 		ReservedLive:   fc.Render.ReservedLive,
 		RendersPer:     fc.Render.RendersPer,
 		Chromium:       fc.Render.Chromium,
+		UserAgent:      fc.Render.UserAgent,
 		AllowHosts:     fc.Security.AllowHosts,
 		AllowPrivate:   fc.Security.AllowPrivate,
 	}
@@ -243,6 +246,9 @@ func (fc *fileConfig) check() (*Config, error) {
 	}
 	for _, b := range c.Block {
 		oneOf("render.block", b, "image", "media", "font", "stylesheet")
+	}
+	if strings.ContainsAny(c.UserAgent, "\r\n\x00") {
+		errs = append(errs, errors.New("render.user_agent: must be one line"))
 	}
 	for _, t := range c.Tokens {
 		if strings.TrimSpace(t) == "" {

@@ -37,6 +37,19 @@ func TestAFileOverridesOnlyTheKeysItSets(t *testing.T) {
 	}
 }
 
+func TestTheRenderUserAgentIsRead(t *testing.T) {
+	c, err := loadConfig(writeConfig(t, "[render]\nuser_agent = \"Mozilla/5.0 (X11) Chrome/150 Prerender (shop)\"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.UserAgent != "Mozilla/5.0 (X11) Chrome/150 Prerender (shop)" {
+		t.Fatalf("render.user_agent = %q", c.UserAgent)
+	}
+	if d, _ := loadConfig(""); d.UserAgent != "" {
+		t.Fatalf("the default render.user_agent is %q, want \"\" (Chromium's own plus the Prerender suffix)", d.UserAgent)
+	}
+}
+
 func TestBadConfigIsRefusedNamingTheKey(t *testing.T) {
 	tests := []struct {
 		name, body, want string
@@ -68,6 +81,7 @@ func TestBadConfigIsRefusedNamingTheKey(t *testing.T) {
 		{"a negative live share", "[render]\nreserved_live = -0.1\n", "render.reserved_live"},
 		{"a live share over one", "[render]\nreserved_live = 1.5\n", "render.reserved_live"},
 		{"a value of the wrong type", "[render]\nbrowsers = \"two\"\n", "browsers"},
+		{"a user agent of two lines", "[render]\nuser_agent = \"Bot\\r\\nX-Evil: 1\"\n", "render.user_agent"},
 		{"broken TOML", "[render\n", "toml"},
 	}
 	for _, tc := range tests {

@@ -153,6 +153,7 @@ func run(cfg *Config, log *slog.Logger, build buildDesc) error {
 		},
 		Browser: browser.Options{
 			Path:        chromium,
+			UserAgent:   cfg.UserAgent,
 			IdleWindow:  cfg.IdleWindow,
 			PageTimeout: cfg.PageTimeout,
 			Block:       cfg.Block,

@@ -166,6 +166,7 @@ type Appliance struct {
 	pending     sync.Map // key → time.Time: explicit recache queued, not yet run
 	staleQueued sync.Map // key → struct{}: a STALE hit queued a recache
 	served      sync.Map // key → struct{}: PRERENDER announced, flag being cleared
+	loading     loading  // URLs in a tab now, for loop detection
 	hits        hitRecorder
 	flushNow    chan struct{}
 	flushed     chan struct{}

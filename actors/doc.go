@@ -8,6 +8,8 @@
 // It is the only package that imports protoactor-go. The rest of the program sees the
 // façade (Start, Render, ViewPage, Ready, Serve, Stop in appliance.go; Search,
 // ClearURL, StartClear, ClearProgress in cachemgr.go; AddSitemap, Sitemaps in
-// sitemapsactor.go) and never a PID. Actors never block in Receive: browser and disk work runs in goroutines owned
+// sitemapsactor.go; RefuseLoop in loops.go, which knows the URLs tabs are loading
+// so that a renderer's own request sent back to prerenderd is refused, not
+// joined) and never a PID. Actors never block in Receive: browser and disk work runs in goroutines owned
 // by the actor that started them, and reports back by message.
 package actors

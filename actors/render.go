@@ -3,6 +3,7 @@ package actors
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync/atomic"
 	"time"
 
@@ -103,9 +104,15 @@ func (r *renderActor) run(ctx actor.Context, lease Lease) {
 	rctx, cancel := context.WithTimeout(context.Background(), r.app.cfg.Browser.PageTimeout+30*time.Second)
 	r.cancel = cancel
 	self, root, pool, req := ctx.Self(), r.app.system.Root, r.app.pool.Load(), r.req
+	end := r.app.loading.begin(r.key)
 	go func() {
 		defer cancel()
 		res, err := lease.Browser.Render(rctx, req)
+		if end() && err == nil && res.Status == loopStatus {
+			// The document is prerenderd's own refusal of the loop: the page
+			// never loaded. A subresource refused the same way leaves the page.
+			res, err = nil, fmt.Errorf("cannot render %q: %w", req.URL, ErrLoop)
+		}
 		// Released here, not by the actor: the actor may be gone by now, and a lost
 		// release would be a tab lost for good.
 		root.Send(pool, &ReleaseTab{Lease: lease})

@@ -399,7 +399,13 @@ func (p *sitemapPoller) readChildren(ctx context.Context, run *pollRun, u string
 func (p *sitemapPoller) take(ctx context.Context, run *pollRun, e sitemap.Entry) error {
 	run.found++
 	p.m.found.Inc()
-	u, err := cachekey.Normalize(e.Loc, p.strip)
+	// The page is rendered at its URL as the sitemap lists it and stored under
+	// its normalized key, as a crawler's request for it would be.
+	load, err := cachekey.Load(e.Loc, p.strip)
+	var u *url.URL
+	if err == nil {
+		u, err = cachekey.Normalize(load.String(), p.strip)
+	}
 	if err != nil {
 		run.skipped++
 		p.m.skipped["bad_url"].Inc()
@@ -422,7 +428,7 @@ func (p *sitemapPoller) take(ctx context.Context, run *pollRun, e sitemap.Entry)
 		p.m.skipped["unchanged"].Inc()
 		return nil
 	}
-	run.batch = append(run.batch, queueItem{Key: key, URL: u.String()})
+	run.batch = append(run.batch, queueItem{Key: key, URL: load.String()})
 	if len(run.batch) >= queueBatch {
 		return p.flush(ctx, run)
 	}

@@ -203,7 +203,10 @@ func (b *Browser) startChecks(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("chromium does not answer Browser.getVersion: %w", err)
 	}
-	b.userAgent = defaultUserAgent(v.UserAgent)
+	b.userAgent = b.opts.UserAgent
+	if b.userAgent == "" {
+		b.userAgent = defaultUserAgent(v.UserAgent)
+	}
 	t, err := b.openTab(ctx)
 	if err != nil {
 		return "", fmt.Errorf("cannot open a tab: %w", err)
@@ -214,10 +217,10 @@ func (b *Browser) startChecks(ctx context.Context) (string, error) {
 }
 
 // defaultUserAgent makes Chromium's own User-Agent look like a desktop
-// Chrome, because sites serve "HeadlessChrome" a bot page, and appends the
-// " prerenderd" marker that prerender-aware sites look for.
+// Chrome, because sites serve "HeadlessChrome" a bot page, and appends
+// UserAgentSuffix, the marker that prerender-aware sites look for.
 func defaultUserAgent(ua string) string {
-	return strings.ReplaceAll(ua, "HeadlessChrome", "Chrome") + " prerenderd"
+	return strings.ReplaceAll(ua, "HeadlessChrome", "Chrome") + UserAgentSuffix
 }
 
 func (b *Browser) allocatorOptions() []chromedp.ExecAllocatorOption {
@@ -266,6 +269,9 @@ func (b *Browser) allocatorOptions() []chromedp.ExecAllocatorOption {
 	// path longer than a Unix socket allows: Chromium dies on that.
 	if tmp := filepath.Join(b.root, "tmp"); len(tmp)+len(singletonSuffix) < maxSocketPath {
 		flags = append(flags, chromedp.Env("TMPDIR="+tmp))
+	}
+	if b.opts.HostResolverRules != "" {
+		flags = append(flags, chromedp.Flag("host-resolver-rules", b.opts.HostResolverRules))
 	}
 	if b.opts.blocks("image") {
 		// URL patterns miss images served without an extension; Blink's

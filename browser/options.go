@@ -19,8 +19,33 @@ type Options struct {
 	PageTimeout time.Duration // default 15s
 	Block       []string      // resource types not downloaded: "image", "media", "font", "stylesheet"; default image, media, font
 	BlockURLs   []string      // extra URL patterns blocked, on top of the built-in tracker list
-	Logger      *slog.Logger
+	// UserAgent of a render that asks for none: "" = Chromium's own, with
+	// "HeadlessChrome" written "Chrome", followed by UserAgentSuffix.
+	UserAgent string
+	// HostResolverRules is Chromium's --host-resolver-rules ("MAP shop.test:80
+	// 127.0.0.1:8080"): tests put a site that a middleware names by host alone
+	// on a loopback port. Empty in production.
+	HostResolverRules string
+	Logger            *slog.Logger
 }
+
+// UserAgentSuffix ends the User-Agent of a render: sites, the nginx
+// configuration prerender.io publishes and the npm server's own middlewares
+// recognize the renderer by "Prerender" in it and serve it the app, not a
+// prerendered page. A User-Agent built for a render (a mobile one) ends with it
+// too.
+const UserAgentSuffix = " Prerender (prerenderd)"
+
+// PrerenderHeader is the request header the npm prerender server's Chromium
+// sends (value "1"), by which prerender-node, prerender.io's nginx configuration
+// and other middlewares pass the renderer's request to the site instead of back
+// to the renderer. prerenderd sends it on the request for the page a render
+// navigates to (see markDocument), not on the page's own requests: the npm
+// server sends it on every request, and on a cross-origin fetch a custom header
+// makes Chromium send a CORS preflight, which an open API that does not list it
+// refuses, so the page rendered there without its data. The renderer's later
+// requests are told by UserAgentSuffix.
+const PrerenderHeader = "X-Prerender"
 
 const (
 	defaultTabs        = 2
@@ -132,6 +157,9 @@ func (o *Options) Validate() error {
 		if err := checkPattern(p); err != nil {
 			return fmt.Errorf("invalid BlockURLs[%d] %q: %w", i, p, err)
 		}
+	}
+	if strings.ContainsAny(o.UserAgent, "\r\n\x00") {
+		return fmt.Errorf("invalid UserAgent %q: must be one line", o.UserAgent)
 	}
 	return nil
 }

@@ -34,6 +34,7 @@ func TestOptionsValidateNamesTheBadField(t *testing.T) {
 		{"an unknown resource type is refused", func(o *Options) { o.Block = []string{"image", "scripts"} }, "Block[1]"},
 		{"an empty URL pattern is refused", func(o *Options) { o.BlockURLs = []string{" "} }, "BlockURLs[0]"},
 		{"a relative URL pattern is refused", func(o *Options) { o.BlockURLs = []string{"ok.example", "/ads/*"} }, "BlockURLs[1]"},
+		{"a user agent of two lines is refused", func(o *Options) { o.UserAgent = "Bot\r\nX-Evil: 1" }, "UserAgent"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -76,9 +77,24 @@ func TestFindChromium(t *testing.T) {
 	}
 }
 
+func TestOriginPatternCoversThePagesOriginOnly(t *testing.T) {
+	for raw, want := range map[string]string{
+		"https://shop.example/p?q=1#!/x": "https://shop.example/*",
+		"http://127.0.0.1:8080/a":        "http://127.0.0.1:8080/*",
+		"http://[::1]:3000/":             "http://[::1]:3000/*",
+		"about:blank":                    "",
+		"data:text/html,hi":              "",
+	} {
+		got, ok := originPattern(raw)
+		if got != want || ok != (want != "") {
+			t.Errorf("originPattern(%q) = %q, %v; want %q", raw, got, ok, want)
+		}
+	}
+}
+
 func TestDefaultUserAgentHidesHeadless(t *testing.T) {
 	in := "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/156.0.0.0 Safari/537.36"
-	want := "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36 prerenderd"
+	want := "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36 Prerender (prerenderd)"
 	if got := defaultUserAgent(in); got != want {
 		t.Errorf("defaultUserAgent = %q", got)
 	}

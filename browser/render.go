@@ -41,7 +41,7 @@ var snapshotJS string
 // Request is one page to render.
 type Request struct {
 	URL       string // absolute http(s) URL, already validated by the caller
-	UserAgent string // "" = Chromium's default with "HeadlessChrome" replaced by "Chrome", plus " prerenderd"
+	UserAgent string // "" = Options.UserAgent, by default Chromium's with "HeadlessChrome" replaced by "Chrome", plus UserAgentSuffix
 }
 
 // Result is a rendered page, or the redirect that answered it.
@@ -193,6 +193,12 @@ func (b *Browser) render(ctx context.Context, t *tab, req Request) (*Result, err
 	if _, err := cdp.Call(opCtx, t.target, emulation.SetUserAgentOverride, emulation.SetUserAgentOverrideParams{UserAgent: ua}); err != nil {
 		return nil, b.fail(opCtx, fmt.Errorf("cannot set user agent: %w", err))
 	}
+
+	stopMarking, err := b.markDocument(opCtx, &wg, t, req.URL)
+	if err != nil {
+		return nil, b.fail(opCtx, err)
+	}
+	defer stopMarking()
 
 	begin := time.Now()
 	w.begin(begin)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -298,11 +299,11 @@ func TestRender(t *testing.T) {
 			},
 		},
 		{
-			name: "the default user agent says Chrome, not HeadlessChrome, and ends with prerenderd",
+			name: "the default user agent says Chrome, not HeadlessChrome, and ends with the Prerender suffix",
 			path: "/ua",
 			check: func(t *testing.T, o *fixture.Origin, res *Result) {
 				ua := o.Header("/ua").Get("User-Agent")
-				if strings.Contains(ua, "Headless") || !strings.Contains(ua, "Chrome/") || !strings.HasSuffix(ua, " prerenderd") {
+				if strings.Contains(ua, "Headless") || !strings.Contains(ua, "Chrome/") || !strings.HasSuffix(ua, UserAgentSuffix) || !strings.Contains(ua, "Prerender") {
 					t.Errorf("User-Agent = %q", ua)
 				}
 				contains(t, res, ua)
@@ -315,6 +316,33 @@ func TestRender(t *testing.T) {
 			o := fixture.New(t)
 			tt.check(t, o, render(t, shared, o, tt.path))
 		})
+	}
+}
+
+func TestThePageRequestCarriesXPrerenderAndNoOtherOriginNeedsAPreflight(t *testing.T) {
+	t.Parallel()
+	site, api := fixture.New(t), fixture.New(t)
+	res := render(t, shared, site, "/crossorigin?api="+url.QueryEscape(api.URL))
+	complete(t, res)
+	contains(t, res, "same: Espresso Machine 3")
+	contains(t, res, "cross: open data")
+	if got := site.Header("/crossorigin").Get(PrerenderHeader); got != "1" {
+		t.Errorf("the page's request: %s = %q, want 1", PrerenderHeader, got)
+	}
+	if ua := site.Header("/api/product").Get("User-Agent"); !strings.HasSuffix(ua, UserAgentSuffix) {
+		t.Errorf("the page's own request is not told by its User-Agent %q", ua)
+	}
+	if got := api.Header("/api/cors").Get(PrerenderHeader); got != "" {
+		t.Errorf("the other origin got %s = %q", PrerenderHeader, got)
+	}
+	if n := api.Hits("/api/cors"); n != 1 {
+		t.Errorf("the other origin got %d requests, want 1 (no CORS preflight)", n)
+	}
+	// The next render of the tab is intercepted afresh, on its own origin.
+	other := fixture.New(t)
+	complete(t, render(t, shared, other, "/ua"))
+	if got := other.Header("/ua").Get(PrerenderHeader); got != "1" {
+		t.Errorf("the next page's request: %s = %q, want 1", PrerenderHeader, got)
 	}
 }
 

@@ -165,7 +165,7 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) {
 			writeError(w, r, err)
 			return
 		}
-		q.ExactMatch = u.String()
+		q.ExactMatch = u.Key.String()
 	}
 	res, err := s.app.Search(q)
 	if err != nil {
@@ -237,13 +237,13 @@ func (s *Server) cacheClear(w http.ResponseWriter, r *http.Request) {
 			writeError(w, r, err)
 			return
 		}
-		n, err := s.app.ClearURL(r.Context(), u.String(), variant)
+		n, err := s.app.ClearURL(r.Context(), u.Key.String(), variant)
 		if err != nil {
 			writeError(w, r, err)
 			return
 		}
-		s.log.Info("cache clear of one url", "url", u.String(), "variant", variant, "deleted", n)
-		writeAPIJSON(w, http.StatusOK, ClearResponse{Status: "done", Query: u.String(), Matched: n, Deleted: n})
+		s.log.Info("cache clear of one url", "url", u.Key.String(), "variant", variant, "deleted", n)
+		writeAPIJSON(w, http.StatusOK, ClearResponse{Status: "done", Query: u.Key.String(), Matched: n, Deleted: n})
 		return
 	}
 	st, err := s.app.StartClear(req.Query, variant)
@@ -258,14 +258,18 @@ type tokenOnly struct {
 	Token string `json:"prerenderToken"`
 }
 
-// cacheClearStatus answers GET (token in X-Prerender-Token; never in the query
-// string, which access logs keep) and POST {prerenderToken}, the way prerender.io
-// clients send their token.
+// cacheClearStatus answers GET /cache-clear-status/{token} (prerender.io's
+// form: the token is the last path segment), GET with X-Prerender-Token, and
+// POST {prerenderToken}. The token is never read from the query string.
 func (s *Server) cacheClearStatus(w http.ResponseWriter, r *http.Request) {
 	var req tokenOnly
 	method, body := http.MethodGet, any(nil)
 	if r.Method == http.MethodPost {
 		method, body = http.MethodPost, &req
+	}
+	if seg, ok := strings.CutPrefix(r.URL.Path, "/cache-clear-status/"); ok {
+		method, body = http.MethodGet, nil
+		req.Token = seg
 	}
 	if !s.adminRequest(w, r, method, body, func() string { return req.Token }) {
 		return
@@ -318,11 +322,12 @@ func (s *Server) sitemap(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// The sitemap's own URL keeps its query string: it names a file, not a page.
-	u, err := targetURL(req.URL, cachekey.StripNone)
+	urls, err := targetURL(req.URL, cachekey.StripNone)
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
+	u := urls.Load
 	if err := s.guard.Check(r.Context(), u); err != nil {
 		writeError(w, r, err)
 		return

@@ -2,6 +2,11 @@
 // the admin routes of the cache manager (search, clear; admin.go holds their token
 // rules), health, readiness, metrics and the built-in demo site.
 //
+// The target of a render request is recovered by its pure subpackage target, in
+// every form a middleware sends it. A renderer's request (X-Prerender, or
+// "Prerender" in its User-Agent) for a page a tab is loading is its own come back: it is refused (508)
+// before any cache read or join.
+//
 // It is thin: it parses and checks requests, serves cache hits straight from the
 // store through the actors façade (no actor hop on a hit), and maps typed errors to
 // statuses in one place (errors.go). It never imports protoactor, chromedp or Pebble

@@ -34,6 +34,8 @@ func statusOf(err error) (int, string) {
 		return http.StatusForbidden, rej.Reason
 	case errors.Is(err, actors.ErrOverloaded):
 		return http.StatusServiceUnavailable, "overloaded"
+	case errors.Is(err, actors.ErrLoop):
+		return http.StatusLoopDetected, "loop-detected"
 	case errors.Is(err, actors.ErrClearRunning):
 		return http.StatusConflict, "clear-running"
 	case errors.Is(err, actors.ErrStopping):

@@ -1,6 +1,8 @@
 package httpfront
 
 import (
+	"net/http"
+	"net/http/httptest"
 	"testing"
 
 	"prerenderd/storage/cachekey"
@@ -58,7 +60,7 @@ func TestTargetURL(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if u.String() != tc.want {
+			if u.Key.String() != tc.want {
 				t.Fatalf("targetURL(%q) = %q, want %q", tc.raw, u, tc.want)
 			}
 		})
@@ -67,5 +69,29 @@ func TestTargetURL(t *testing.T) {
 		if _, err := targetURL(bad, cachekey.StripTracking); err == nil {
 			t.Errorf("targetURL(%q) accepted", bad)
 		}
+	}
+}
+
+func TestFromRendererTellsTheRenderersRequests(t *testing.T) {
+	for _, tc := range []struct {
+		name, xPrerender, ua string
+		want                 bool
+	}{
+		{"the page request of a render carries X-Prerender", "1", "Mozilla/5.0 Chrome/156.0.0.0 Safari/537.36 Prerender (prerenderd)", true},
+		{"a later request of a render is told by its User-Agent", "", "Mozilla/5.0 Chrome/156.0.0.0 Safari/537.36 Prerender (prerenderd)", true},
+		{"the npm server's renderer is a renderer", "", "Mozilla/5.0 HeadlessChrome/120 Prerender (+https://github.com/prerender/prerender)", true},
+		{"a crawler is not", "", "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)", false},
+		{"a browser is not", "", "Mozilla/5.0 (X11; Linux x86_64) Chrome/131.0.0.0 Safari/537.36", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodGet, "/https://shop.example/", nil)
+			r.Header.Set("User-Agent", tc.ua)
+			if tc.xPrerender != "" {
+				r.Header.Set("X-Prerender", tc.xPrerender)
+			}
+			if got := fromRenderer(r); got != tc.want {
+				t.Fatalf("fromRenderer = %v, want %v", got, tc.want)
+			}
+		})
 	}
 }

@@ -189,6 +189,41 @@ func TestAMissIsFollowedByAHitWithIdenticalBytes(t *testing.T) {
 			t.Fatal("gunzipped HIT differs from the MISS body")
 		}
 	})
+	t.Run("the gzip answer has its own ETag and each revalidates alone", func(t *testing.T) {
+		plainTag := miss.header.Get("ETag")
+		gz := get(t, front, target, "Accept-Encoding", "gzip")
+		gzTag := gz.header.Get("ETag")
+		if gzTag == "" || gzTag == plainTag || gzTag != strings.TrimSuffix(plainTag, `"`)+`-gzip"` {
+			t.Fatalf("gzip ETag %q, plain ETag %q: want the plain tag with -gzip inside the quotes", gzTag, plainTag)
+		}
+		for _, h := range []http.Header{miss.header, gz.header} {
+			if h.Get("Vary") != "Accept-Encoding" {
+				t.Errorf("Vary = %q, want Accept-Encoding", h.Get("Vary"))
+			}
+		}
+		for _, tc := range []struct {
+			name, inm, ae string
+			status        int
+		}{
+			{"the gzip tag revalidates the gzip answer", gzTag, "gzip", http.StatusNotModified},
+			{"the plain tag revalidates the plain answer", plainTag, "", http.StatusNotModified},
+			{"the plain tag does not revalidate the gzip answer", plainTag, "gzip", http.StatusOK},
+			{"the gzip tag does not revalidate the plain answer", gzTag, "", http.StatusOK},
+			{"a weak form of the gzip tag revalidates the gzip answer", "W/" + gzTag, "gzip", http.StatusNotModified},
+		} {
+			hdr := []string{"If-None-Match", tc.inm}
+			if tc.ae != "" {
+				hdr = append(hdr, "Accept-Encoding", tc.ae)
+			}
+			a := get(t, front, target, hdr...)
+			if a.status != tc.status {
+				t.Errorf("%s: %d, want %d", tc.name, a.status, tc.status)
+			}
+			if a.status == http.StatusNotModified && (a.header.Get("ETag") != tc.inm && "W/"+a.header.Get("ETag") != tc.inm || a.header.Get("Vary") != "Accept-Encoding") {
+				t.Errorf("%s: 304 with ETag %q Vary %q", tc.name, a.header.Get("ETag"), a.header.Get("Vary"))
+			}
+		}
+	})
 	t.Run("If-None-Match with the ETag gets 304", func(t *testing.T) {
 		a := get(t, front, target, "If-None-Match", miss.header.Get("ETag"))
 		if a.status != http.StatusNotModified || a.body != "" {

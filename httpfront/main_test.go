@@ -45,12 +45,20 @@ func runTests(m *testing.M) int {
 	}
 	defer testStore.Close()
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	// Before Chromium: its host resolver rules send the nginx test's site there.
+	shopForward, err = startForwarder()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer shopForward.close()
 	testApp, err = actors.Start(actors.Config{
 		Shards:         4,
 		TTL:            time.Hour,
 		Browsers:       1,
 		TabsPerBrowser: 4,
-		Browser:        browser.Options{Path: path, PageTimeout: testPageTimeout},
+		Browser: browser.Options{Path: path, PageTimeout: testPageTimeout,
+			HostResolverRules: "MAP " + shopHost + " " + shopForward.addr()},
 		// The fixture origin is on loopback.
 		Sitemaps: actors.SitemapsConfig{AllowPrivate: true},
 		Logger:   logger,

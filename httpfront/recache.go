@@ -109,13 +109,13 @@ func (s *Server) recacheItems(ctx context.Context, urls []string, variant string
 	hostErr := make(map[string]error)
 	for _, raw := range urls {
 		u, err := targetURL(raw, s.cfg.StripQuery)
-		if err == nil && !s.isDemo(u) {
-			herr, seen := hostErr[u.Host]
+		if err == nil && !s.isDemo(u.Key) {
+			herr, seen := hostErr[u.Key.Host]
 			if !seen {
 				cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-				herr = s.guard.Check(cctx, u)
+				herr = s.guard.Check(cctx, u.Load)
 				cancel()
-				hostErr[u.Host] = herr
+				hostErr[u.Key.Host] = herr
 			}
 			err = herr
 		}
@@ -124,7 +124,8 @@ func (s *Server) recacheItems(ctx context.Context, urls []string, variant string
 			invalid = append(invalid, invalidURL{URL: raw, Reason: reason, Error: err.Error()})
 			continue
 		}
-		items = append(items, actors.RecacheItem{Key: cachekey.Key(variant, u), URL: u.String(), Source: source})
+		// The queue renders the URL as given, and stores it under its key.
+		items = append(items, actors.RecacheItem{Key: cachekey.Key(variant, u.Key), URL: u.Load.String(), Source: source})
 	}
 	return items, invalid
 }
@@ -157,5 +158,34 @@ func (s *Server) changeRecacheSpeed(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	writeAPIJSON(w, http.StatusOK, map[string]int64{"urlsPerHour": n})
+	writeAPIJSON(w, http.StatusOK, recacheSpeedAnswer(int(n)))
+}
+
+// RecacheSpeed is the answer of POST /change-recache-speed, in prerender.io's
+// fields: isAutomaticDelay for 0, and the pace as recacheMetrics.
+type RecacheSpeed struct {
+	URLsPerHour      int            `json:"urlsPerHour"`
+	IsAutomaticDelay bool           `json:"isAutomaticDelay"`
+	RecacheMetrics   RecacheMetrics `json:"recacheMetrics"`
+}
+
+// RecacheMetrics is the priority queue's pace. Automatic (urlsPerHour 0) is not
+// paced: the queue renders as fast as the tabs it may use allow, and every
+// figure is 0.
+type RecacheMetrics struct {
+	DelayBetweenURLs int64 `json:"delayBetweenURLs"` // milliseconds between two URLs
+	Num1Hour         int   `json:"num1Hour"`         // URLs per hour
+	Num1Day          int   `json:"num1Day"`          // URLs per day
+}
+
+func recacheSpeedAnswer(urlsPerHour int) RecacheSpeed {
+	a := RecacheSpeed{URLsPerHour: urlsPerHour, IsAutomaticDelay: urlsPerHour == 0}
+	if urlsPerHour > 0 {
+		a.RecacheMetrics = RecacheMetrics{
+			DelayBetweenURLs: (time.Hour / time.Duration(urlsPerHour)).Milliseconds(),
+			Num1Hour:         urlsPerHour,
+			Num1Day:          24 * urlsPerHour,
+		}
+	}
+	return a
 }

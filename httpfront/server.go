@@ -20,7 +20,9 @@ import (
 	"github.com/VictoriaMetrics/metrics"
 
 	"prerenderd/actors"
+	"prerenderd/browser"
 	"prerenderd/browser/netguard"
+	"prerenderd/httpfront/target"
 	"prerenderd/storage"
 	"prerenderd/storage/cachekey"
 )
@@ -126,15 +128,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header()["X-Prerender-Request-Id"] = []string{reqID}
 	uri := r.RequestURI
 	switch {
-	case hasFoldPrefix(uri, "/http:") || hasFoldPrefix(uri, "/https:") || hasFoldPrefix(uri, "/http%3a") || hasFoldPrefix(uri, "/https%3a"):
-		s.render(w, r, reqID, uri[1:])
-	case uri == "/render" || strings.HasPrefix(uri, "/render?"):
-		s.render(w, r, reqID, r.URL.Query().Get("url"))
+	case isTargetPath(uri), uri == "/render" || strings.HasPrefix(uri, "/render?"):
+		s.renderRequest(w, r, reqID)
 	case r.URL.Path == "/search":
 		s.search(w, r)
 	case r.URL.Path == "/cache-clear":
 		s.cacheClear(w, r)
-	case r.URL.Path == "/cache-clear-status":
+	case r.URL.Path == "/cache-clear-status" || strings.HasPrefix(r.URL.Path, "/cache-clear-status/"):
 		s.cacheClearStatus(w, r)
 	case r.URL.Path == "/recache":
 		s.recache(w, r)
@@ -207,11 +207,11 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write([]byte("ready\n"))
 }
 
-func (s *Server) render(w http.ResponseWriter, r *http.Request, reqID, raw string) {
-	start := s.cfg.Clock()
-	h := w.Header()
+// renderRequest answers GET /{absolute URL} and GET /render?url=: the target
+// is recovered from the request line by package target.
+func (s *Server) renderRequest(w http.ResponseWriter, r *http.Request, reqID string) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		h.Set("Allow", "GET, HEAD")
+		w.Header().Set("Allow", "GET, HEAD")
 		s.fail(w, r, &clientError{status: http.StatusMethodNotAllowed, reason: "method-not-allowed", msg: "use GET or HEAD"})
 		return
 	}
@@ -219,21 +219,37 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, reqID, raw strin
 		s.fail(w, r, err)
 		return
 	}
-	target, err := targetURL(raw, s.cfg.StripQuery)
+	urls, err := target.Parse(r.RequestURI, r.Header.Get(target.IntegrationHeader), s.cfg.StripQuery)
 	if err != nil {
-		s.fail(w, r, err)
+		s.fail(w, r, badURL(err))
 		return
 	}
-	demo := s.isDemo(target)
+	s.render(w, r, reqID, urls)
+}
+
+// render answers the page of urls, the request's token checked: from the store,
+// or rendered now. Chromium loads urls.Load; the page is stored under urls.Key.
+func (s *Server) render(w http.ResponseWriter, r *http.Request, reqID string, urls target.URLs) {
+	start := s.cfg.Clock()
+	page, load := urls.Key, urls.Load.String()
+	key := cachekey.Key(cachekey.Desktop, page)
+	if fromRenderer(r) && s.app.RefuseLoop(key) {
+		// A renderer asks for a page prerenderd is loading: Chromium's own request,
+		// sent back by a middleware. Joining the render would wait on itself.
+		s.log.Warn("render loop refused", "req", reqID, "url", load, "ua", r.UserAgent())
+		s.fail(w, r, &clientError{status: http.StatusLoopDetected, reason: "loop-detected",
+			msg: "prerenderd is loading this page itself: a middleware sent the renderer's request back to prerenderd instead of to the site (pass requests with X-Prerender or a Prerender User-Agent to the site)"})
+		return
+	}
+	demo := s.isDemo(page)
 	if !demo && len(s.cfg.AllowHosts) > 0 {
 		// The host list is checked on hits too: a host removed from the list stops
 		// being served at once, not when its pages expire.
-		if err := (&netguard.Guard{AllowHosts: s.cfg.AllowHosts, AllowPrivate: true}).Check(r.Context(), target); err != nil {
+		if err := (&netguard.Guard{AllowHosts: s.cfg.AllowHosts, AllowPrivate: true}).Check(r.Context(), page); err != nil {
 			s.fail(w, r, err)
 			return
 		}
 	}
-	key := cachekey.Key(cachekey.Desktop, target)
 	since, revalidate := s.app.PendingRecache(key)
 	stored := s.serveStored(w, r, key, start, since, revalidate)
 	if stored.served {
@@ -241,18 +257,19 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, reqID, raw strin
 	}
 	// Only a miss fetches anything, so only a miss pays for DNS.
 	if !demo {
-		if err := s.guard.Check(r.Context(), target); err != nil {
+		if err := s.guard.Check(r.Context(), page); err != nil {
 			s.fail(w, r, err)
 			return
 		}
 	}
 	label := cacheMiss
 	var res *actors.Rendered
+	var err error
 	if revalidate && stored.exists {
 		label = cacheRevalidated
-		res, err = s.app.Revalidate(r.Context(), key, target.String(), since)
+		res, err = s.app.Revalidate(r.Context(), key, load, since)
 	} else {
-		res, err = s.app.Render(r.Context(), key, target.String())
+		res, err = s.app.Render(r.Context(), key, load)
 	}
 	if r.Context().Err() != nil {
 		return // the client left; the render goes on and is stored for the next one
@@ -271,18 +288,18 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, reqID, raw strin
 		// Serving the old page beats an error (stale-if-error); the Warning tells
 		// the client it could not be refreshed.
 		if s.serveFrom(w, r, key, start, cacheStale, revalidationFailed) {
-			s.log.Warn("render failed, served stale page", "req", reqID, "url", target.String(), "err", err,
+			s.log.Warn("render failed, served stale page", "req", reqID, "url", load, "err", err,
 				"ms", time.Since(start).Milliseconds())
 			return
 		}
 	}
 	if err != nil {
-		s.log.Warn("render request failed", "req", reqID, "url", target.String(), "err", err, "ms", time.Since(start).Milliseconds())
+		s.log.Warn("render request failed", "req", reqID, "url", load, "err", err, "ms", time.Since(start).Milliseconds())
 		s.fail(w, r, err)
 		return
 	}
 	cache := s.writeRendered(w, r, res, label)
-	s.log.Info("render request", "req", reqID, "url", target.String(), "cache", cache,
+	s.log.Info("render request", "req", reqID, "url", load, "cache", cache,
 		"status", res.Result.Status, "joined", res.Joined, "removed", res.Removed, "ms", time.Since(start).Milliseconds())
 }
 
@@ -361,17 +378,22 @@ func (s *Server) writeView(w http.ResponseWriter, r *http.Request, v *storage.Pa
 	if warning != "" {
 		h["Warning"] = []string{warning}
 	}
-	h["Etag"] = []string{v.ETag}
+	gz := acceptsGzip(r.Header.Get("Accept-Encoding"))
+	etag := v.ETag
+	if gz {
+		etag = gzipETag(etag)
+	}
+	h["Etag"] = []string{etag}
 	h["Vary"] = varyValue
 	h["Age"] = []string{strconv.FormatInt(int64(now.Sub(v.RenderedAt)/time.Second), 10)}
 	s.count[label].Inc()
 	s.app.NoteHit(key, now)
-	if etagMatches(r.Header.Get("If-None-Match"), v.ETag) {
+	if etagMatches(r.Header.Get("If-None-Match"), etag) {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
 	body := v.Plain
-	if acceptsGzip(r.Header.Get("Accept-Encoding")) {
+	if gz {
 		body = v.Gzip
 		h["Content-Encoding"] = gzipValue
 	}
@@ -425,6 +447,7 @@ func (s *Server) writeRendered(w http.ResponseWriter, r *http.Request, res *acto
 		if acceptsGzip(r.Header.Get("Accept-Encoding")) && len(res.Page.Gzip) > 0 {
 			body = res.Page.Gzip
 			h["Content-Encoding"] = gzipValue
+			h["Etag"] = []string{gzipETag(res.Page.ETag)}
 		}
 	}
 	status := rr.Status
@@ -459,27 +482,39 @@ func (s *Server) checkToken(r *http.Request) error {
 	return &clientError{status: http.StatusForbidden, reason: "token-invalid", msg: "X-Prerender-Token is not valid"}
 }
 
-// targetURL reads the page URL from the request: as sent ("https://shop.example/p"),
-// percent-encoded as a whole ("https%3A%2F%2Fshop.example%2Fp") or with its double
-// slash collapsed by a proxy ("https:/shop.example/p").
-func targetURL(raw string, mode cachekey.StripMode) (*url.URL, error) {
-	if hasFoldPrefix(raw, "http%3a") || hasFoldPrefix(raw, "https%3a") {
-		dec, err := url.PathUnescape(raw)
-		if err != nil {
-			return nil, &clientError{status: http.StatusBadRequest, reason: "bad-url", msg: "cannot decode the URL: " + err.Error()}
-		}
-		raw = dec
-	}
-	for _, scheme := range []string{"http:/", "https:/"} {
-		if hasFoldPrefix(raw, scheme) && !hasFoldPrefix(raw, scheme+"/") {
-			raw = raw[:len(scheme)] + "/" + raw[len(scheme):]
-		}
-	}
-	u, err := cachekey.Normalize(raw, mode)
+// targetURL reads a page URL given in an admin API's JSON: as is, or
+// percent-encoded as a whole ("https%3A%2F%2Fshop.example%2Fp").
+func targetURL(raw string, mode cachekey.StripMode) (target.URLs, error) {
+	urls, err := target.Given(raw, mode)
 	if err != nil {
-		return nil, &clientError{status: http.StatusBadRequest, reason: "bad-url", msg: err.Error()}
+		return target.URLs{}, badURL(err)
 	}
-	return u, nil
+	return urls, nil
+}
+
+// badURL is the client error of a target that cannot be recovered.
+func badURL(err error) error {
+	return &clientError{status: http.StatusBadRequest, reason: "bad-url", msg: err.Error()}
+}
+
+// fromRenderer reports whether a request was made by a renderer rather than a
+// crawler: it carries X-Prerender (Chromium sends it on the page a render
+// navigates to, as the npm server's does), or a User-Agent with "Prerender"
+// (prerenderd's own, on the page's later requests and navigations; no
+// crawler's has it, which prerender.io's nginx configuration relies on too).
+// Middlewares forward both headers.
+func fromRenderer(r *http.Request) bool {
+	return r.Header.Get(browser.PrerenderHeader) != "" || strings.Contains(r.UserAgent(), "Prerender")
+}
+
+// isTargetPath: GET /{absolute URL}, as is or percent-encoded.
+func isTargetPath(uri string) bool {
+	for _, p := range []string{"/http:", "/https:", "/http%3a", "/https%3a", "//http:", "//https:"} {
+		if hasFoldPrefix(uri, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // isDemo: the built-in demo is served by this very server, on loopback, so it is the
@@ -523,6 +558,17 @@ func acceptsGzip(ae string) bool {
 		return true
 	}
 	return false
+}
+
+// gzipETag is the entity tag of a page's gzip body, derived from the tag of its
+// plain body: the two are different representations, and a strong tag names
+// one (RFC 9110 §8.8.3), so a cache that holds the plain body never answers a
+// gzip request with it on a 304, nor the other way round.
+func gzipETag(plain string) string {
+	if t, ok := strings.CutSuffix(plain, `"`); ok && t != "" {
+		return t + `-gzip"`
+	}
+	return plain + "-gzip"
 }
 
 func etagMatches(inm, etag string) bool {

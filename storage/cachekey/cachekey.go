@@ -1,5 +1,5 @@
-// Package cachekey turns a URL a crawler asked for into the key its rendered page is
-// stored under. It is pure: no I/O, no DNS, so both the HTTP front and the actors can
+// Package cachekey turns a URL a crawler asked for into the URL Chromium loads
+// (Load) and the key its rendered page is stored under (Normalize, Key). It is pure: no I/O, no DNS, so both the HTTP front and the actors can
 // use it and a fuzz test can hammer it.
 package cachekey
 
@@ -46,10 +46,15 @@ var ErrBadURL = errors.New("bad url")
 // maxURLLen bounds what we accept; browsers and CDNs cut far below this anyway.
 const maxURLLen = 8192
 
-// Normalize returns the canonical form of raw: lowercase scheme and host, no default
-// port, no fragment, tracking parameters dropped (or all of the query, per mode), the
-// remaining parameters sorted, an empty path written as "/".
-func Normalize(raw string, mode StripMode) (*url.URL, error) {
+// Load returns the URL Chromium loads for raw, the URL a crawler asked for: its
+// path and its parameters in their order, with the scheme and host lowercased, no
+// default port, tracking parameters dropped (or all of the query, per mode), bytes a
+// browser escapes in a query escaped, and, as the npm prerender server does for the
+// AJAX crawling scheme, an _escaped_fragment_ parameter turned into the #! fragment
+// it stands for ("/?_escaped_fragment_=/p" loads "/#!/p"; an empty one is dropped).
+// A #! fragment is kept: it names a page of a hash-bang app. Any other fragment is
+// dropped: a crawler never sends one.
+func Load(raw string, mode StripMode) (*url.URL, error) {
 	if raw == "" {
 		return nil, fmt.Errorf("%w: empty", ErrBadURL)
 	}
@@ -93,12 +98,35 @@ func Normalize(raw string, mode StripMode) (*url.URL, error) {
 		host += ":" + port
 	}
 	u.Host = host
-	u.Fragment, u.RawFragment = "", ""
+	if !strings.HasPrefix(u.Fragment, "!") {
+		u.Fragment = ""
+	}
+	u.RawFragment = ""
 	if u.Path == "" {
 		u.Path, u.RawPath = "/", ""
 	}
-	u.RawQuery = normalizeQuery(u.RawQuery, mode)
+	var hashbang string
+	u.RawQuery, hashbang = keepQuery(u.RawQuery, mode)
+	if hashbang != "" {
+		u.Fragment = hashbang
+	}
 	u.ForceQuery = false
+	return u, nil
+}
+
+// Normalize returns the canonical form of raw, the URL of its cache key: Load's
+// URL with the remaining parameters sorted by name, so that one page asked for
+// with its parameters in another order is one key.
+func Normalize(raw string, mode StripMode) (*url.URL, error) {
+	u, err := Load(raw, mode)
+	if err != nil {
+		return nil, err
+	}
+	if u.RawQuery != "" {
+		parts := strings.Split(u.RawQuery, "&")
+		sort.SliceStable(parts, func(i, j int) bool { return paramName(parts[i]) < paramName(parts[j]) })
+		u.RawQuery = strings.Join(parts, "&")
+	}
 	return u, nil
 }
 
@@ -128,25 +156,76 @@ func checkHost(host string) error {
 	return nil
 }
 
-func normalizeQuery(raw string, mode StripMode) string {
-	if raw == "" || mode == StripAll {
-		return ""
+// escapedFragment is the parameter of Google's AJAX crawling scheme that carries
+// a #! fragment.
+const escapedFragment = "_escaped_fragment_"
+
+// keepQuery returns the parameters of raw that take part in the URL, in their
+// order, and the #! fragment an _escaped_fragment_ parameter stands for ("" when
+// there is none, it is empty, or it is repeated, as the npm server has it).
+// It splits by hand instead of url.ParseQuery: a parameter that does not decode
+// must survive untouched rather than vanish.
+func keepQuery(raw string, mode StripMode) (query, hashbang string) {
+	if raw == "" {
+		return "", ""
 	}
-	// Split by hand instead of url.ParseQuery: a parameter that does not decode must
-	// survive untouched rather than vanish from the key.
 	parts := strings.Split(raw, "&")
 	kept := parts[:0]
+	fragments := 0
 	for _, p := range parts {
 		if p == "" {
 			continue
 		}
-		if mode == StripTracking && isTracking(p) {
+		if paramName(p) == escapedFragment {
+			fragments++
+			_, v, _ := strings.Cut(p, "=")
+			if dec, err := url.QueryUnescape(v); err == nil {
+				v = dec
+			}
+			hashbang = v
 			continue
 		}
-		kept = append(kept, p)
+		if mode == StripAll || (mode == StripTracking && isTracking(p)) {
+			continue
+		}
+		kept = append(kept, escapeQuery(p))
 	}
-	sort.SliceStable(kept, func(i, j int) bool { return paramName(kept[i]) < paramName(kept[j]) })
-	return strings.Join(kept, "&")
+	if fragments != 1 || hashbang == "" {
+		hashbang = ""
+	} else {
+		hashbang = "!" + hashbang
+	}
+	return strings.Join(kept, "&"), hashbang
+}
+
+// escapeQuery escapes the bytes that a browser escapes in a query before it
+// sends it (controls, space, quotes, angle brackets, non-ASCII), so that the
+// query written with raw UTF-8 and the one written with escapes are one key.
+func escapeQuery(p string) string {
+	const hexDigits = "0123456789ABCDEF"
+	n := 0
+	for i := 0; i < len(p); i++ {
+		if queryEscapes(p[i]) {
+			n++
+		}
+	}
+	if n == 0 {
+		return p
+	}
+	b := make([]byte, 0, len(p)+2*n)
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		if queryEscapes(c) {
+			b = append(b, '%', hexDigits[c>>4], hexDigits[c&15])
+			continue
+		}
+		b = append(b, c)
+	}
+	return string(b)
+}
+
+func queryEscapes(c byte) bool {
+	return c <= ' ' || c >= 0x7f || c == '"' || c == '\'' || c == '<' || c == '>'
 }
 
 func paramName(p string) string {

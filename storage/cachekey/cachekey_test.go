@@ -22,6 +22,15 @@ func TestNormalize(t *testing.T) {
 		{"strip none keeps tracking parameters", "https://s.example/?utm_source=x", "https://s.example/?utm_source=x", StripNone},
 		{"a lone question mark is dropped", "https://s.example/a?", "https://s.example/a", StripTracking},
 		{"ipv6 host keeps brackets", "http://[::1]:3000/a", "http://[::1]:3000/a", StripTracking},
+		{"a hash-bang fragment is kept", "https://s.example/#!/p/1", "https://s.example/#!/p/1", StripTracking},
+		{"an escaped fragment becomes the hash-bang it stands for", "https://s.example/?_escaped_fragment_=/p%3Fx%3D1", "https://s.example/#!/p?x=1", StripTracking},
+		{"an escaped fragment beside other parameters keeps them sorted", "https://s.example/list?b=2&_escaped_fragment_=k%3Dv&a=1", "https://s.example/list?a=1&b=2#!k=v", StripTracking},
+		{"an empty escaped fragment is dropped", "https://s.example/?&_escaped_fragment_=", "https://s.example/", StripTracking},
+		{"a repeated escaped fragment is dropped", "https://s.example/?_escaped_fragment_=a&_escaped_fragment_=b", "https://s.example/", StripTracking},
+		{"strip all keeps the page an escaped fragment names", "https://s.example/?q=1&_escaped_fragment_=/p", "https://s.example/#!/p", StripAll},
+		{"raw UTF-8 in a query is escaped as a browser sends it", "https://s.example/s?x=\u65e5 b", "https://s.example/s?x=%E6%97%A5%20b", StripTracking},
+		{"escapes in the path are kept", "https://s.example/caf%C3%A9/a%2Fb", "https://s.example/caf%C3%A9/a%2Fb", StripTracking},
+		{"a plus stays a plus", "https://s.example/a+b?q=a+b", "https://s.example/a+b?q=a+b", StripTracking},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -31,6 +40,32 @@ func TestNormalize(t *testing.T) {
 			}
 			if got := u.String(); got != tc.want {
 				t.Fatalf("Normalize(%q) = %q, want %q", tc.in, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestLoadKeepsTheURLAsAsked(t *testing.T) {
+	tests := []struct {
+		name, in, want string
+		mode           StripMode
+	}{
+		{"parameters keep their order", "https://s.example/?b=2&a=1&c=3", "https://s.example/?b=2&a=1&c=3", StripTracking},
+		{"tracking parameters are dropped in place", "https://s.example/p?z=1&utm_source=x&a=2", "https://s.example/p?z=1&a=2", StripTracking},
+		{"strip none keeps tracking parameters", "https://s.example/?utm_source=x&b=1", "https://s.example/?utm_source=x&b=1", StripNone},
+		{"strip all loads the page without its query", "https://s.example/products?page=2", "https://s.example/products", StripAll},
+		{"scheme, host and default port are canonical", "HTTPS://Shop.Example:443/P?B=1", "https://shop.example/P?B=1", StripTracking},
+		{"an escaped fragment loads its hash-bang URL", "https://s.example/app?b=1&_escaped_fragment_=/p&a=2", "https://s.example/app?b=1&a=2#!/p", StripTracking},
+		{"a plain fragment is dropped", "https://s.example/a#top", "https://s.example/a", StripTracking},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			u, err := Load(tc.in, tc.mode)
+			if err != nil {
+				t.Fatalf("Load(%q): %v", tc.in, err)
+			}
+			if got := u.String(); got != tc.want {
+				t.Fatalf("Load(%q) = %q, want %q", tc.in, got, tc.want)
 			}
 		})
 	}
@@ -61,6 +96,9 @@ func TestNormalizeRefuses(t *testing.T) {
 			if _, err := Normalize(in, StripTracking); !errors.Is(err, ErrBadURL) {
 				t.Fatalf("Normalize(%q) error = %v, want ErrBadURL", in, err)
 			}
+			if _, err := Load(in, StripTracking); !errors.Is(err, ErrBadURL) {
+				t.Fatalf("Load(%q) error = %v, want ErrBadURL", in, err)
+			}
 		})
 	}
 }
@@ -74,7 +112,7 @@ func TestKeyIsStableAcrossEquivalentURLs(t *testing.T) {
 }
 
 func FuzzNormalize(f *testing.F) {
-	for _, s := range []string{"https://a.example/?utm_x=1&b=2", "http://[::1]:80/", "HTTP://X:443", "https://a/%zz?&&=", "http://a.b/c?d=%"} {
+	for _, s := range []string{"https://a.example/?utm_x=1&b=2", "http://[::1]:80/", "HTTP://X:443", "https://a/%zz?&&=", "http://a.b/c?d=%", "http://a/?_escaped_fragment_=%2F%3F%23&b", "http://a/#!x", "http://a/?x=\xff\x00"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, raw string) {
@@ -89,6 +127,19 @@ func FuzzNormalize(f *testing.F) {
 		}
 		if again.String() != u.String() {
 			t.Fatalf("not idempotent: %q → %q → %q", raw, u, again)
+		}
+		// The URL Chromium loads must lead to the same key as the request did, or a
+		// recache of the stored URL would store under another key.
+		load, err := Load(raw, StripTracking)
+		if err != nil {
+			t.Fatalf("Normalize accepted %q but Load refused it: %v", raw, err)
+		}
+		fromLoad, err := Normalize(load.String(), StripTracking)
+		if err != nil {
+			t.Fatalf("loaded %q → %q no longer parses: %v", raw, load, err)
+		}
+		if fromLoad.String() != u.String() {
+			t.Fatalf("key of the loaded URL differs: %q → load %q → key %q, want %q", raw, load, fromLoad, u)
 		}
 	})
 }
