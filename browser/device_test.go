@@ -66,8 +66,8 @@ func TestEachRenderSeesTheScreenOfItsDevice(t *testing.T) {
 	mobile := DefaultMobileDevice
 	desktopWide := Device{Width: 1024, Height: 700}
 	tests := []struct {
-		name                      string
-		device                    *Device
+		name                       string
+		device                     *Device
 		width, scale, touch, class string
 	}{
 		{"a render without a device is desktop", nil, "1366", "1", "false", "desktop"},
