@@ -103,7 +103,9 @@ func run(cfg *Config, log *slog.Logger) error {
 			StripQuery:   cfg.StripQuery,
 			AllowHosts:   cfg.AllowHosts,
 			AllowPrivate: cfg.AllowPrivate,
+			Variants:     cfg.Variants,
 		},
+		MobileDevice: cfg.MobileDevice,
 		Browser: browser.Options{
 			Path:        chromium,
 			IdleWindow:  cfg.IdleWindow,
@@ -127,6 +129,7 @@ func run(cfg *Config, log *slog.Logger) error {
 		AllowPrivate:         cfg.AllowPrivate,
 		StaleWhileRevalidate: cfg.StaleWhileRevalidate,
 		Logger:               log,
+		Variants:             cfg.Variants,
 	}, app)
 	failed := app.Serve(front.Listener(ln))
 	log.Info("listening", "addr", ln.Addr().String())

@@ -1,5 +1,6 @@
-// Package httpfront is prerenderd's HTTP API: the prerender-compatible render route,
-// the admin routes of the cache manager (search, clear; admin.go holds their token
+// Package httpfront is prerenderd's HTTP API: the prerender-compatible render route
+// (the User-Agent picks the cached variant; /render also takes the npm server's
+// renderType and viewport options, rendertype.go), the admin routes of the cache manager (search, clear; admin.go holds their token
 // rules), health, readiness, metrics and the built-in demo site.
 //
 // It is thin: it parses and checks requests, serves cache hits straight from the

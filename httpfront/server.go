@@ -39,6 +39,9 @@ type Config struct {
 	// Resolver replaces DNS in the private-address check (tests).
 	Resolver netguard.Resolver
 	Clock    func() time.Time
+	// Variants are the variants rendered separately (render.variants); a
+	// request's User-Agent picks one (cachekey.VariantFor). Default desktop.
+	Variants []string
 }
 
 // Server is the HTTP API.
@@ -52,6 +55,9 @@ type Server struct {
 	set      *metrics.Set
 	count    map[string]*metrics.Counter
 	demo     http.Handler
+	// vary is the Vary of a page: User-Agent joins Accept-Encoding only when
+	// a User-Agent can choose another variant.
+	vary []string
 }
 
 // Cache results, the values of X-Prerender-Cache and of the metric's label.
@@ -76,6 +82,9 @@ func New(cfg Config, app *actors.Appliance) *Server {
 	if cfg.StripQuery == "" {
 		cfg.StripQuery = cachekey.StripTracking
 	}
+	if len(cfg.Variants) == 0 {
+		cfg.Variants = []string{cachekey.Desktop}
+	}
 	var rnd [4]byte
 	_, _ = rand.Read(rnd[:])
 	s := &Server{
@@ -87,6 +96,10 @@ func New(cfg Config, app *actors.Appliance) *Server {
 		set:      metrics.NewSet(),
 		count:    make(map[string]*metrics.Counter),
 		demo:     demoHandler(),
+		vary:     varyValue,
+	}
+	if len(cfg.Variants) > 1 {
+		s.vary = []string{"Accept-Encoding, User-Agent"}
 	}
 	for _, c := range []string{cacheHit, cacheMiss, cacheBypass, cacheStale, cacheRevalidated, cachePrerender, cacheError} {
 		s.count[c] = s.set.NewCounter(`prerender_requests_total{cache="` + c + `"}`)
@@ -123,7 +136,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case hasFoldPrefix(uri, "/http:") || hasFoldPrefix(uri, "/https:") || hasFoldPrefix(uri, "/http%3a") || hasFoldPrefix(uri, "/https%3a"):
 		s.render(w, r, reqID, uri[1:])
 	case uri == "/render" || strings.HasPrefix(uri, "/render?"):
-		s.render(w, r, reqID, r.URL.Query().Get("url"))
+		s.renderRoute(w, r, reqID)
 	case r.URL.Path == "/search":
 		s.search(w, r)
 	case r.URL.Path == "/cache-clear":
@@ -166,13 +179,18 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) render(w http.ResponseWriter, r *http.Request, reqID, raw string) {
-	start := s.cfg.Clock()
-	h := w.Header()
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		h.Set("Allow", "GET, HEAD")
+		w.Header().Set("Allow", "GET, HEAD")
 		s.fail(w, r, &clientError{status: http.StatusMethodNotAllowed, reason: "method-not-allowed", msg: "use GET or HEAD"})
 		return
 	}
+	s.serveRender(w, r, reqID, raw)
+}
+
+// serveRender answers the page of raw for the request's User-Agent: from the
+// cache, or rendered now (and stored when it may be).
+func (s *Server) serveRender(w http.ResponseWriter, r *http.Request, reqID, raw string) {
+	start := s.cfg.Clock()
 	if err := s.checkToken(r); err != nil {
 		s.fail(w, r, err)
 		return
@@ -191,7 +209,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, reqID, raw strin
 			return
 		}
 	}
-	key := cachekey.Key(cachekey.Desktop, target)
+	key := cachekey.Key(cachekey.VariantFor(r.Header.Get("User-Agent"), s.cfg.Variants), target)
 	since, revalidate := s.app.PendingRecache(key)
 	stored := s.serveStored(w, r, key, start, since, revalidate)
 	if stored.served {
@@ -320,7 +338,7 @@ func (s *Server) writeView(w http.ResponseWriter, r *http.Request, v *storage.Pa
 		h["Warning"] = []string{warning}
 	}
 	h["Etag"] = []string{v.ETag}
-	h["Vary"] = varyValue
+	h["Vary"] = s.vary
 	h["Age"] = []string{strconv.FormatInt(int64(now.Sub(v.RenderedAt)/time.Second), 10)}
 	s.count[label].Inc()
 	s.app.NoteHit(key, now)
@@ -378,7 +396,7 @@ func (s *Server) writeRendered(w http.ResponseWriter, r *http.Request, res *acto
 	body := rr.HTML
 	if res.Page != nil {
 		h["Etag"] = []string{res.Page.ETag}
-		h["Vary"] = varyValue
+		h["Vary"] = s.vary
 		h["Age"] = []string{"0"}
 		if acceptsGzip(r.Header.Get("Accept-Encoding")) && len(res.Page.Gzip) > 0 {
 			body = res.Page.Gzip
