@@ -1,7 +1,8 @@
 // Package httpfront is prerenderd's HTTP API: the prerender-compatible render route
 // (the User-Agent picks the cached variant; /render also takes the npm server's
-// renderType and viewport options, rendertype.go), the admin routes of the cache manager (search, clear; admin.go holds their token
-// rules), health, readiness, metrics and the built-in demo site.
+// renderType and viewport options, rendertype.go), the admin routes of the cache
+// manager (search, clear; admin.go holds their token rules), health, readiness,
+// metrics and the built-in demo site.
 //
 // It is thin: it parses and checks requests, serves cache hits straight from the
 // store through the actors façade (no actor hop on a hit), and maps typed errors to
