@@ -95,7 +95,10 @@ func postedOptions(w http.ResponseWriter, r *http.Request) (map[string]string, e
 		}
 		return nil, &clientError{status: http.StatusBadRequest, reason: "bad-body", msg: "cannot read the body: " + err.Error()}
 	}
-	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct == "application/x-www-form-urlencoded" {
+	// `curl -d '{…}'` sends JSON labelled as a form: a body that opens an
+	// object is JSON whatever its label.
+	isJSON := strings.HasPrefix(strings.TrimSpace(string(body)), "{")
+	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct == "application/x-www-form-urlencoded" && !isJSON {
 		q, err := url.ParseQuery(string(body))
 		if err != nil {
 			return nil, &clientError{status: http.StatusBadRequest, reason: "bad-body", msg: "the form does not decode: " + err.Error()}

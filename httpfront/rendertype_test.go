@@ -105,6 +105,17 @@ func TestRenderTypesAsTheNpmServerTakesThem(t *testing.T) {
 					t.Fatalf("PNG: %v", err)
 				}
 			}},
+		{"POST /render takes JSON that curl -d labels as a form, and a real form",
+			func(t *testing.T) answer {
+				a := post(t, front, "/render", `{"url":"`+product+`","renderType":"pdf"}`, "Content-Type", "application/x-www-form-urlencoded")
+				if a.status != 200 || !strings.HasPrefix(a.body, "%PDF") {
+					t.Fatalf("JSON labelled as a form: %d %.200s", a.status, a.body)
+				}
+				return post(t, front, "/render", url.Values{"url": {product}, "renderType": {"pdf"}}.Encode(), "Content-Type", "application/x-www-form-urlencoded")
+			},
+			func(t *testing.T, a answer) {
+				bypass(t, a, "application/pdf")
+			}},
 		{"POST /render of plain HTML is the cached page",
 			func(t *testing.T) answer {
 				return post(t, front, "/render", `{"url":"`+origin.URL+`/product?types=post"}`)
