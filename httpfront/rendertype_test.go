@@ -11,7 +11,9 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
+	"prerenderd/actors"
 	"prerenderd/browser"
 	"prerenderd/browser/fixture"
 )
@@ -241,4 +243,27 @@ func FuzzRenderOptions(f *testing.F) {
 			t.Fatalf("accepted output %q", o.output)
 		}
 	})
+}
+
+func TestACaptureWithNoTabFreeIsAnswered503WithRetryAfter(t *testing.T) {
+	rig := newFreshRig(t, time.Hour, time.Hour, func(c *actors.Config) {
+		c.TabsPerBrowser = 1
+		c.QueueTimeout = 300 * time.Millisecond
+	})
+	origin := fixture.New(t)
+	// A crawler's render of a page that is never done holds the one tab…
+	held := make(chan struct{})
+	go func() {
+		defer close(held)
+		if resp, err := http.Get(rig.front + "/" + origin.URL + "/timeout?hold=1"); err == nil {
+			resp.Body.Close()
+		}
+	}()
+	waitFor(t, "the tab to be taken", func() bool { return origin.Hits("/timeout") > 0 })
+	// …so a screenshot waits render.queue_timeout, then is refused.
+	a := get(t, rig.front, "render?renderType=png&url="+url.QueryEscape(origin.URL+"/"))
+	if a.status != http.StatusServiceUnavailable || a.header.Get("X-Prerender-Reject-Reason") != "overloaded" || a.header.Get("Retry-After") == "" {
+		t.Fatalf("got %d %q, Retry-After %q", a.status, a.header.Get("X-Prerender-Reject-Reason"), a.header.Get("Retry-After"))
+	}
+	<-held
 }
