@@ -28,9 +28,22 @@ func pageWidth(t *testing.T, store *storage.Store, key string) string {
 	return string(m[1]) + " " + string(m[2])
 }
 
-func TestTheVariantInTheKeyChoosesTheScreen(t *testing.T) {
+// TestVariantsAndCaptures shares one appliance (one Chromium) between its parts.
+func TestVariantsAndCaptures(t *testing.T) {
 	origin := fixture.New(t)
-	app, store := startApp(t, func(c *Config) { c.MobileDevice = browser.Device{Width: 390, Height: 844, Scale: 3} })
+	app, store := startApp(t, func(c *Config) {
+		c.MobileDevice = browser.Device{Width: 390, Height: 844, Scale: 3}
+		c.TabsPerBrowser = 1
+		c.QueueTimeout = 300 * time.Millisecond
+		// Far longer than the test may take: a tab given back early is the
+		// abandonment's doing.
+		c.Browser.PageTimeout = 30 * time.Second
+	})
+	t.Run("the variant in the key chooses the screen", func(t *testing.T) { variantChoosesScreen(t, origin, app, store) })
+	t.Run("captures take a tab as live renders do and never touch the cache", func(t *testing.T) { capturesTakeATab(t, origin, app, store) })
+}
+
+func variantChoosesScreen(t *testing.T, origin *fixture.Origin, app *Appliance, store *storage.Store) {
 	url := origin.URL + "/device"
 	for _, key := range []string{"desktop|" + url, "mobile|" + url} {
 		if _, err := app.Render(context.Background(), key, url); err != nil {
@@ -64,15 +77,7 @@ func TestTheVariantInTheKeyChoosesTheScreen(t *testing.T) {
 	}
 }
 
-func TestCapturesTakeATabAsLiveRendersDoAndNeverTouchTheCache(t *testing.T) {
-	origin := fixture.New(t)
-	app, store := startApp(t, func(c *Config) {
-		c.TabsPerBrowser = 1
-		c.QueueTimeout = 300 * time.Millisecond
-		// Far longer than the test may take: a tab given back early is the
-		// abandonment's doing.
-		c.Browser.PageTimeout = 30 * time.Second
-	})
+func capturesTakeATab(t *testing.T, origin *fixture.Origin, app *Appliance, store *storage.Store) {
 	before := store.PageCount()
 
 	res, err := app.Capture(context.Background(), browser.Request{URL: origin.URL + "/product", Output: browser.OutputPNG, Device: &browser.Device{Width: 640, Height: 480}})
