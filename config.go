@@ -7,6 +7,7 @@ import (
 	"math"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"prerenderd/actors"
+	"prerenderd/browser"
 	"prerenderd/storage/cachekey"
 )
 
@@ -57,6 +59,9 @@ type fileConfig struct {
 		MaxBrowserRSS  string   `toml:"max_browser_rss"`
 		Chromium       string   `toml:"chromium"`
 		UserAgent      string   `toml:"user_agent"`
+
+		Variants       []string `toml:"variants"`
+		MobileViewport string   `toml:"mobile_viewport"`
 	} `toml:"render"`
 	Recache struct {
 		URLsPerHour int `toml:"urls_per_hour"`
@@ -72,6 +77,7 @@ type fileConfig struct {
 		Host     string   `toml:"host"`
 		Sitemaps []string `toml:"sitemaps"`
 		Robots   bool     `toml:"robots"`
+		Variants []string `toml:"variants"`
 	} `toml:"sites"`
 }
 
@@ -109,6 +115,12 @@ type Config struct {
 	MaxBrowserRSS  int64
 	Chromium       string
 	UserAgent      string
+
+	// Variants are rendered and cached separately (render.variants); a
+	// request's User-Agent picks one. MobileDevice is the phone of the mobile
+	// variant (render.mobile_viewport).
+	Variants     []string
+	MobileDevice browser.Device
 
 	AllowHosts   []string
 	AllowPrivate bool
@@ -255,6 +267,15 @@ func (fc *fileConfig) check() (*Config, error) {
 			errs = append(errs, errors.New("server.tokens: a token must not be empty"))
 		}
 	}
+	c.Variants = fc.Render.Variants
+	if err := cachekey.CheckVariants(c.Variants); err != nil {
+		errs = append(errs, fmt.Errorf("render.variants: %w", err))
+	}
+	if d, err := browser.ParseViewport(fc.Render.MobileViewport); err != nil {
+		errs = append(errs, fmt.Errorf("render.mobile_viewport: %w", err))
+	} else {
+		c.MobileDevice = d
+	}
 	c.SitemapInterval = dur("sitemaps.interval", fc.Sitemaps.Interval, time.Minute)
 	for i, site := range fc.Sites {
 		key := fmt.Sprintf("sites[%d]", i)
@@ -275,7 +296,17 @@ func (fc *fileConfig) check() (*Config, error) {
 		if len(site.Sitemaps) == 0 && !site.Robots {
 			errs = append(errs, fmt.Errorf("%s: no sitemaps and robots = false: nothing to read for %q", key, site.Host))
 		}
-		c.Sites = append(c.Sites, actors.Site{Host: strings.TrimSuffix(site.Host, "/"), Sitemaps: site.Sitemaps, Robots: site.Robots})
+		if site.Variants != nil {
+			if err := cachekey.CheckVariants(site.Variants); err != nil {
+				errs = append(errs, fmt.Errorf("%s.variants: %w", key, err))
+			}
+			for _, v := range site.Variants {
+				if !slices.Contains(c.Variants, v) {
+					errs = append(errs, fmt.Errorf("%s.variants: %q is not in render.variants, so no crawler would be served it", key, v))
+				}
+			}
+		}
+		c.Sites = append(c.Sites, actors.Site{Host: strings.TrimSuffix(site.Host, "/"), Sitemaps: site.Sitemaps, Robots: site.Robots, Variants: site.Variants})
 	}
 	if c.PageTimeout > 0 && c.IdleWindow >= c.PageTimeout {
 		errs = append(errs, fmt.Errorf("render.idle_window: %s must be shorter than render.page_timeout %s", c.IdleWindow, c.PageTimeout))

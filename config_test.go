@@ -3,9 +3,12 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"prerenderd/browser"
 )
 
 func writeConfig(t *testing.T, body string) string {
@@ -24,6 +27,24 @@ func TestTheEmbeddedDefaultLoads(t *testing.T) {
 	}
 	if c.Listen != "127.0.0.1:3000" || c.PageTimeout != 15*time.Second || c.IdleWindow != 200*time.Millisecond || c.BlockCache != 64<<20 || c.MaxBytes != 10<<30 {
 		t.Fatalf("unexpected defaults: %+v", c)
+	}
+}
+
+func TestVariantsAndTheMobileViewportAreConfigured(t *testing.T) {
+	c, err := loadConfig("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(c.Variants, []string{"desktop", "mobile"}) || c.MobileDevice != browser.DefaultMobileDevice {
+		t.Fatalf("default variants %q, mobile device %+v", c.Variants, c.MobileDevice)
+	}
+	c, err = loadConfig(writeConfig(t, "[render]\nvariants = [\"desktop\"]\nmobile_viewport = \"360x800@3\"\n[[sites]]\nhost = \"a.example\"\nrobots = true\nvariants = [\"desktop\"]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := browser.Device{Width: 360, Height: 800, Scale: 3, Mobile: true}
+	if !slices.Equal(c.Variants, []string{"desktop"}) || c.MobileDevice != want || !slices.Equal(c.Sites[0].Variants, []string{"desktop"}) {
+		t.Fatalf("variants %q, mobile device %+v, site variants %q", c.Variants, c.MobileDevice, c.Sites[0].Variants)
 	}
 }
 
@@ -82,6 +103,14 @@ func TestBadConfigIsRefusedNamingTheKey(t *testing.T) {
 		{"a live share over one", "[render]\nreserved_live = 1.5\n", "render.reserved_live"},
 		{"a value of the wrong type", "[render]\nbrowsers = \"two\"\n", "browsers"},
 		{"a user agent of two lines", "[render]\nuser_agent = \"Bot\\r\\nX-Evil: 1\"\n", "render.user_agent"},
+		{"an unknown variant", "[render]\nvariants = [\"tablet\"]\n", "render.variants"},
+		{"no variant", "[render]\nvariants = []\n", "render.variants"},
+		{"a variant named twice", "[render]\nvariants = [\"mobile\", \"mobile\"]\n", "render.variants"},
+		{"a mobile viewport without a height", "[render]\nmobile_viewport = \"412\"\n", "render.mobile_viewport"},
+		{"a mobile viewport of zero width", "[render]\nmobile_viewport = \"0x915\"\n", "render.mobile_viewport"},
+		{"a mobile viewport with a bad scale", "[render]\nmobile_viewport = \"412x915@big\"\n", "render.mobile_viewport"},
+		{"a site warming a variant that is not rendered", "[render]\nvariants = [\"desktop\"]\n[[sites]]\nhost = \"a.example\"\nrobots = true\nvariants = [\"mobile\"]\n", "sites[0].variants"},
+		{"a site with an unknown variant", "[[sites]]\nhost = \"a.example\"\nrobots = true\nvariants = [\"tv\"]\n", "sites[0].variants"},
 		{"broken TOML", "[render\n", "toml"},
 	}
 	for _, tc := range tests {

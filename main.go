@@ -150,7 +150,9 @@ func run(cfg *Config, log *slog.Logger, build buildDesc) error {
 			StripQuery:   cfg.StripQuery,
 			AllowHosts:   cfg.AllowHosts,
 			AllowPrivate: cfg.AllowPrivate,
+			Variants:     cfg.Variants,
 		},
+		MobileDevice: cfg.MobileDevice,
 		Browser: browser.Options{
 			Path:        chromium,
 			UserAgent:   cfg.UserAgent,
@@ -177,6 +179,7 @@ func run(cfg *Config, log *slog.Logger, build buildDesc) error {
 		Logger:               log,
 		Version:              build.Version,
 		Commit:               build.Commit,
+		Variants:             cfg.Variants,
 	}, app)
 	failed := app.Serve(front.Listener(ln))
 	log.Info("listening", "addr", ln.Addr().String())

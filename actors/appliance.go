@@ -56,7 +56,10 @@ type Config struct {
 	EvictInterval time.Duration
 	// Sitemaps configures the sitemaps actor.
 	Sitemaps SitemapsConfig
-	Logger   *slog.Logger
+	// MobileDevice is the phone a render of the mobile variant emulates
+	// (render.mobile_viewport); default browser.DefaultMobileDevice.
+	MobileDevice browser.Device
+	Logger       *slog.Logger
 	// Clock is time.Now unless a test needs another.
 	Clock func() time.Time
 }
@@ -108,6 +111,10 @@ func (c *Config) ensureDefaults() {
 		c.EvictInterval = 5 * time.Second
 	}
 	c.Sitemaps.ensureDefaults()
+	if c.MobileDevice == (browser.Device{}) {
+		c.MobileDevice = browser.DefaultMobileDevice
+	}
+	c.MobileDevice.Mobile = true
 	c.Browser.Tabs = c.TabsPerBrowser
 	c.Browser.Logger = c.Logger
 	c.Browser.EnsureDefaults()
@@ -197,6 +204,9 @@ func Start(cfg Config, store *storage.Store) (*Appliance, error) {
 	cfg.ensureDefaults()
 	if err := cfg.Browser.Validate(); err != nil {
 		return nil, fmt.Errorf("cannot start appliance: %w", err)
+	}
+	if err := cfg.MobileDevice.Validate(); err != nil {
+		return nil, fmt.Errorf("cannot start appliance: invalid MobileDevice: %w", err)
 	}
 	a := &Appliance{cfg: cfg, store: store, log: cfg.Logger,
 		flushNow: make(chan struct{}), flushed: make(chan struct{}), stopped: make(chan struct{})}

@@ -126,6 +126,10 @@ type waitExpired struct{ ID uint64 }
 // started by a queue.
 type upgradeToLive struct{}
 
+// abandonRender tells a capture's render child that its caller left: the
+// render is cancelled, or never started.
+type abandonRender struct{}
+
 // upgradeWait moves a queued AcquireTab to the live class with a deadline.
 type upgradeWait struct {
 	ID       uint64

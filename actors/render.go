@@ -33,6 +33,13 @@ type renderActor struct {
 	running   bool // holds a tab now; false while waiting for one
 	started   time.Time
 	cancel    context.CancelFunc
+
+	// reply, when set, gets the RenderDone instead of the parent: a capture
+	// (Appliance.Capture) has no shard.
+	reply chan<- *RenderDone
+	// abandoned: the capture's caller left. Its render is cancelled, and a tab
+	// granted later is handed straight back.
+	abandoned bool
 }
 
 func (r *renderActor) Receive(ctx actor.Context) {
@@ -55,14 +62,22 @@ func (r *renderActor) Receive(ctx actor.Context) {
 			ctx.Send(r.app.pool.Load(), &upgradeWait{ID: r.waitID, Deadline: r.app.cfg.Clock().Add(r.app.cfg.QueueTimeout)})
 		}
 	case *TabGranted:
-		if m.ID != r.waitID {
+		if m.ID != r.waitID || r.abandoned {
 			// A grant for a wait we gave up on: hand the tab straight back.
 			ctx.Send(r.app.pool.Load(), &ReleaseTab{Lease: m.Lease})
+			if m.ID == r.waitID {
+				r.finish(ctx, nil, context.Canceled)
+			}
 			return
 		}
 		r.run(ctx, m.Lease)
+	case *abandonRender:
+		r.abandoned = true
+		if r.running && r.cancel != nil {
+			r.cancel()
+		}
 	case *tabRendered:
-		if m.Err != nil && r.attempts < maxAttempts && retryable(m.Err) {
+		if m.Err != nil && !r.abandoned && r.attempts < maxAttempts && retryable(m.Err) {
 			r.app.log.Warn("render failed, retrying on another browser", "url", r.req.URL, "browser", m.Lease.BrowserID, "err", m.Err)
 			failed := m.Lease
 			r.avoid = &failed
@@ -125,6 +140,8 @@ func (r *renderActor) finish(ctx actor.Context, res *browser.Result, err error) 
 	m.renderInflight.Add(-1)
 	m.renderDuration.UpdateDuration(r.started)
 	switch {
+	case r.abandoned:
+		r.app.log.Info("render abandoned by its caller", "url", r.req.URL, "attempts", r.attempts)
 	case errors.Is(err, ErrOverloaded):
 		m.rendersRefused.Inc()
 	case err != nil:
@@ -135,9 +152,14 @@ func (r *renderActor) finish(ctx actor.Context, res *browser.Result, err error) 
 		r.app.log.Info("render incomplete", "url", r.req.URL, "status", res.Status, "ms", res.Duration.Milliseconds())
 	default:
 		m.rendersOK.Inc()
-		r.app.log.Info("rendered", "url", r.req.URL, "status", res.Status, "ms", res.Duration.Milliseconds(), "bytes", len(res.HTML))
+		r.app.log.Info("rendered", "url", r.req.URL, "status", res.Status, "ms", res.Duration.Milliseconds(), "bytes", len(res.HTML)+len(res.Body))
 	}
-	ctx.Send(ctx.Parent(), &RenderDone{Key: r.key, URL: r.req.URL, Result: res, Err: err, Attempts: r.attempts})
+	done := &RenderDone{Key: r.key, URL: r.req.URL, Result: res, Err: err, Attempts: r.attempts}
+	if r.reply != nil {
+		r.reply <- done // buffered: the caller may have left
+	} else {
+		ctx.Send(ctx.Parent(), done)
+	}
 	ctx.Stop(ctx.Self())
 }
 

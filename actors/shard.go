@@ -105,7 +105,7 @@ func (s *shardActor) start(ctx actor.Context, m *StartRender) {
 	h.Write([]byte(m.Key))
 	name := fmt.Sprintf("render-%016x-%d", h.Sum64(), s.seq)
 	a := s.app
-	req := browser.Request{URL: m.URL}
+	req := a.renderRequest(m.Key, m.URL)
 	key, class := m.Key, m.Class
 	child, err := ctx.SpawnNamed(actor.PropsFromProducer(func() actor.Actor {
 		return &renderActor{app: a, key: key, req: req, class: class}

@@ -42,6 +42,9 @@ type SitemapsConfig struct {
 	FileTimeout time.Duration
 	// Limits per file; zero fields are the protocol's (50,000 URLs, 50 MB).
 	Limits sitemap.Limits
+	// Variants are the variants warmed for the URLs of a site that names none,
+	// and of sitemaps added through the API: render.variants; default desktop.
+	Variants []string
 }
 
 // Site is one [[sites]] table.
@@ -53,6 +56,9 @@ type Site struct {
 	Sitemaps []string
 	// Robots: also read the Sitemap: lines of the site's robots.txt on each poll.
 	Robots bool
+	// Variants are the variants each URL is queued for ([[sites]] variants);
+	// empty is SitemapsConfig.Variants.
+	Variants []string
 }
 
 func (c *SitemapsConfig) ensureDefaults() {
@@ -64,6 +70,9 @@ func (c *SitemapsConfig) ensureDefaults() {
 	}
 	if c.StripQuery == "" {
 		c.StripQuery = cachekey.StripTracking
+	}
+	if len(c.Variants) == 0 {
+		c.Variants = []string{cachekey.Desktop}
 	}
 }
 
@@ -90,6 +99,9 @@ type sitemapRoot struct {
 	Host   string // URLs on this host (host[:port]) are taken
 	Robots bool
 	Source string // "config", "robots" or "api"
+	// Variants are the variants every URL taken is queued for; empty is
+	// SitemapsConfig.Variants.
+	Variants []string
 }
 
 // queueItem is one URL the poller hands to the priority queue.
@@ -137,6 +149,7 @@ type sitemapPoller struct {
 	hostGuard  netguard.Guard // security.allow_hosts, without DNS
 	allowHosts bool
 	strip      cachekey.StripMode
+	variants   []string // of a root that names none
 	limits     sitemap.Limits
 	timeout    time.Duration
 	queue      func(context.Context, []queueItem) error
@@ -154,6 +167,7 @@ func newSitemapPoller(cfg SitemapsConfig, store *storage.Store, log *slog.Logger
 		hostGuard:  netguard.Guard{AllowHosts: cfg.AllowHosts, AllowPrivate: true},
 		allowHosts: len(cfg.AllowHosts) > 0,
 		strip:      cfg.StripQuery,
+		variants:   cfg.Variants,
 		limits:     cfg.Limits,
 		timeout:    cfg.FileTimeout,
 		log:        log,
@@ -213,6 +227,9 @@ type pollRun struct {
 // recorded in its state and skipped.
 func (p *sitemapPoller) poll(ctx context.Context, root sitemapRoot) error {
 	start := time.Now()
+	if len(root.Variants) == 0 {
+		root.Variants = p.variants
+	}
 	run := &pollRun{root: root, visited: map[string]bool{}}
 	p.m.polls.Inc()
 	var err error
@@ -394,8 +411,8 @@ func (p *sitemapPoller) readChildren(ctx context.Context, run *pollRun, u string
 	return nil
 }
 
-// take queues one URL of a urlset when it is new, or when its lastmod is newer than
-// the stored render.
+// take queues one URL of a urlset, for each variant of the root, when it is new
+// or when its lastmod is newer than the stored render of that variant.
 func (p *sitemapPoller) take(ctx context.Context, run *pollRun, e sitemap.Entry) error {
 	run.found++
 	p.m.found.Inc()
@@ -416,21 +433,25 @@ func (p *sitemapPoller) take(ctx context.Context, run *pollRun, e sitemap.Entry)
 		p.m.skipped["off_host"].Inc()
 		return nil
 	}
-	key := cachekey.Key(cachekey.Desktop, u)
-	sum, err := p.store.Summary(key)
-	switch {
-	case errors.Is(err, storage.ErrNotFound):
-	case err != nil:
-		return err
-	case !e.LastMod.IsZero() && e.LastMod.After(sum.RenderedAt):
-	default:
-		run.skipped++
-		p.m.skipped["unchanged"].Inc()
-		return nil
-	}
-	run.batch = append(run.batch, queueItem{Key: key, URL: load.String()})
-	if len(run.batch) >= queueBatch {
-		return p.flush(ctx, run)
+	for _, variant := range run.root.Variants {
+		key := cachekey.Key(variant, u)
+		sum, err := p.store.Summary(key)
+		switch {
+		case errors.Is(err, storage.ErrNotFound):
+		case err != nil:
+			return err
+		case !e.LastMod.IsZero() && e.LastMod.After(sum.RenderedAt):
+		default:
+			run.skipped++
+			p.m.skipped["unchanged"].Inc()
+			continue
+		}
+		run.batch = append(run.batch, queueItem{Key: key, URL: load.String()})
+		if len(run.batch) >= queueBatch {
+			if err := p.flush(ctx, run); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }

@@ -466,3 +466,44 @@ func TestABigSitemapShowsItsProgress(t *testing.T) {
 		t.Fatalf("metrics: found %d queued %d", r.m.found.Get(), r.m.queued.Get())
 	}
 }
+
+func TestASiteCanWarmBothVariants(t *testing.T) {
+	r := newPollerRig(t, func(c *SitemapsConfig) { c.Variants = []string{"desktop", "mobile"} })
+	var keys []string
+	r.p.queue = func(_ context.Context, items []queueItem) error {
+		for _, it := range items {
+			keys = append(keys, it.Key)
+		}
+		return nil
+	}
+	u := func(variant, path string) string { return variant + "|" + r.origin.URL + path }
+	// The mobile render of / is current; the desktop one is older than its lastmod.
+	putTestPage(t, r.store, u("mobile", "/"), time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC), 100)
+	putTestPage(t, r.store, u("desktop", "/"), time.Date(2026, 10, 20, 0, 0, 0, 0, time.UTC), 100)
+	root := sitemapRoot{URL: r.origin.URL + "/sitemap-pages.xml", Host: strings.TrimPrefix(r.origin.URL, "http://"), Source: "config"}
+	if err := r.p.poll(context.Background(), root); err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(keys)
+	want := []string{u("desktop", "/"), u("desktop", "/chain"), u("desktop", "/jsonld"), u("mobile", "/chain"), u("mobile", "/jsonld")}
+	slices.Sort(want)
+	if !slices.Equal(keys, want) {
+		t.Fatalf("queued %q, want %q (each variant judged by its own render)", keys, want)
+	}
+
+	// A site that names its variants overrides the default.
+	keys = nil
+	root.Variants = []string{"mobile"}
+	root.URL = r.origin.URL + "/sitemap-products.xml"
+	if err := r.p.poll(context.Background(), root); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys {
+		if !strings.HasPrefix(k, "mobile|") {
+			t.Errorf("a mobile-only site queued %q", k)
+		}
+	}
+	if len(keys) != 3 {
+		t.Errorf("queued %q, want the 3 products for mobile", keys)
+	}
+}

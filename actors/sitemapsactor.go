@@ -58,10 +58,10 @@ func newSitemapsActor(a *Appliance) *sitemapsActor {
 	for _, site := range cfg.Sites {
 		scheme, host := siteHost(site.Host)
 		for _, u := range site.Sitemaps {
-			s.config = append(s.config, sitemapRoot{URL: u, Host: host, Source: "config"})
+			s.config = append(s.config, sitemapRoot{URL: u, Host: host, Source: "config", Variants: site.Variants})
 		}
 		if site.Robots {
-			s.config = append(s.config, sitemapRoot{URL: scheme + "://" + host + "/robots.txt", Host: host, Robots: true, Source: "robots"})
+			s.config = append(s.config, sitemapRoot{URL: scheme + "://" + host + "/robots.txt", Host: host, Robots: true, Source: "robots", Variants: site.Variants})
 		}
 	}
 	return s
@@ -145,6 +145,8 @@ func (s *sitemapsActor) roots() []sitemapRoot {
 	return roots
 }
 
+// apiRoot is a sitemap added through the API: its URLs are taken on its own
+// host, for the default variants.
 func apiRoot(u string) sitemapRoot {
 	host := ""
 	if pu, err := url.Parse(u); err == nil {

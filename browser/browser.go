@@ -67,6 +67,10 @@ type Browser struct {
 	userAgent string   // default User-Agent of a render
 	blocked   []string // Network.setBlockedURLs patterns
 
+	// mobileUserAgent is the default User-Agent of a render on a Mobile
+	// device: userAgent's Chrome on an Android phone.
+	mobileUserAgent string
+
 	// ctx is the chromedp browser context. INVARIANT: it has no deadline; its
 	// end kills Chromium.
 	ctx          context.Context
@@ -120,6 +124,10 @@ type tab struct {
 	// origins are those of every document of the last render (all frames).
 	origins []string
 	renders int // renders served, set by the render that holds the tab
+	// device is the screen the tab emulates (nil: Chromium's window), known
+	// when emulated is set; see emulate.
+	device   *Device
+	emulated bool
 }
 
 // Start starts one Chromium process, checks that it answers and opens the
@@ -207,6 +215,7 @@ func (b *Browser) startChecks(ctx context.Context) (string, error) {
 	if b.userAgent == "" {
 		b.userAgent = defaultUserAgent(v.UserAgent)
 	}
+	b.mobileUserAgent = mobileUserAgent(b.userAgent)
 	t, err := b.openTab(ctx)
 	if err != nil {
 		return "", fmt.Errorf("cannot open a tab: %w", err)
@@ -261,7 +270,7 @@ func (b *Browser) allocatorOptions() []chromedp.ExecAllocatorOption {
 		chromedp.Flag("hide-scrollbars", true),
 		chromedp.Flag("mute-audio", true),
 		// A desktop layout: responsive sites render their full content.
-		chromedp.Flag("window-size", "1366,768"),
+		chromedp.Flag("window-size", fmt.Sprintf("%d,%d", DesktopDevice.Width, DesktopDevice.Height)),
 	}
 	// Chromium leaves its singleton socket and, with disable-dev-shm-usage,
 	// its shared memory files in TMPDIR; a killed browser does not remove
@@ -287,7 +296,8 @@ func (b *Browser) allocatorOptions() []chromedp.ExecAllocatorOption {
 func (b *Browser) openTab(ctx context.Context) (*tab, error) {
 	parent, cancel := context.WithCancel(b.ctx)
 	tctx, wait := chromedp.NewContext(parent, chromedp.WithNewBrowserContext())
-	t := &tab{ctx: tctx, cancel: cancel, wait: wait}
+	// A new tab shows Chromium's window: no emulation to undo.
+	t := &tab{ctx: tctx, cancel: cancel, wait: wait, emulated: true}
 	// The first Do on tctx ties the tab's event loop to tctx, so ctx may
 	// only abort it, never become its parent.
 	stop := context.AfterFunc(ctx, cancel)

@@ -7,6 +7,9 @@
 // §4 (the load event and a quiet network, then the page settled: its short
 // timers and queued work ran, see js/ready.js; or window.prerenderReady), and
 // returns the serialized DOM with the status and headers the page asks for.
+// A request may name the screen to emulate (Device: the mobile variant's
+// phone, or a width and height; device.go) and ask for a screenshot, a PDF or
+// a HAR of the done page instead of its HTML (Output; capture.go, har.go).
 // Errors that callers act on are typed: ErrBrowserClosed (retry on another
 // browser), ErrTabCrashed, ErrTabHung and ErrNavigation.
 //
@@ -27,7 +30,8 @@
 //   - let chromedp or cdproto types escape its API: it is the only package
 //     that imports them;
 //   - keep state between two renders (cookies, storage, cache, popups): a
-//     tab is reused only after resetTab cleared all of it, else closed;
+//     tab is reused only after resetTab cleared all of it, else closed; the
+//     device it emulates is set again by every render that differs;
 //   - block a render on closing a tab: tabs close in goroutines that the
 //     Browser owns and that Close waits for;
 //   - put a deadline on the context that starts Chromium or opens a tab,

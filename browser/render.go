@@ -42,6 +42,18 @@ var snapshotJS string
 type Request struct {
 	URL       string // absolute http(s) URL, already validated by the caller
 	UserAgent string // "" = Options.UserAgent, by default Chromium's with "HeadlessChrome" replaced by "Chrome", plus UserAgentSuffix
+
+	// Device is the screen emulated; nil is DesktopDevice, Chromium's window.
+	// On a Mobile device the default User-Agent is the same Chrome on Android
+	// (mobileUserAgent).
+	Device *Device
+	// Output is what the render answers with; "" is OutputHTML.
+	Output Output
+	// FullPage: a screenshot of the whole page, not only the viewport.
+	FullPage bool
+	// FollowRedirects: a redirect of the document is followed, and the page it
+	// leads to rendered, instead of being answered.
+	FollowRedirects bool
 }
 
 // Result is a rendered page, or the redirect that answered it.
@@ -55,6 +67,11 @@ type Result struct {
 	// StatusDeclared: Status comes from a prerender-status-code meta tag, not from
 	// the origin's answer. A redirect declared this way is cached (prerender.io's rule).
 	StatusDeclared bool
+
+	// Body and ContentType are the capture of an Output other than HTML: a
+	// screenshot, a PDF or a HAR. HTML is nil then.
+	Body        []byte
+	ContentType string
 }
 
 // Render loads req.URL in a ready tab (see the package doc on isolation) and
@@ -64,6 +81,11 @@ type Result struct {
 // Errors wrap ErrBrowserClosed (retry elsewhere), ErrTabCrashed, ErrTabHung,
 // ErrNavigation, or the error of ctx.
 func (b *Browser) Render(ctx context.Context, req Request) (*Result, error) {
+	if req.Device != nil {
+		if err := req.Device.Validate(); err != nil {
+			return nil, fmt.Errorf("cannot render %q: %w: %w", req.URL, errBadDevice, err)
+		}
+	}
 	b.mu.Lock()
 	if b.closed {
 		b.mu.Unlock()
@@ -97,7 +119,7 @@ func (b *Browser) Render(ctx context.Context, req Request) (*Result, error) {
 	var res *Result
 	defer func() {
 		if t != nil {
-			b.releaseTab(t, err == nil && !res.Incomplete && res.HTML != nil)
+			b.releaseTab(t, err == nil && !res.Incomplete && (res.HTML != nil || res.Body != nil))
 		}
 	}()
 
@@ -155,12 +177,20 @@ func (b *Browser) render(ctx context.Context, t *tab, req Request) (*Result, err
 	defer cancelOp(nil)
 
 	w := newWatch(b.opts.IdleWindow, longRequest, cdp.FrameID(t.target.TargetID))
+	w.followRedirects = req.FollowRedirects
 	defer w.stop()
 	defer func() { t.requested, t.origins = w.requested(), w.origins() }()
 	lctx, cancelListen := context.WithCancel(t.ctx)
 	defer cancelListen()
 	if err := chromedp.Listen(lctx, w.handle); err != nil {
 		return nil, b.fail(opCtx, fmt.Errorf("cannot listen to the tab: %w", err))
+	}
+	var har *harRecorder
+	if req.Output == OutputHAR {
+		har = newHARRecorder()
+		if err := chromedp.Listen(lctx, har.handle); err != nil {
+			return nil, b.fail(opCtx, fmt.Errorf("cannot listen to the tab: %w", err))
+		}
 	}
 	wg.Go(func() {
 		for {
@@ -186,12 +216,25 @@ func (b *Browser) render(ctx context.Context, t *tab, req Request) (*Result, err
 		}
 	})
 
+	mobile := req.Device != nil && req.Device.Mobile
 	ua := req.UserAgent
-	if ua == "" {
+	switch {
+	case ua != "":
+	case mobile:
+		ua = b.mobileUserAgent
+	default:
 		ua = b.userAgent
 	}
-	if _, err := cdp.Call(opCtx, t.target, emulation.SetUserAgentOverride, emulation.SetUserAgentOverrideParams{UserAgent: ua}); err != nil {
+	uaParams := emulation.SetUserAgentOverrideParams{UserAgent: ua}
+	if mobile {
+		// What Chrome on an Android phone reports, for scripts that look.
+		uaParams.Platform = "Linux armv81"
+	}
+	if _, err := cdp.Call(opCtx, t.target, emulation.SetUserAgentOverride, uaParams); err != nil {
 		return nil, b.fail(opCtx, fmt.Errorf("cannot set user agent: %w", err))
+	}
+	if err := emulate(opCtx, t, req.Device); err != nil {
+		return nil, b.fail(opCtx, err)
 	}
 
 	stopMarking, err := b.markDocument(opCtx, &wg, t, req.URL)
@@ -274,6 +317,9 @@ wait:
 	}
 	if res := w.redirected(req.URL, begin); res != nil {
 		return res, nil
+	}
+	if req.Output.isCapture() {
+		return b.capture(opCtx, t, req, w, har, begin, incomplete)
 	}
 
 	snap, err := snapshot(opCtx, t.target)

@@ -41,6 +41,9 @@ type watch struct {
 	idle  time.Duration
 	long  time.Duration
 	frame cdp.FrameID // the main frame: its id is the target id
+	// followRedirects: a redirect of the document is followed like a browser
+	// would, not answered. Set before the first event.
+	followRedirects bool
 
 	done    chan struct{} // closed once, when the page is done or redirected
 	quiet   chan uint64   // the idle rule holds; carries the activity generation
@@ -118,7 +121,7 @@ func (w *watch) handle(ev any) {
 				// Only the document the caller asked for is answered as
 				// a redirect; a script navigation that redirects is
 				// followed like a browser would.
-				if w.docs == 1 && !internalRedirect(ev.RedirectResponse) {
+				if w.docs == 1 && !w.followRedirects && !internalRedirect(ev.RedirectResponse) {
 					w.redirect = ev.RedirectResponse
 					w.location = ev.Request.URL + ev.Request.URLFragment
 					w.finish()

@@ -1,6 +1,8 @@
-// Package httpfront is prerenderd's HTTP API: the prerender-compatible render route,
-// the admin routes of the cache manager (search, clear; admin.go holds their token
-// rules), health, readiness, metrics and the built-in demo site.
+// Package httpfront is prerenderd's HTTP API: the prerender-compatible render route
+// (the User-Agent picks the cached variant; /render also takes the npm server's
+// renderType and viewport options, rendertype.go), the admin routes of the cache
+// manager (search, clear; admin.go holds their token rules), health, readiness,
+// metrics and the built-in demo site.
 //
 // The target of a render request is recovered by its pure subpackage target, in
 // every form a middleware sends it. A renderer's request (X-Prerender, or

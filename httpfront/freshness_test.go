@@ -382,7 +382,7 @@ func TestRecacheAPIValidatesEachURL(t *testing.T) {
 		{"more than 1000 urls are refused", map[string]any{"urls": many}, 400, "too-many-urls"},
 		{"no url is refused", map[string]any{}, 400, "no-url"},
 		{"a body that is not JSON is refused", "not json", 400, "bad-json"},
-		{"mobile is refused until it is rendered", map[string]any{"url": origin.URL + "/m", "adaptiveType": "mobile"}, 400, "bad-adaptive-type"},
+		{"mobile is refused while render.variants has only desktop", map[string]any{"url": origin.URL + "/m", "adaptiveType": "mobile"}, 400, "bad-adaptive-type"},
 		{"an unknown adaptiveType is refused", map[string]any{"url": origin.URL + "/m", "adaptiveType": "tablet"}, 400, "bad-adaptive-type"},
 		{"invalid urls are reported one by one, valid ones queued",
 			map[string]any{"urls": []string{"ftp://x/", origin.URL + "/ok", "http://"}, "adaptiveType": "desktop"}, 200, `"queued":1`},

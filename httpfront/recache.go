@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"time"
 
 	"prerenderd/actors"
@@ -60,7 +61,7 @@ func (s *Server) recache(w http.ResponseWriter, r *http.Request) {
 			msg: fmt.Sprintf("%d urls: at most %d per call", len(urls), maxRecacheURLs)})
 		return
 	}
-	variant, err := recacheVariant(req.AdaptiveType)
+	variant, err := s.recacheVariant(req.AdaptiveType)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -85,19 +86,21 @@ func (s *Server) recache(w http.ResponseWriter, r *http.Request) {
 }
 
 // recacheVariant maps prerender.io's adaptiveType to the variant a recache
-// renders.
-func recacheVariant(adaptiveType string) (string, error) {
+// renders: desktop when none is given, as prerender.io does. A variant that is
+// not rendered (render.variants) is refused: nobody would be served it.
+func (s *Server) recacheVariant(adaptiveType string) (string, error) {
 	v, err := variantOf(adaptiveType)
 	if err != nil {
 		return "", err
 	}
-	if v == cachekey.Mobile {
-		// Renders have no mobile viewport yet; queueing a mobile key would cache a
-		// desktop render under it.
-		return "", &clientError{status: http.StatusBadRequest, reason: "bad-adaptive-type",
-			msg: "adaptiveType mobile is not supported yet: prerenderd renders the desktop variant only"}
+	if v == "" {
+		v = cachekey.VariantFor("", s.cfg.Variants)
 	}
-	return cachekey.Desktop, nil
+	if !slices.Contains(s.cfg.Variants, v) {
+		return "", &clientError{status: http.StatusBadRequest, reason: "bad-adaptive-type",
+			msg: fmt.Sprintf("adaptiveType %s is not rendered: render.variants is %q", v, s.cfg.Variants)}
+	}
+	return v, nil
 }
 
 // recacheItems validates URLs as a render request would be (scheme, host, the

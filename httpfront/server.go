@@ -46,6 +46,9 @@ type Config struct {
 	// Version and Commit describe the build, for prerender_build_info.
 	Version string
 	Commit  string
+	// Variants are the variants rendered separately (render.variants); a
+	// request's User-Agent picks one (cachekey.VariantFor). Default desktop.
+	Variants []string
 }
 
 // Server is the HTTP API.
@@ -59,6 +62,9 @@ type Server struct {
 	set      *metrics.Set
 	count    map[string]*metrics.Counter
 	demo     http.Handler
+	// vary is the Vary of a page: User-Agent joins Accept-Encoding only when
+	// a User-Agent can choose another variant.
+	vary []string
 }
 
 // Cache results, the values of X-Prerender-Cache and of the metric's label.
@@ -83,6 +89,9 @@ func New(cfg Config, app *actors.Appliance) *Server {
 	if cfg.StripQuery == "" {
 		cfg.StripQuery = cachekey.StripTracking
 	}
+	if len(cfg.Variants) == 0 {
+		cfg.Variants = []string{cachekey.Desktop}
+	}
 	var rnd [4]byte
 	_, _ = rand.Read(rnd[:])
 	s := &Server{
@@ -94,6 +103,10 @@ func New(cfg Config, app *actors.Appliance) *Server {
 		set:      metrics.NewSet(),
 		count:    make(map[string]*metrics.Counter),
 		demo:     demoHandler(),
+		vary:     varyValue,
+	}
+	if len(cfg.Variants) > 1 {
+		s.vary = []string{"Accept-Encoding, User-Agent"}
 	}
 	for _, c := range []string{cacheHit, cacheMiss, cacheBypass, cacheStale, cacheRevalidated, cachePrerender, cacheError} {
 		s.count[c] = s.set.NewCounter(`prerender_requests_total{cache="` + c + `"}`)
@@ -128,7 +141,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header()["X-Prerender-Request-Id"] = []string{reqID}
 	uri := r.RequestURI
 	switch {
-	case isTargetPath(uri), uri == "/render" || strings.HasPrefix(uri, "/render?"):
+	case uri == "/render" || strings.HasPrefix(uri, "/render?"):
+		s.renderRoute(w, r, reqID)
+	case isTargetPath(uri):
 		s.renderRequest(w, r, reqID)
 	case r.URL.Path == "/search":
 		s.search(w, r)
@@ -207,7 +222,8 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write([]byte("ready\n"))
 }
 
-// renderRequest answers GET /{absolute URL} and GET /render?url=: the target
+// renderRequest answers GET /{absolute URL} (plain HTML /render comes through
+// renderRoute to render too): the target
 // is recovered from the request line by package target.
 func (s *Server) renderRequest(w http.ResponseWriter, r *http.Request, reqID string) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
@@ -232,7 +248,7 @@ func (s *Server) renderRequest(w http.ResponseWriter, r *http.Request, reqID str
 func (s *Server) render(w http.ResponseWriter, r *http.Request, reqID string, urls target.URLs) {
 	start := s.cfg.Clock()
 	page, load := urls.Key, urls.Load.String()
-	key := cachekey.Key(cachekey.Desktop, page)
+	key := cachekey.Key(cachekey.VariantFor(r.Header.Get("User-Agent"), s.cfg.Variants), page)
 	if fromRenderer(r) && s.app.RefuseLoop(key) {
 		// A renderer asks for a page prerenderd is loading: Chromium's own request,
 		// sent back by a middleware. Joining the render would wait on itself.
@@ -384,7 +400,7 @@ func (s *Server) writeView(w http.ResponseWriter, r *http.Request, v *storage.Pa
 		etag = gzipETag(etag)
 	}
 	h["Etag"] = []string{etag}
-	h["Vary"] = varyValue
+	h["Vary"] = s.vary
 	h["Age"] = []string{strconv.FormatInt(int64(now.Sub(v.RenderedAt)/time.Second), 10)}
 	s.count[label].Inc()
 	s.app.NoteHit(key, now)
@@ -442,7 +458,7 @@ func (s *Server) writeRendered(w http.ResponseWriter, r *http.Request, res *acto
 	body := rr.HTML
 	if res.Page != nil {
 		h["Etag"] = []string{res.Page.ETag}
-		h["Vary"] = varyValue
+		h["Vary"] = s.vary
 		h["Age"] = []string{"0"}
 		if acceptsGzip(r.Header.Get("Accept-Encoding")) && len(res.Page.Gzip) > 0 {
 			body = res.Page.Gzip
