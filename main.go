@@ -16,6 +16,7 @@ import (
 
 	"prerenderd/actors"
 	"prerenderd/browser"
+	"prerenderd/egress"
 	"prerenderd/httpfront"
 	"prerenderd/httpfront/client"
 	"prerenderd/storage"
@@ -98,11 +99,14 @@ func run(cfg *Config, log *slog.Logger) error {
 		MaxBytes:           cfg.MaxBytes,
 		RecacheURLsPerHour: cfg.RecacheURLsPerHour,
 		Sitemaps: actors.SitemapsConfig{
-			Interval:     cfg.SitemapInterval,
-			Sites:        cfg.Sites,
-			StripQuery:   cfg.StripQuery,
-			AllowHosts:   cfg.AllowHosts,
-			AllowPrivate: cfg.AllowPrivate,
+			Interval:   cfg.SitemapInterval,
+			Sites:      cfg.Sites,
+			StripQuery: cfg.StripQuery,
+			AllowHosts: cfg.AllowHosts,
+		},
+		Egress: egress.Options{
+			Policy: cfg.Policy,
+			Self:   ln.Addr().String(),
 		},
 		Browser: browser.Options{
 			Path:        chromium,
@@ -124,7 +128,7 @@ func run(cfg *Config, log *slog.Logger) error {
 		Tokens:               cfg.Tokens,
 		StripQuery:           cfg.StripQuery,
 		AllowHosts:           cfg.AllowHosts,
-		AllowPrivate:         cfg.AllowPrivate,
+		Policy:               cfg.Policy,
 		StaleWhileRevalidate: cfg.StaleWhileRevalidate,
 		Logger:               log,
 	}, app)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -266,6 +267,20 @@ func (b *Browser) allocatorOptions() []chromedp.ExecAllocatorOption {
 	// path longer than a Unix socket allows: Chromium dies on that.
 	if tmp := filepath.Join(b.root, "tmp"); len(tmp)+len(singletonSuffix) < maxSocketPath {
 		flags = append(flags, chromedp.Env("TMPDIR="+tmp))
+	}
+	if e := b.opts.Egress; e != nil {
+		proxyHost, _, _ := net.SplitHostPort(e.Addr())
+		flags = append(flags,
+			chromedp.ProxyServer("http://"+e.Addr()),
+			// Chromium sends loopback directly unless told otherwise.
+			chromedp.Flag("proxy-bypass-list", "<-loopback>"),
+			// WebRTC would otherwise send UDP (STUN, media) to any address
+			// a page names, past the proxy; this keeps it to TCP through it.
+			chromedp.Flag("force-webrtc-ip-handling-policy", "disable_non_proxied_udp"),
+			// Chromium resolves nothing itself: a path that would go around
+			// the proxy by name finds no address.
+			chromedp.Flag("host-resolver-rules", "MAP * ~NOTFOUND , EXCLUDE "+proxyHost),
+		)
 	}
 	if b.opts.blocks("image") {
 		// URL patterns miss images served without an extension; Blink's

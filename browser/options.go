@@ -19,7 +19,22 @@ type Options struct {
 	PageTimeout time.Duration // default 15s
 	Block       []string      // resource types not downloaded: "image", "media", "font", "stylesheet"; default image, media, font
 	BlockURLs   []string      // extra URL patterns blocked, on top of the built-in tracker list
-	Logger      *slog.Logger
+	// Egress is the proxy every connection of Chromium goes through (the egress
+	// package's Proxy): Chromium is given it with --proxy-server, loopback
+	// included, no UDP for WebRTC and no DNS of its own. nil = Chromium connects
+	// directly, which only tests and benchmarks of this package do.
+	Egress Egress
+	Logger *slog.Logger
+}
+
+// Egress is what the browser needs of the egress proxy.
+type Egress interface {
+	// Addr is the proxy's host:port.
+	Addr() string
+	// Failure returns why the proxy last failed to connect to hostport ("host:port",
+	// an IPv6 host in brackets) at or after since: a *netguard.Rejection for a
+	// refusal, another error for a failed dial; nil when it did not fail.
+	Failure(hostport string, since time.Time) error
 }
 
 const (
