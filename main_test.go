@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -50,6 +51,7 @@ type appliance struct {
 	cmd    *exec.Cmd
 	addr   string
 	tmp    string
+	home   string // HOME of the process: Chromium must write nothing there
 	stderr *syncBuffer
 	exited chan error
 }
@@ -110,9 +112,12 @@ func startApplianceWith(t *testing.T, dataDir, tmp, storageKeys, renderKeys stri
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	a := &appliance{t: t, addr: addr, tmp: tmp, stderr: &syncBuffer{}, exited: make(chan error, 1)}
+	a := &appliance{t: t, addr: addr, tmp: tmp, home: filepath.Join(tmp, "home"), stderr: &syncBuffer{}, exited: make(chan error, 1)}
+	if err := os.MkdirAll(a.home, 0o700); err != nil {
+		t.Fatal(err)
+	}
 	a.cmd = exec.Command(binary, "-config", cfgPath)
-	a.cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
+	a.cmd.Env = append(os.Environ(), "TMPDIR="+tmp, "HOME="+a.home, "XDG_CONFIG_HOME=", "XDG_CACHE_HOME=")
 	pr, pw := io.Pipe()
 	a.cmd.Stderr = pw
 	ready := make(chan struct{})
@@ -158,6 +163,29 @@ func (a *appliance) get(target string) (*http.Response, string) {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp, string(b)
+}
+
+// profileDirs lists the Chromium profile directories under tmp (prerenderd's
+// TMPDIR).
+func profileDirs(t *testing.T, tmp string) []string {
+	t.Helper()
+	dirs, err := filepath.Glob(filepath.Join(tmp, "prerenderd-*"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dirs
+}
+
+// filesUnder lists what is under dir, relative to it.
+func filesUnder(dir string) []string {
+	var out []string
+	filepath.WalkDir(dir, func(p string, _ os.DirEntry, err error) error {
+		if err == nil && p != dir {
+			out = append(out, strings.TrimPrefix(p, dir))
+		}
+		return nil
+	})
+	return out
 }
 
 // chromiumUnder lists the processes whose command line mentions dir: Chromium and
@@ -210,8 +238,22 @@ func TestTheCacheSurvivesKill9(t *testing.T) {
 	<-a.exited
 	// Chromium dies with its parent rather than lingering as an orphan.
 	waitNoChromium(t, tmp, 10*time.Second)
+	left := profileDirs(t, tmp)
+	if len(left) == 0 {
+		t.Fatal("kill -9 left no profile directory: the test cannot show its removal")
+	}
 
 	b := startAppliance(t, data, tmp, "")
+	// The next start removes what the killed one left, and nothing else.
+	now := profileDirs(t, tmp)
+	for _, dir := range left {
+		if slices.Contains(now, dir) {
+			t.Errorf("the profile %s of the killed appliance is still there after the next start", dir)
+		}
+	}
+	if len(now) != 1 {
+		t.Errorf("profiles after the restart: %v, want the new browser's only", now)
+	}
 	docs := origin.Hits("/product")
 	resp, again := b.get(target)
 	if resp.Header.Get("X-Prerender-Cache") != "HIT" || again != first {
@@ -219,6 +261,10 @@ func TestTheCacheSurvivesKill9(t *testing.T) {
 	}
 	if origin.Hits("/product") != docs {
 		t.Fatal("the restarted appliance fetched the page again")
+	}
+	// Chromium's config, caches and crash database stay out of the user's home.
+	if files := filesUnder(b.home); len(files) > 0 {
+		t.Errorf("Chromium wrote under HOME: %v", files)
 	}
 }
 

@@ -213,6 +213,8 @@ func Start(cfg Config, store *storage.Store) (*Appliance, error) {
 	a.hits.seed = maphash.MakeSeed()
 	a.bgCtx, a.bgCancel = context.WithCancel(context.Background())
 	a.metrics = newApplianceMetrics(a)
+	// Profiles of an earlier run killed with -9 are never removed otherwise.
+	browser.RemoveStaleProfiles(cfg.Logger)
 	a.cfg.Egress.Metrics = a.metrics.set
 	egr, err := egress.Start(a.cfg.Egress)
 	if err != nil {

@@ -136,9 +136,9 @@ func Start(ctx context.Context, opts Options) (*Browser, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot start browser: %w", err)
 	}
-	root, err := os.MkdirTemp("", "prerenderd-")
+	root, err := makeRoot()
 	if err == nil {
-		err = os.Mkdir(filepath.Join(root, "tmp"), 0o700)
+		err = errors.Join(os.Mkdir(filepath.Join(root, "tmp"), 0o700), os.Mkdir(filepath.Join(root, "home"), 0o700))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("cannot start chromium %q: cannot create user data dir: %w", path, errors.Join(err, os.RemoveAll(root)))
@@ -243,7 +243,11 @@ func (b *Browser) allocatorOptions() []chromedp.ExecAllocatorOption {
 		chromedp.Flag("disable-features", "WebUIOmniboxPopup,WebUIOmniboxFullPopup,WebUIOmniboxAimPopup,PreloadTopChromeWebUI,Translate,BackForwardCache"),
 		chromedp.Flag("disable-extensions", true),
 		chromedp.Flag("disable-default-apps", true),
+		// No crash report is written or sent; a dump Chromium writes anyway goes
+		// under root, which Close removes.
 		chromedp.Flag("disable-breakpad", true),
+		chromedp.Flag("disable-crash-reporter", true),
+		chromedp.Flag("crash-dumps-dir", filepath.Join(b.root, "crashes")),
 		chromedp.Flag("disable-client-side-phishing-detection", true),
 		chromedp.Flag("disable-hang-monitor", true),
 		chromedp.Flag("disable-popup-blocking", true),
@@ -268,6 +272,12 @@ func (b *Browser) allocatorOptions() []chromedp.ExecAllocatorOption {
 	if tmp := filepath.Join(b.root, "tmp"); len(tmp)+len(singletonSuffix) < maxSocketPath {
 		flags = append(flags, chromedp.Env("TMPDIR="+tmp))
 	}
+	// Chromium writes its config, crashpad database and caches under HOME and
+	// the XDG directories: they go under root too, not into the user's home.
+	home := filepath.Join(b.root, "home")
+	flags = append(flags, chromedp.Env("HOME="+home, "XDG_CONFIG_HOME="+filepath.Join(home, ".config"),
+		"XDG_CACHE_HOME="+filepath.Join(home, ".cache"), "XDG_DATA_HOME="+filepath.Join(home, ".local", "share"),
+		"XDG_STATE_HOME="+filepath.Join(home, ".local", "state")))
 	if e := b.opts.Egress; e != nil {
 		proxyHost, _, _ := net.SplitHostPort(e.Addr())
 		flags = append(flags,
