@@ -251,7 +251,7 @@ wait:
 				return nil, b.fail(opCtx, fmt.Errorf("cannot navigate: %w", n.err))
 			}
 			if n.res.ErrorText != "" {
-				if err := w.egressFailure(); err != nil {
+				if err := w.navigationFailed(); err != nil {
 					return nil, egressError(req.URL, err)
 				}
 				// The raw status of an aborted document (a 304) may come a moment

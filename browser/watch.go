@@ -222,9 +222,17 @@ func (w *watch) checkEgress() {
 	}
 }
 
-// egressFailure is why the egress did not connect to the main document, if it
-// did not.
+// egressFailure is why the egress did not connect to the main document, as
+// learnt from a failed load or an answer of the proxy's own.
 func (w *watch) egressFailure() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.egressErr
+}
+
+// navigationFailed asks the egress about the main document, whose navigation
+// failed; it returns the egress's failure if that was the cause.
+func (w *watch) navigationFailed() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.checkEgress()

@@ -186,6 +186,9 @@ func Start(opts Options) (*Proxy, error) {
 		FlushInterval: -1, // event streams and long polls reach the page as they come
 		ErrorLog:      slog.NewLogLogger(p.log.Handler(), slog.LevelDebug),
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			if r.Context().Err() != nil {
+				return // Chromium gave up on the request (or the proxy stops): not a failure of the origin
+			}
 			key := r.URL.Host
 			if plan, ok := r.Context().Value(planKey{}).(*dialPlan); ok {
 				key = plan.key
