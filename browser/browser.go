@@ -157,6 +157,10 @@ func Start(ctx context.Context, opts Options) (*Browser, error) {
 	}
 	b.closingCtx, b.stopClosing = context.WithCancel(context.Background())
 	b.closing = b.closingCtx.Done()
+	if err := writePreferences(b.dataDir, opts.Egress != nil); err != nil {
+		b.stopClosing()
+		return nil, fmt.Errorf("cannot start chromium %q: %w", path, errors.Join(err, os.RemoveAll(root)))
+	}
 
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), b.allocatorOptions()...)
 	parent, cancelParent := context.WithCancel(allocCtx)
@@ -284,9 +288,6 @@ func (b *Browser) allocatorOptions() []chromedp.ExecAllocatorOption {
 			chromedp.ProxyServer("http://"+e.Addr()),
 			// Chromium sends loopback directly unless told otherwise.
 			chromedp.Flag("proxy-bypass-list", "<-loopback>"),
-			// WebRTC would otherwise send UDP (STUN, media) to any address
-			// a page names, past the proxy; this keeps it to TCP through it.
-			chromedp.Flag("force-webrtc-ip-handling-policy", "disable_non_proxied_udp"),
 			// Chromium resolves nothing itself: a path that would go around
 			// the proxy by name finds no address.
 			chromedp.Flag("host-resolver-rules", "MAP * ~NOTFOUND , EXCLUDE "+proxyHost),
@@ -298,6 +299,31 @@ func (b *Browser) allocatorOptions() []chromedp.ExecAllocatorOption {
 		flags = append(flags, chromedp.Flag("blink-settings", "imagesEnabled=false"))
 	}
 	return flags
+}
+
+// preferences are written into the profile before Chromium starts: the
+// WebRTC policy is a preference of the profile (the
+// --force-webrtc-ip-handling-policy switch is read by content_shell and the
+// old headless shell only), and incognito contexts read their parent's.
+// "disable_non_proxied_udp" keeps WebRTC to TCP through the proxy: without
+// it a page's RTCPeerConnection sends UDP (STUN) to any address it names,
+// past the proxy.
+const proxiedPreferences = `{"webrtc":{"ip_handling_policy":"disable_non_proxied_udp","multiple_routes_enabled":false,"nonproxied_udp_enabled":false}}`
+
+// writePreferences writes the profile's Default/Preferences when Chromium goes
+// through the egress proxy.
+func writePreferences(dataDir string, proxied bool) error {
+	if !proxied {
+		return nil
+	}
+	dir := filepath.Join(dataDir, "Default")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("cannot write chromium preferences: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "Preferences"), []byte(proxiedPreferences), 0o600); err != nil {
+		return fmt.Errorf("cannot write chromium preferences: %w", err)
+	}
+	return nil
 }
 
 // openTab opens a page in a new incognito browser context and prepares it:
