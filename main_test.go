@@ -104,14 +104,19 @@ func startAppliance(t *testing.T, dataDir, tmp, storageKeys string) *appliance {
 }
 
 // startApplianceWith is startAppliance with extra lines of the [render] table too.
+// Its fixture origins listen on 127.0.0.1, which security.allow_addresses lets
+// through; every other private address stays refused.
 func startApplianceWith(t *testing.T, dataDir, tmp, storageKeys, renderKeys string) *appliance {
 	t.Helper()
+	return startApplianceConfig(t, dataDir, tmp, storageKeys, renderKeys, "allow_addresses = [\"127.0.0.1/32\"]\n")
+}
+
+// startApplianceConfig runs the binary with extra lines of its [storage],
+// [render] and [security] tables.
+func startApplianceConfig(t *testing.T, dataDir, tmp, storageKeys, renderKeys, securityKeys string) *appliance {
+	t.Helper()
 	addr := freeAddr(t)
-	cfg := fmt.Sprintf("[server]\nlisten = %q\nlog_format = \"text\"\nshutdown_timeout = \"10s\"\n[storage]\ndir = %q\n%s[render]\nbrowsers = 1\npage_timeout = \"5s\"\nchromium = %q\n%s[security]\nallow_private = true\n", addr, dataDir, storageKeys, chromium, renderKeys)
-	cfgPath := filepath.Join(t.TempDir(), "config.toml")
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	cfgPath := writeApplianceConfig(t, addr, dataDir, storageKeys, renderKeys, securityKeys)
 	a := &appliance{t: t, addr: addr, tmp: tmp, home: filepath.Join(tmp, "home"), stderr: &syncBuffer{}, exited: make(chan error, 1)}
 	if err := os.MkdirAll(a.home, 0o700); err != nil {
 		t.Fatal(err)
