@@ -141,7 +141,7 @@ func newFreshRig(t *testing.T, ttl, swr time.Duration, mutate func(*actors.Confi
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	srv := httptest.NewServer(New(Config{AllowPrivate: true, StaleWhileRevalidate: swr, Clock: clock.now, Logger: logger}, app))
+	srv := httptest.NewServer(New(Config{Policy: loopbackOrigins, StaleWhileRevalidate: swr, Clock: clock.now, Logger: logger}, app))
 	t.Cleanup(srv.Close)
 	return &freshRig{app: app, store: store, front: srv.URL, clock: clock}
 }

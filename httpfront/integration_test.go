@@ -64,7 +64,7 @@ func stored(t testing.TB, target string) bool {
 
 func TestRenderedPagesAreServedAndCachedByTheirRules(t *testing.T) {
 	origin := fixture.New(t)
-	front := newFront(t, Config{AllowPrivate: true}).URL
+	front := newFront(t, Config{Policy: loopbackOrigins}).URL
 
 	tests := []struct {
 		name       string
@@ -144,7 +144,7 @@ func TestRenderedPagesAreServedAndCachedByTheirRules(t *testing.T) {
 
 func TestAMissIsFollowedByAHitWithIdenticalBytes(t *testing.T) {
 	origin := fixture.New(t)
-	front := newFront(t, Config{AllowPrivate: true}).URL
+	front := newFront(t, Config{Policy: loopbackOrigins}).URL
 	target := origin.URL + "/product?variant=hit-test"
 
 	miss := get(t, front, target)
@@ -222,7 +222,7 @@ func TestAMissIsFollowedByAHitWithIdenticalBytes(t *testing.T) {
 
 func TestFiftyConcurrentRequestsForOneURLFetchTheDocumentOnce(t *testing.T) {
 	origin := fixture.New(t)
-	front := newFront(t, Config{AllowPrivate: true}).URL
+	front := newFront(t, Config{Policy: loopbackOrigins}).URL
 	target := origin.URL + "/concurrent"
 	before := origin.Hits("/concurrent")
 
@@ -252,10 +252,10 @@ func TestFiftyConcurrentRequestsForOneURLFetchTheDocumentOnce(t *testing.T) {
 
 func TestRequestsThatMustBeRefused(t *testing.T) {
 	origin := fixture.New(t)
-	open := newFront(t, Config{AllowPrivate: true}).URL
+	open := newFront(t, Config{Policy: loopbackOrigins}).URL
 	guarded := newFront(t, Config{}).URL
-	tokened := newFront(t, Config{AllowPrivate: true, Tokens: []string{"s3cret"}}).URL
-	hosts := newFront(t, Config{AllowPrivate: true, AllowHosts: []string{"shop.example"}}).URL
+	tokened := newFront(t, Config{Policy: loopbackOrigins, Tokens: []string{"s3cret"}}).URL
+	hosts := newFront(t, Config{Policy: loopbackOrigins, AllowHosts: []string{"shop.example"}}).URL
 
 	tests := []struct {
 		name, front, target string
