@@ -335,7 +335,7 @@ func TestOperationalRoutes(t *testing.T) {
 			t.Errorf("%s: %d, want %d", path, resp.StatusCode, want)
 		}
 		if path == "/metrics" {
-			for _, m := range []string{`prerender_requests_total{cache="HIT"}`, "prerender_render_duration_seconds", "prerender_renders_in_flight", "prerender_pages_cached", "go_goroutines", "process_resident_memory_bytes"} {
+			for _, m := range []string{`prerender_requests_total{cache="HIT"}`, "prerender_render_duration_seconds", "prerender_renders_in_flight", "prerender_pages_cached", `prerender_egress_requests_total{result="refused"}`, "go_goroutines", "process_resident_memory_bytes"} {
 				if !bytes.Contains(b, []byte(m)) {
 					t.Errorf("/metrics lacks %s", m)
 				}
