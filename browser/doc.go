@@ -14,8 +14,9 @@
 // Egress: with Options.Egress, Chromium is started with the egress proxy as its
 // only way out (--proxy-server, loopback not bypassed, no name resolved by
 // Chromium itself, WebRTC kept to proxied TCP by a profile preference). When the
-// main document fails, or is answered 403/502 as the proxy answers, the render
-// asks the proxy why (Egress.Failure) and ends with its refusal.
+// main document fails, or is answered by the proxy itself (403/502 with its
+// X-Prerender-Egress header), the render asks the proxy why (Egress.Failure)
+// and ends with its refusal.
 //
 // Isolation: a tab serves up to rendersPerTab renders. Between two, off the
 // render's path, its page is unloaded and its context's cookies, HTTP cache and

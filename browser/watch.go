@@ -14,6 +14,8 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
+
+	"prerenderd/browser/netguard"
 )
 
 // readyState is what the page last assigned to window.prerenderReady.
@@ -145,10 +147,15 @@ func (w *watch) handle(ev any) {
 	case *network.EventResponseReceived:
 		if ev.RequestID == w.docID {
 			w.status = int(ev.Response.Status)
-			// The egress answers a refused plain-http request itself, with
-			// one of these: the page Chromium shows then is the proxy's.
+			// The egress answers a refused plain-http request itself: the
+			// page Chromium shows then is the proxy's.
 			if w.status == http.StatusForbidden || w.status == http.StatusBadGateway {
-				w.checkEgress()
+				for k := range ev.Response.Headers {
+					if strings.EqualFold(k, netguard.EgressHeader) {
+						w.checkEgress()
+						break
+					}
+				}
 			}
 		}
 	case *network.EventResponseReceivedExtraInfo:
@@ -208,8 +215,9 @@ func (w *watch) handle(ev any) {
 
 // checkEgress asks the egress proxy whether it refused (or failed to reach)
 // the main document's host; if so the render ends with that error, whatever
-// page Chromium shows for it. A document the origin itself answered is never
-// blamed on the proxy: the proxy remembers only its own failures.
+// page Chromium shows for it. It is called only when the document failed or
+// carries the proxy's header, and the proxy remembers only its own failures:
+// a document the origin answered is not blamed on the proxy.
 func (w *watch) checkEgress() {
 	if w.failure == nil || w.egressErr != nil {
 		return

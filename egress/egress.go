@@ -26,7 +26,7 @@ import (
 // Header is set on every answer the proxy makes itself (a refusal, a failed
 // dial), with the reason as its value. It is a hint only: an origin can send it
 // too, so the browser confirms it with Proxy.Failure.
-const Header = "X-Prerender-Egress"
+const Header = netguard.EgressHeader
 
 // ReasonConnectFailed is the Header value of a dial or an exchange with the
 // origin that failed; refusals carry the netguard reason.
@@ -223,8 +223,8 @@ func (p *Proxy) WritePrometheus(w io.Writer) { p.opts.Metrics.WritePrometheus(w)
 // happened at or after since: a *netguard.Rejection for a refusal, another error
 // for a dial or an exchange that failed; nil when it did not fail since then. A
 // later success does not clear a failure: the browser asks only about a
-// document that failed or that the proxy answered itself (403, 502), and then
-// the proxy's last failure of that host:port is the one it saw.
+// document that failed or that the proxy answered itself (with Header), and
+// then the proxy's last failure of that host:port is the one it saw.
 func (p *Proxy) Failure(hostport string, since time.Time) error {
 	p.failMu.Lock()
 	defer p.failMu.Unlock()

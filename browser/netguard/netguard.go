@@ -27,6 +27,12 @@ const (
 	ReasonDNS            = "dns-failure"
 )
 
+// EgressHeader is set, with the reason as its value, on every answer the egress
+// proxy makes itself (a refusal, a failed dial), so the browser can tell the
+// proxy's answer from an origin's. An origin can send it too: it is a trigger
+// to ask the proxy, never a proof.
+const EgressHeader = "X-Prerender-Egress"
+
 // Rejection is a typed refusal, so the HTTP layer can map it to a status in one place.
 type Rejection struct {
 	Reason string
