@@ -170,10 +170,12 @@ func Start(opts Options) (*Proxy, error) {
 	}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	p.transport = &http.Transport{
-		Proxy:               nil, // never a proxy from the environment: the dial is ours
-		DialContext:         p.dialPlanned,
-		DisableCompression:  true, // Chromium's Accept-Encoding goes through as it is
-		MaxIdleConnsPerHost: 4,
+		Proxy:              nil, // never a proxy from the environment: the dial is ours
+		DialContext:        p.dialPlanned,
+		DisableCompression: true, // Chromium's Accept-Encoding goes through as it is
+		// As many as Chromium opens to one proxy (32): fewer would close
+		// and dial again the connections of a page's parallel requests.
+		MaxIdleConnsPerHost: 32,
 		IdleConnTimeout:     30 * time.Second,
 	}
 	p.forwarder = &httputil.ReverseProxy{
