@@ -196,3 +196,33 @@ func TestPort(t *testing.T) {
 		}
 	}
 }
+
+// FuzzNewPolicy: an allow_addresses entry from a config file either is refused
+// with an error naming it, or allows at least the address it names.
+func FuzzNewPolicy(f *testing.F) {
+	for _, s := range []string{"10.1.2.3:8080", "192.168.0.0/24", "fd00::7", "[fd00::8]:443", "::ffff:10.0.0.0/104", "10.1.2.3:0", "x", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, entry string) {
+		p, err := NewPolicy(false, []string{entry})
+		if err != nil {
+			if !strings.Contains(err.Error(), "allow_addresses[0]") {
+				t.Fatalf("error does not name the entry: %v", err)
+			}
+			return
+		}
+		var ap netip.AddrPort
+		if exact, err := netip.ParseAddrPort(strings.TrimSpace(entry)); err == nil {
+			ap = exact
+		} else if pf, err := netip.ParsePrefix(strings.TrimSpace(entry)); err == nil {
+			ap = netip.AddrPortFrom(pf.Masked().Addr(), 80)
+		} else if a, err := netip.ParseAddr(strings.TrimSpace(entry)); err == nil {
+			ap = netip.AddrPortFrom(a, 80)
+		} else {
+			t.Fatalf("NewPolicy accepted %q, which is no address", entry)
+		}
+		if err := p.Allowed(ap); err != nil {
+			t.Fatalf("the policy of %q refuses %s: %v", entry, ap, err)
+		}
+	})
+}
