@@ -115,6 +115,8 @@ bench: deps build ## the speed benchmarks; the hit path and the browser pool are
 	$(GO) test -run '^$$' -bench 'StartWith100kPages' -benchtime 10x -count 3 ./actors/
 	@# The browser pool against a naive chromedp renderer in the same run: ratios, CPU and PSS per page.
 	CI=true $(GO) test -run '^$$' -bench 'VersusNaive' -benchtime 1x -timeout 20m ./browser/ | tee bin/bench-browser.txt
+	@# The egress proxy against direct connections, same run: latency and pages/s ratios at 4 concurrent.
+	CI=true $(GO) test -run '^$$' -bench 'Egress' -benchtime 1x -timeout 20m ./browser/ | tee -a bin/bench-browser.txt
 	@# 1,000 renders after warm-up: the PSS of the appliance must not grow by more than 10%.
 	CI=true $(GO) test -run '^$$' -bench 'MemoryOver1000' -benchtime 1x -timeout 30m ./browser/ | tee -a bin/bench-browser.txt
 

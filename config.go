@@ -16,6 +16,7 @@ import (
 
 	"prerenderd/actors"
 	"prerenderd/browser"
+	"prerenderd/browser/netguard"
 	"prerenderd/storage/cachekey"
 )
 
@@ -67,8 +68,9 @@ type fileConfig struct {
 		URLsPerHour int `toml:"urls_per_hour"`
 	} `toml:"recache"`
 	Security struct {
-		AllowHosts   []string `toml:"allow_hosts"`
-		AllowPrivate bool     `toml:"allow_private"`
+		AllowHosts     []string `toml:"allow_hosts"`
+		AllowPrivate   bool     `toml:"allow_private"`
+		AllowAddresses []string `toml:"allow_addresses"`
 	} `toml:"security"`
 	Sitemaps struct {
 		Interval string `toml:"interval"`
@@ -124,6 +126,9 @@ type Config struct {
 
 	AllowHosts   []string
 	AllowPrivate bool
+	// Policy is the address rule of security.allow_private and
+	// security.allow_addresses, built once for every check.
+	Policy *netguard.Policy
 
 	SitemapInterval time.Duration
 	Sites           []actors.Site
@@ -275,6 +280,11 @@ func (fc *fileConfig) check() (*Config, error) {
 		errs = append(errs, fmt.Errorf("render.mobile_viewport: %w", err))
 	} else {
 		c.MobileDevice = d
+	}
+	if p, err := netguard.NewPolicy(fc.Security.AllowPrivate, fc.Security.AllowAddresses); err != nil {
+		errs = append(errs, fmt.Errorf("security.%w", err))
+	} else {
+		c.Policy = p
 	}
 	c.SitemapInterval = dur("sitemaps.interval", fc.Sitemaps.Interval, time.Minute)
 	for i, site := range fc.Sites {

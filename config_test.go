@@ -1,6 +1,7 @@
 package main
 
 import (
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -71,6 +72,28 @@ func TestTheRenderUserAgentIsRead(t *testing.T) {
 	}
 }
 
+func TestAllowAddressesLetsExactlyItsAddressesThrough(t *testing.T) {
+	c, err := loadConfig(writeConfig(t, "[security]\nallow_addresses = [\"10.1.2.3:8080\", \"192.168.0.0/24\"]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for addr, allowed := range map[string]bool{
+		"10.1.2.3:8080": true, "10.1.2.3:8081": false, "192.168.0.9:443": true, "192.168.1.9:443": false,
+		"127.0.0.1:8080": false, "169.254.169.254:80": false, "93.184.216.34:443": true,
+	} {
+		if err := c.Policy.Allowed(netip.MustParseAddrPort(addr)); (err == nil) != allowed {
+			t.Errorf("%s: allowed = %v, want %v", addr, err == nil, allowed)
+		}
+	}
+	def, err := loadConfig("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if def.Policy.Allowed(netip.MustParseAddrPort("127.0.0.1:3000")) == nil {
+		t.Error("the default config lets loopback through")
+	}
+}
+
 func TestBadConfigIsRefusedNamingTheKey(t *testing.T) {
 	tests := []struct {
 		name, body, want string
@@ -92,6 +115,9 @@ func TestBadConfigIsRefusedNamingTheKey(t *testing.T) {
 		{"zero browsers", "[render]\nbrowsers = 0\n", "render.browsers"},
 		{"an unknown strip mode", "[cache]\nstrip_query = \"some\"\n", "cache.strip_query"},
 		{"an unknown log format", "[server]\nlog_format = \"xml\"\n", "server.log_format"},
+		{"an allowed address that is a host name", "[security]\nallow_addresses = [\"10.1.2.3:8080\", \"intranet.example:80\"]\n", "security.allow_addresses[1]"},
+		{"an allowed address with port 0", "[security]\nallow_addresses = [\"10.1.2.3:0\"]\n", "security.allow_addresses[0]"},
+		{"an allowed network with a bad mask", "[security]\nallow_addresses = [\"192.168.0.0/33\"]\n", "security.allow_addresses[0]"},
 		{"an unknown resource type", "[render]\nblock = [\"video\"]\n", "render.block"},
 		{"an idle window longer than the timeout", "[render]\nidle_window = \"20s\"\n", "render.idle_window"},
 		{"zero renders per browser", "[render]\nrenders_per_browser = 0\n", "render.renders_per_browser"},

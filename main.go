@@ -18,6 +18,7 @@ import (
 	"prerenderd/actors"
 	"prerenderd/browser"
 	"prerenderd/crawlers"
+	"prerenderd/egress"
 	"prerenderd/httpfront"
 	"prerenderd/httpfront/client"
 	"prerenderd/storage"
@@ -145,12 +146,15 @@ func run(cfg *Config, log *slog.Logger, build buildDesc) error {
 		MaxBytes:           cfg.MaxBytes,
 		RecacheURLsPerHour: cfg.RecacheURLsPerHour,
 		Sitemaps: actors.SitemapsConfig{
-			Interval:     cfg.SitemapInterval,
-			Sites:        cfg.Sites,
-			StripQuery:   cfg.StripQuery,
-			AllowHosts:   cfg.AllowHosts,
-			AllowPrivate: cfg.AllowPrivate,
-			Variants:     cfg.Variants,
+			Interval:   cfg.SitemapInterval,
+			Sites:      cfg.Sites,
+			StripQuery: cfg.StripQuery,
+			AllowHosts: cfg.AllowHosts,
+			Variants:   cfg.Variants,
+		},
+		Egress: egress.Options{
+			Policy: cfg.Policy,
+			Self:   ln.Addr().String(),
 		},
 		MobileDevice: cfg.MobileDevice,
 		Browser: browser.Options{
@@ -174,7 +178,7 @@ func run(cfg *Config, log *slog.Logger, build buildDesc) error {
 		Tokens:               cfg.Tokens,
 		StripQuery:           cfg.StripQuery,
 		AllowHosts:           cfg.AllowHosts,
-		AllowPrivate:         cfg.AllowPrivate,
+		Policy:               cfg.Policy,
 		StaleWhileRevalidate: cfg.StaleWhileRevalidate,
 		Logger:               log,
 		Version:              build.Version,

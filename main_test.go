@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -58,6 +59,7 @@ type appliance struct {
 	cmd    *exec.Cmd
 	addr   string
 	tmp    string
+	home   string // HOME of the process: Chromium must write nothing there
 	stderr *syncBuffer
 	exited chan error
 }
@@ -110,11 +112,19 @@ func startAppliance(t *testing.T, dataDir, tmp, storageKeys string) *appliance {
 }
 
 // startApplianceWith is startAppliance with extra lines of the [render] table too.
+// Its fixture origins listen on 127.0.0.1, which security.allow_addresses lets
+// through; every other private address stays refused.
 func startApplianceWith(t *testing.T, dataDir, tmp, storageKeys, renderKeys string) *appliance {
 	t.Helper()
+	return startApplianceTables(t, dataDir, tmp, storageKeys, renderKeys, "allow_addresses = [\"127.0.0.1/32\"]\n")
+}
+
+// startApplianceTables runs the binary with extra lines of its [storage],
+// [render] and [security] tables.
+func startApplianceTables(t *testing.T, dataDir, tmp, storageKeys, renderKeys, securityKeys string) *appliance {
+	t.Helper()
 	addr := freeAddr(t)
-	cfg := fmt.Sprintf("[server]\nlisten = %q\nlog_format = \"text\"\nshutdown_timeout = \"10s\"\n[storage]\ndir = %q\n%s[render]\nbrowsers = 1\npage_timeout = \"5s\"\nchromium = %q\n%s[security]\nallow_private = true\n", addr, dataDir, storageKeys, chromium, renderKeys)
-	return startApplianceConfig(t, addr, tmp, cfg)
+	return startApplianceAt(t, addr, tmp, writeApplianceConfig(t, addr, dataDir, storageKeys, renderKeys, securityKeys))
 }
 
 // startApplianceConfig runs the binary on the config text cfg, which must listen on addr.
@@ -124,9 +134,20 @@ func startApplianceConfig(t *testing.T, addr, tmp, cfg string) *appliance {
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	a := &appliance{t: t, addr: addr, tmp: tmp, stderr: &syncBuffer{}, exited: make(chan error, 1)}
+	return startApplianceAt(t, addr, tmp, cfgPath)
+}
+
+// startApplianceAt runs the binary on the config file cfgPath, which must listen
+// on addr, with TMPDIR (its Chromium profiles) and HOME under tmp, so the test can
+// find every process and file it leaves.
+func startApplianceAt(t *testing.T, addr, tmp, cfgPath string) *appliance {
+	t.Helper()
+	a := &appliance{t: t, addr: addr, tmp: tmp, home: filepath.Join(tmp, "home"), stderr: &syncBuffer{}, exited: make(chan error, 1)}
+	if err := os.MkdirAll(a.home, 0o700); err != nil {
+		t.Fatal(err)
+	}
 	a.cmd = exec.Command(binary, "-config", cfgPath)
-	a.cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
+	a.cmd.Env = append(os.Environ(), "TMPDIR="+tmp, "HOME="+a.home, "XDG_CONFIG_HOME=", "XDG_CACHE_HOME=")
 	pr, pw := io.Pipe()
 	a.cmd.Stderr = pw
 	ready := make(chan struct{})
@@ -172,6 +193,29 @@ func (a *appliance) get(target string) (*http.Response, string) {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp, string(b)
+}
+
+// profileDirs lists the Chromium profile directories under tmp (prerenderd's
+// TMPDIR).
+func profileDirs(t *testing.T, tmp string) []string {
+	t.Helper()
+	dirs, err := filepath.Glob(filepath.Join(tmp, "prerenderd-*"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dirs
+}
+
+// filesUnder lists what is under dir, relative to it.
+func filesUnder(dir string) []string {
+	var out []string
+	filepath.WalkDir(dir, func(p string, _ os.DirEntry, err error) error {
+		if err == nil && p != dir {
+			out = append(out, strings.TrimPrefix(p, dir))
+		}
+		return nil
+	})
+	return out
 }
 
 // chromiumUnder lists the processes whose command line mentions dir: Chromium and
@@ -224,8 +268,22 @@ func TestTheCacheSurvivesKill9(t *testing.T) {
 	<-a.exited
 	// Chromium dies with its parent rather than lingering as an orphan.
 	waitNoChromium(t, tmp, 10*time.Second)
+	left := profileDirs(t, tmp)
+	if len(left) == 0 {
+		t.Fatal("kill -9 left no profile directory: the test cannot show its removal")
+	}
 
 	b := startAppliance(t, data, tmp, "")
+	// The next start removes what the killed one left, and nothing else.
+	now := profileDirs(t, tmp)
+	for _, dir := range left {
+		if slices.Contains(now, dir) {
+			t.Errorf("the profile %s of the killed appliance is still there after the next start", dir)
+		}
+	}
+	if len(now) != 1 {
+		t.Errorf("profiles after the restart: %v, want the new browser's only", now)
+	}
 	docs := origin.Hits("/product")
 	resp, again := b.get(target)
 	if resp.Header.Get("X-Prerender-Cache") != "HIT" || again != first {
@@ -233,6 +291,10 @@ func TestTheCacheSurvivesKill9(t *testing.T) {
 	}
 	if origin.Hits("/product") != docs {
 		t.Fatal("the restarted appliance fetched the page again")
+	}
+	// Chromium's config, caches and crash database stay out of the user's home.
+	if files := filesUnder(b.home); len(files) > 0 {
+		t.Errorf("Chromium wrote under HOME: %v", files)
 	}
 }
 

@@ -13,10 +13,25 @@ import (
 
 	"prerenderd/browser"
 	"prerenderd/browser/fixture"
+	"prerenderd/browser/netguard"
+	"prerenderd/egress"
 	"prerenderd/storage"
 )
 
 var chromiumPath string
+
+// loopbackOrigins is the egress of the tests: their fixture origins listen on
+// 127.0.0.1 (security.allow_addresses = ["127.0.0.1/32"]); every other private
+// address stays refused.
+var loopbackOrigins = egress.Options{Policy: mustPolicy("127.0.0.1/32")}
+
+func mustPolicy(allow ...string) *netguard.Policy {
+	p, err := netguard.NewPolicy(false, allow)
+	if err != nil {
+		panic(err)
+	}
+	return p
+}
 
 func TestMain(m *testing.M) {
 	chromiumPath = fixture.ChromiumForTests("actors", browser.FindChromium)
@@ -35,6 +50,7 @@ func startApp(t *testing.T, mutate func(*Config)) (*Appliance, *storage.Store) {
 	cfg := Config{
 		Shards: 2, TTL: time.Hour, Browsers: 1, TabsPerBrowser: 2,
 		Browser: browser.Options{Path: chromiumPath, PageTimeout: 5 * time.Second},
+		Egress:  loopbackOrigins,
 		Logger:  slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	}
 	if mutate != nil {

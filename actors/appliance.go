@@ -19,6 +19,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 
 	"prerenderd/browser"
+	"prerenderd/egress"
 	"prerenderd/storage"
 )
 
@@ -59,7 +60,14 @@ type Config struct {
 	// MobileDevice is the phone a render of the mobile variant emulates
 	// (render.mobile_viewport); default browser.DefaultMobileDevice.
 	MobileDevice browser.Device
-	Logger       *slog.Logger
+	// Egress is the proxy every Chromium connects through (egress package): its
+	// Policy (security.allow_private, security.allow_addresses; nil refuses every
+	// non-public address) is checked on every connection Chromium makes, and the
+	// sitemaps fetcher dials by the same Policy. Self is the HTTP listener, whose
+	// demo is the one part of it a page may load. Logger and Metrics are the
+	// appliance's.
+	Egress egress.Options
+	Logger *slog.Logger
 	// Clock is time.Now unless a test needs another.
 	Clock func() time.Time
 }
@@ -115,6 +123,8 @@ func (c *Config) ensureDefaults() {
 		c.MobileDevice = browser.DefaultMobileDevice
 	}
 	c.MobileDevice.Mobile = true
+	c.Sitemaps.policy = c.Egress.Policy
+	c.Egress.Logger = c.Logger
 	c.Browser.Tabs = c.TabsPerBrowser
 	c.Browser.Logger = c.Logger
 	c.Browser.EnsureDefaults()
@@ -185,6 +195,7 @@ type Appliance struct {
 	inflight sync.WaitGroup // façade Render calls in progress
 	closers  sync.WaitGroup // goroutines closing Chromium processes
 	metrics  *applianceMetrics
+	egress   *egress.Proxy // Chromium's only way out; closed after the last browser
 	clears   clears
 	sitemaps atomic.Pointer[actor.PID]
 	// bg holds the appliance's own goroutines (wildcard clears, eviction, sitemap
@@ -213,6 +224,15 @@ func Start(cfg Config, store *storage.Store) (*Appliance, error) {
 	a.hits.seed = maphash.MakeSeed()
 	a.bgCtx, a.bgCancel = context.WithCancel(context.Background())
 	a.metrics = newApplianceMetrics(a)
+	// Profiles of an earlier run killed with -9 are never removed otherwise.
+	browser.RemoveStaleProfiles(cfg.Logger)
+	a.cfg.Egress.Metrics = a.metrics.set
+	egr, err := egress.Start(a.cfg.Egress)
+	if err != nil {
+		return nil, fmt.Errorf("cannot start appliance: %w", err)
+	}
+	a.egress = egr
+	a.cfg.Browser.Egress = egr
 	// protoactor logs dead letters with the whole message (a render result can be
 	// megabytes): keep its own logging at Warn.
 	quiet := cfg.Logger.Handler()
@@ -225,7 +245,7 @@ func Start(cfg Config, store *storage.Store) (*Appliance, error) {
 	}, actor.WithSupervisor(actor.NewOneForOneStrategy(10, 10*time.Second, actor.DefaultDecider)))
 	pid, err := a.system.Root.SpawnNamed(props, "appliance")
 	if err != nil {
-		return nil, fmt.Errorf("cannot spawn appliance actor: %w", err)
+		return nil, errors.Join(fmt.Errorf("cannot spawn appliance actor: %w", err), egr.Close())
 	}
 	a.root = pid
 	<-ready
@@ -374,6 +394,10 @@ func (a *Appliance) stop(ctx context.Context) error {
 	a.tasks.Wait()
 	a.closers.Wait()
 	a.system.Shutdown()
+	// Last: no Chromium is left to connect through it.
+	if err := a.egress.Close(); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }
 

@@ -24,7 +24,7 @@ func benchApp(b *testing.B) (*Appliance, *storage.Store) {
 	}
 	fill(b, store, 0, benchPages)
 	app, err := Start(Config{Shards: 8, TTL: time.Hour, Browsers: 1, TabsPerBrowser: 1,
-		Browser: browser.Options{Path: chromiumPath}, Logger: slog.New(slog.DiscardHandler)}, store)
+		Browser: browser.Options{Path: chromiumPath}, Egress: loopbackOrigins, Logger: slog.New(slog.DiscardHandler)}, store)
 	if err != nil {
 		b.Fatal(err)
 	}

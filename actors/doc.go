@@ -1,7 +1,8 @@
 // Package actors is prerenderd's actor system: the appliance supervisor, the cache
 // shard owners with their per-URL render children, the browser pool with one actor
 // per Chromium, the sitemaps actor, and the actor that owns the HTTP server's
-// lifecycle; and the cache manager (search, clear, eviction: cachemgr.go), whose
+// lifecycle; the egress proxy every Chromium connects through (package egress:
+// started before the first browser, closed after the last); and the cache manager (search, clear, eviction: cachemgr.go), whose
 // deletes go through the shard owners like every other write. The sitemap parser
 // is the pure sub-package sitemap.
 //

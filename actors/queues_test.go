@@ -278,6 +278,7 @@ func startOnNoCleanup(t *testing.T, store *storage.Store, mutate func(*Config)) 
 	cfg := Config{
 		Shards: 2, TTL: time.Hour, Browsers: 1, TabsPerBrowser: 2,
 		Browser: browser.Options{Path: chromiumPath, PageTimeout: 5 * time.Second},
+		Egress:  loopbackOrigins,
 		Logger:  slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	}
 	mutate(&cfg)

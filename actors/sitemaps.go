@@ -7,11 +7,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
@@ -33,9 +31,9 @@ type SitemapsConfig struct {
 	// AllowHosts (security.allow_hosts) are hosts whose URLs are taken from any
 	// sitemap, besides the sitemap's own site.
 	AllowHosts []string
-	// AllowPrivate (security.allow_private) lets sitemaps be fetched from private
-	// and loopback addresses.
-	AllowPrivate bool
+	// policy is Config.Egress.Policy: sitemaps are fetched by the address rule of
+	// every connection Chromium makes.
+	policy *netguard.Policy
 	// Resolver replaces DNS in the private-address check (tests).
 	Resolver netguard.Resolver
 	// FileTimeout bounds the fetch and read of one file; default 2m.
@@ -163,8 +161,8 @@ func newSitemapPoller(cfg SitemapsConfig, store *storage.Store, log *slog.Logger
 	return &sitemapPoller{
 		store:      store,
 		client:     newSitemapClient(cfg),
-		guard:      netguard.Guard{AllowPrivate: cfg.AllowPrivate, Resolver: cfg.Resolver},
-		hostGuard:  netguard.Guard{AllowHosts: cfg.AllowHosts, AllowPrivate: true},
+		guard:      netguard.Guard{Policy: cfg.policy, Resolver: cfg.Resolver},
+		hostGuard:  netguard.Guard{AllowHosts: cfg.AllowHosts, Policy: netguard.Everything},
 		allowHosts: len(cfg.AllowHosts) > 0,
 		strip:      cfg.StripQuery,
 		variants:   cfg.Variants,
@@ -176,25 +174,13 @@ func newSitemapPoller(cfg SitemapsConfig, store *storage.Store, log *slog.Logger
 	}
 }
 
-// newSitemapClient fetches with the renders' private-address rule enforced where it
+// newSitemapClient fetches with the renders' address rule enforced where it
 // cannot be fooled: on the address actually dialled (a DNS answer that changes
 // between the check and the dial, or a redirect to 127.0.0.1, is refused too). No
 // proxy from the environment: through a proxy the dialled address would be the
 // proxy's.
 func newSitemapClient(cfg SitemapsConfig) *http.Client {
-	dialer := &net.Dialer{Timeout: 10 * time.Second}
-	if !cfg.AllowPrivate {
-		dialer.Control = func(_, address string, _ syscall.RawConn) error {
-			host, _, err := net.SplitHostPort(address)
-			if err != nil {
-				return err
-			}
-			if a, err := netip.ParseAddr(host); err != nil || netguard.IsPrivate(a) {
-				return &netguard.Rejection{Reason: netguard.ReasonPrivateAddress, Detail: fmt.Sprintf("%s is not a public address", host)}
-			}
-			return nil
-		}
-	}
+	dialer := &net.Dialer{Timeout: 10 * time.Second, Control: cfg.policy.Control}
 	return &http.Client{
 		Transport: &http.Transport{
 			DialContext:           dialer.DialContext,

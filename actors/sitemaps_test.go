@@ -41,7 +41,7 @@ func newPollerRig(t testing.TB, mutate func(*SitemapsConfig)) *pollerRig {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	cfg := SitemapsConfig{AllowPrivate: true}
+	cfg := SitemapsConfig{policy: loopbackOrigins.Policy}
 	if mutate != nil {
 		mutate(&cfg)
 	}
@@ -250,7 +250,7 @@ func TestSitemapsThatMustStopWithAClearError(t *testing.T) {
 		{name: "a page that is not a sitemap is malformed", root: "/product", errState: "malformed", readErrs: 1},
 		{name: "a non-200 answer is recorded", root: "/missing.xml", errState: "answered 404"},
 		{name: "a private address is refused unless security.allow_private", root: "/sitemap-pages.xml",
-			cfg:      func(c *SitemapsConfig) { c.AllowPrivate = false },
+			cfg:      func(c *SitemapsConfig) { c.policy = nil },
 			errState: "private-address", notFetched: "/sitemap-pages.xml"},
 		{name: "robots.txt Sitemap: lines are read", root: "/robots.txt",
 			files:  map[string]string{"robots.txt": "User-agent: *\nDisallow:\nSitemap: {{ORIGIN}}/sitemap-pages.xml\n"},
@@ -358,9 +358,8 @@ func TestTheSitemapsActorPollsConfiguredSitesAndTheirRobotsTxtOnSchedule(t *test
 	origin.SetFile("robots.txt", []byte("User-agent: *\nSitemap: {{ORIGIN}}/sitemap-products.xml.gz\n"))
 	app, store := startApp(t, func(c *Config) {
 		c.Sitemaps = SitemapsConfig{
-			Interval:     300 * time.Millisecond,
-			AllowPrivate: true,
-			Sites:        []Site{{Host: origin.URL, Sitemaps: []string{origin.URL + "/sitemap-pages.xml"}, Robots: true}},
+			Interval: 300 * time.Millisecond,
+			Sites:    []Site{{Host: origin.URL, Sitemaps: []string{origin.URL + "/sitemap-pages.xml"}, Robots: true}},
 		}
 	})
 	m := &app.metrics.sitemap
@@ -390,7 +389,7 @@ func TestAnAddedSitemapSurvivesARestart(t *testing.T) {
 	}
 	defer store.Close()
 	start := func() *Appliance {
-		app, err := Start(Config{Shards: 2, Browsers: 1, Browser: browser.Options{Path: chromiumPath, PageTimeout: 5 * time.Second}, Sitemaps: SitemapsConfig{AllowPrivate: true},
+		app, err := Start(Config{Shards: 2, Browsers: 1, Browser: browser.Options{Path: chromiumPath, PageTimeout: 5 * time.Second}, Egress: loopbackOrigins,
 			Logger: slog.New(slog.DiscardHandler)}, store)
 		if err != nil {
 			t.Fatal(err)

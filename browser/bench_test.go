@@ -207,9 +207,17 @@ func median(ds []time.Duration) time.Duration {
 
 func benchBrowser(b *testing.B, tabs int) *Browser {
 	b.Helper()
+	return benchBrowserWith(b, tabs, nil)
+}
+
+// benchBrowserWith starts a Browser of tabs tabs connecting through e (nil:
+// directly).
+func benchBrowserWith(b *testing.B, tabs int, e Egress) *Browser {
+	b.Helper()
 	br, err := Start(context.Background(), Options{
 		Path:   shared.path,
 		Tabs:   tabs,
+		Egress: e,
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
 	if err != nil {

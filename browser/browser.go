@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -143,9 +144,9 @@ func Start(ctx context.Context, opts Options) (*Browser, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot start browser: %w", err)
 	}
-	root, err := os.MkdirTemp("", "prerenderd-")
+	root, err := makeRoot()
 	if err == nil {
-		err = os.Mkdir(filepath.Join(root, "tmp"), 0o700)
+		err = errors.Join(os.Mkdir(filepath.Join(root, "tmp"), 0o700), os.Mkdir(filepath.Join(root, "home"), 0o700))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("cannot start chromium %q: cannot create user data dir: %w", path, errors.Join(err, os.RemoveAll(root)))
@@ -164,6 +165,10 @@ func Start(ctx context.Context, opts Options) (*Browser, error) {
 	}
 	b.closingCtx, b.stopClosing = context.WithCancel(context.Background())
 	b.closing = b.closingCtx.Done()
+	if err := writePreferences(b.dataDir, opts.Egress != nil); err != nil {
+		b.stopClosing()
+		return nil, fmt.Errorf("cannot start chromium %q: %w", path, errors.Join(err, os.RemoveAll(root)))
+	}
 
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), b.allocatorOptions()...)
 	parent, cancelParent := context.WithCancel(allocCtx)
@@ -254,7 +259,11 @@ func (b *Browser) allocatorOptions() []chromedp.ExecAllocatorOption {
 		chromedp.Flag("disable-features", "WebUIOmniboxPopup,WebUIOmniboxFullPopup,WebUIOmniboxAimPopup,PreloadTopChromeWebUI,Translate,BackForwardCache"),
 		chromedp.Flag("disable-extensions", true),
 		chromedp.Flag("disable-default-apps", true),
+		// No crash report is written or sent; a dump Chromium writes anyway goes
+		// under root, which Close removes.
 		chromedp.Flag("disable-breakpad", true),
+		chromedp.Flag("disable-crash-reporter", true),
+		chromedp.Flag("crash-dumps-dir", filepath.Join(b.root, "crashes")),
 		chromedp.Flag("disable-client-side-phishing-detection", true),
 		chromedp.Flag("disable-hang-monitor", true),
 		chromedp.Flag("disable-popup-blocking", true),
@@ -279,8 +288,22 @@ func (b *Browser) allocatorOptions() []chromedp.ExecAllocatorOption {
 	if tmp := filepath.Join(b.root, "tmp"); len(tmp)+len(singletonSuffix) < maxSocketPath {
 		flags = append(flags, chromedp.Env("TMPDIR="+tmp))
 	}
-	if b.opts.HostResolverRules != "" {
-		flags = append(flags, chromedp.Flag("host-resolver-rules", b.opts.HostResolverRules))
+	// Chromium writes its config, crashpad database and caches under HOME and
+	// the XDG directories: they go under root too, not into the user's home.
+	home := filepath.Join(b.root, "home")
+	flags = append(flags, chromedp.Env("HOME="+home, "XDG_CONFIG_HOME="+filepath.Join(home, ".config"),
+		"XDG_CACHE_HOME="+filepath.Join(home, ".cache"), "XDG_DATA_HOME="+filepath.Join(home, ".local", "share"),
+		"XDG_STATE_HOME="+filepath.Join(home, ".local", "state")))
+	if e := b.opts.Egress; e != nil {
+		proxyHost, _, _ := net.SplitHostPort(e.Addr())
+		flags = append(flags,
+			chromedp.ProxyServer("http://"+e.Addr()),
+			// Chromium sends loopback directly unless told otherwise.
+			chromedp.Flag("proxy-bypass-list", "<-loopback>"),
+			// Chromium resolves nothing itself: a path that would go around
+			// the proxy by name finds no address.
+			chromedp.Flag("host-resolver-rules", "MAP * ~NOTFOUND , EXCLUDE "+proxyHost),
+		)
 	}
 	if b.opts.blocks("image") {
 		// URL patterns miss images served without an extension; Blink's
@@ -288,6 +311,31 @@ func (b *Browser) allocatorOptions() []chromedp.ExecAllocatorOption {
 		flags = append(flags, chromedp.Flag("blink-settings", "imagesEnabled=false"))
 	}
 	return flags
+}
+
+// preferences are written into the profile before Chromium starts: the
+// WebRTC policy is a preference of the profile (the
+// --force-webrtc-ip-handling-policy switch is read by content_shell and the
+// old headless shell only), and incognito contexts read their parent's.
+// "disable_non_proxied_udp" keeps WebRTC to TCP through the proxy: without
+// it a page's RTCPeerConnection sends UDP (STUN) to any address it names,
+// past the proxy.
+const proxiedPreferences = `{"webrtc":{"ip_handling_policy":"disable_non_proxied_udp","multiple_routes_enabled":false,"nonproxied_udp_enabled":false}}`
+
+// writePreferences writes the profile's Default/Preferences when Chromium goes
+// through the egress proxy.
+func writePreferences(dataDir string, proxied bool) error {
+	if !proxied {
+		return nil
+	}
+	dir := filepath.Join(dataDir, "Default")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("cannot write chromium preferences: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "Preferences"), []byte(proxiedPreferences), 0o600); err != nil {
+		return fmt.Errorf("cannot write chromium preferences: %w", err)
+	}
+	return nil
 }
 
 // openTab opens a page in a new incognito browser context and prepares it:

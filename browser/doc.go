@@ -11,7 +11,15 @@
 // phone, or a width and height; device.go) and ask for a screenshot, a PDF or
 // a HAR of the done page instead of its HTML (Output; capture.go, har.go).
 // Errors that callers act on are typed: ErrBrowserClosed (retry on another
-// browser), ErrTabCrashed, ErrTabHung and ErrNavigation.
+// browser), ErrTabCrashed, ErrTabHung and ErrNavigation, and a
+// *netguard.Rejection when the egress proxy refused the page's own document.
+//
+// Egress: with Options.Egress, Chromium is started with the egress proxy as its
+// only way out (--proxy-server, loopback not bypassed, no name resolved by
+// Chromium itself, WebRTC kept to proxied TCP by a profile preference). When the
+// main document fails, or is answered by the proxy itself (403/502 with its
+// X-Prerender-Egress header), the render asks the proxy why (Egress.Failure)
+// and ends with its refusal.
 //
 // Isolation: a tab serves up to rendersPerTab renders. Between two, off the
 // render's path, its page is unloaded and its context's cookies, HTTP cache and
@@ -37,5 +45,8 @@
 //   - put a deadline on the context that starts Chromium or opens a tab,
 //     because chromedp ends the process or the tab with that context;
 //   - leave a Chromium process, a profile or a temporary file behind after
-//     Close.
+//     Close, or let Chromium write into the user's home (its HOME and XDG
+//     directories are under the browser's own directory);
+//   - remove a directory of a prerenderd that still runs (RemoveStaleProfiles
+//     checks the owner's pid and start time).
 package browser

@@ -22,11 +22,22 @@ type Options struct {
 	// UserAgent of a render that asks for none: "" = Chromium's own, with
 	// "HeadlessChrome" written "Chrome", followed by UserAgentSuffix.
 	UserAgent string
-	// HostResolverRules is Chromium's --host-resolver-rules ("MAP shop.test:80
-	// 127.0.0.1:8080"): tests put a site that a middleware names by host alone
-	// on a loopback port. Empty in production.
-	HostResolverRules string
-	Logger            *slog.Logger
+	// Egress is the proxy every connection of Chromium goes through (the egress
+	// package's Proxy): Chromium is given it with --proxy-server, loopback
+	// included, no UDP for WebRTC and no DNS of its own. nil = Chromium connects
+	// directly, which only tests and benchmarks of this package do.
+	Egress Egress
+	Logger *slog.Logger
+}
+
+// Egress is what the browser needs of the egress proxy.
+type Egress interface {
+	// Addr is the proxy's host:port.
+	Addr() string
+	// Failure returns why the proxy last failed to connect to hostport ("host:port",
+	// an IPv6 host in brackets) at or after since: a *netguard.Rejection for a
+	// refusal, another error for a failed dial; nil when it did not fail.
+	Failure(hostport string, since time.Time) error
 }
 
 // UserAgentSuffix ends the User-Agent of a render: sites, the nginx

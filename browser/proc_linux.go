@@ -137,3 +137,34 @@ func pss(path string) int64 {
 	}
 	return 0
 }
+
+// processStart is the start time of pid in clock ticks since boot (field 22
+// of /proc/PID/stat), which tells a process from a later one given the same
+// pid; "" when pid does not run.
+func processStart(pid int) string {
+	f := statFields(pid)
+	if len(f) < 20 {
+		return ""
+	}
+	return f[19]
+}
+
+// processAlive reports whether pid runs: it exists and is not a zombie.
+func processAlive(pid int) bool {
+	f := statFields(pid)
+	return len(f) > 0 && f[0] != "Z"
+}
+
+// statFields returns the fields of /proc/PID/stat after the command (which
+// may hold spaces, in parentheses): f[0] is field 3, the state.
+func statFields(pid int) []string {
+	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return nil
+	}
+	i := bytes.LastIndexByte(stat, ')')
+	if i < 0 {
+		return nil
+	}
+	return strings.Fields(string(stat[i+1:]))
+}

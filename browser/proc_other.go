@@ -2,7 +2,10 @@
 
 package browser
 
-import "syscall"
+import (
+	"errors"
+	"syscall"
+)
 
 // killLeftovers relies on chromedp's own process handling where there is no
 // /proc to find Chromium's children by their command line.
@@ -11,3 +14,12 @@ func killLeftovers(string) {}
 func processesUsing(string, syscall.Signal) []int { return nil }
 
 func procStats([]int) Usage { return Usage{} }
+
+// processStart is unknown without /proc: a profile whose owner pid runs is
+// then never judged stale.
+func processStart(int) string { return "" }
+
+func processAlive(pid int) bool {
+	err := syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
+}

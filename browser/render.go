@@ -17,6 +17,8 @@ import (
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+
+	"prerenderd/browser/netguard"
 )
 
 const (
@@ -244,7 +246,11 @@ func (b *Browser) render(ctx context.Context, t *tab, req Request) (*Result, err
 	defer stopMarking()
 
 	begin := time.Now()
-	w.begin(begin)
+	var failure func(string) error
+	if e := b.opts.Egress; e != nil {
+		failure = func(hostport string) error { return e.Failure(hostport, begin) }
+	}
+	w.begin(begin, failure)
 	nav := make(chan navigated, 1)
 	wg.Go(func() {
 		res, err := cdp.Call(opCtx, t.target, page.Navigate, page.NavigateParams{URL: req.URL})
@@ -294,6 +300,9 @@ wait:
 				return nil, b.fail(opCtx, fmt.Errorf("cannot navigate: %w", n.err))
 			}
 			if n.res.ErrorText != "" {
+				if err := w.navigationFailed(); err != nil {
+					return nil, egressError(req.URL, err)
+				}
 				// The raw status of an aborted document (a 304) may come a moment
 				// after the navigation's answer.
 				for i := 0; i < 20 && !w.responded(); i++ {
@@ -307,6 +316,9 @@ wait:
 		case <-w.done:
 			break wait
 		case <-timeout.C:
+			if err := w.egressFailure(); err != nil {
+				return nil, egressError(req.URL, err)
+			}
 			if !w.responded() {
 				return nil, fmt.Errorf("%w: no document within the page timeout %s: %w",
 					ErrNavigation, b.opts.PageTimeout, context.DeadlineExceeded)
@@ -317,6 +329,9 @@ wait:
 	}
 	if res := w.redirected(req.URL, begin); res != nil {
 		return res, nil
+	}
+	if err := w.egressFailure(); err != nil {
+		return nil, egressError(req.URL, err)
 	}
 	if req.Output.isCapture() {
 		return b.capture(opCtx, t, req, w, har, begin, incomplete)
@@ -360,6 +375,19 @@ wait:
 		}
 	}
 	return res, nil
+}
+
+// egressError is the error of a render whose main document (the first, a
+// redirect hop, or a later navigation of the page) the egress proxy did not
+// connect to: its *netguard.Rejection when it refused (a private address, a
+// name that does not resolve), so the HTTP layer answers 403 private-address;
+// else ErrNavigation.
+func egressError(url string, err error) error {
+	var rej *netguard.Rejection
+	if errors.As(err, &rej) {
+		return fmt.Errorf("the egress refused a document of %q: %w", url, rej)
+	}
+	return fmt.Errorf("%w: %w", ErrNavigation, err)
 }
 
 // fail turns the error of a render step into the error the caller acts on:

@@ -1,6 +1,7 @@
 package browser
 
 import (
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -13,6 +14,8 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
+
+	"prerenderd/browser/netguard"
 )
 
 // readyState is what the page last assigned to window.prerenderReady.
@@ -50,13 +53,19 @@ type watch struct {
 	crashed chan struct{} // closed once, on Inspector.targetCrashed
 	dialogs chan struct{} // a JavaScript dialog waits to be dismissed
 
-	mu          sync.Mutex
-	stopped     bool
-	finished    bool
-	crash       bool
-	docID       network.RequestID // the main document's request
-	docs        int               // main-frame documents so far; >1 after a script navigation
-	docOrigins  []string          // origins of every document requested, in any frame
+	mu       sync.Mutex
+	stopped  bool
+	finished bool
+	crash    bool
+	docID    network.RequestID // the main document's request
+	docURL   string            // the URL of its latest hop
+	docs     int               // main-frame documents so far; >1 after a script navigation
+	// failure asks the egress proxy why it did not connect to a host:port since
+	// the render began; nil without a proxy. egressErr is its answer about the
+	// main document, which ends the render.
+	failure     func(hostport string) error
+	egressErr   error
+	docOrigins  []string // origins of every document requested, in any frame
 	status      int
 	redirect    *network.Response
 	location    string
@@ -87,10 +96,11 @@ func newWatch(idle, long time.Duration, frame cdp.FrameID) *watch {
 
 // begin marks the start of the navigation: the quiet period counts from here
 // until the first request.
-func (w *watch) begin(t time.Time) {
+func (w *watch) begin(t time.Time, failure func(hostport string) error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.last = t
+	w.failure = failure
 }
 
 // stop releases the timers. Events that arrive later are ignored.
@@ -116,7 +126,8 @@ func (w *watch) handle(ev any) {
 		if ev.Type == network.ResourceTypeDocument && ev.Request != nil {
 			w.noteOrigin(ev.Request.URL)
 		}
-		if ev.Type == network.ResourceTypeDocument && ev.FrameID == w.frame {
+		if ev.Type == network.ResourceTypeDocument && ev.FrameID == w.frame && ev.Request != nil {
+			w.docURL = ev.Request.URL
 			if ev.RequestID == w.docID && ev.RedirectResponse != nil {
 				// Only the document the caller asked for is answered as
 				// a redirect; a script navigation that redirects is
@@ -139,6 +150,16 @@ func (w *watch) handle(ev any) {
 	case *network.EventResponseReceived:
 		if ev.RequestID == w.docID {
 			w.status = int(ev.Response.Status)
+			// The egress answers a refused plain-http request itself: the
+			// page Chromium shows then is the proxy's.
+			if w.status == http.StatusForbidden || w.status == http.StatusBadGateway {
+				for k := range ev.Response.Headers {
+					if strings.EqualFold(k, netguard.EgressHeader) {
+						w.checkEgress()
+						break
+					}
+				}
+			}
 		}
 	case *network.EventResponseReceivedExtraInfo:
 		// The raw answer: Chromium aborts a document answered 304 (it has no
@@ -150,6 +171,9 @@ func (w *watch) handle(ev any) {
 	case *network.EventLoadingFinished:
 		w.end(ev.RequestID)
 	case *network.EventLoadingFailed:
+		if ev.RequestID == w.docID {
+			w.checkEgress()
+		}
 		w.end(ev.RequestID)
 	case *network.EventWebSocketCreated:
 		w.start(wsID(ev.RequestID))
@@ -190,6 +214,61 @@ func (w *watch) handle(ev any) {
 			close(w.crashed)
 		}
 	}
+}
+
+// checkEgress asks the egress proxy whether it refused (or failed to reach)
+// the main document's host; if so the render ends with that error, whatever
+// page Chromium shows for it. It is called only when the document failed or
+// carries the proxy's header, and the proxy remembers only its own failures:
+// a document the origin answered is not blamed on the proxy.
+func (w *watch) checkEgress() {
+	if w.failure == nil || w.egressErr != nil {
+		return
+	}
+	if hp := hostPort(w.docURL); hp != "" {
+		if err := w.failure(hp); err != nil {
+			w.egressErr = err
+			w.finish()
+		}
+	}
+}
+
+// egressFailure is why the egress did not connect to the main document, as
+// learnt from a failed load or an answer of the proxy's own.
+func (w *watch) egressFailure() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.egressErr
+}
+
+// navigationFailed asks the egress about the main document, whose navigation
+// failed; it returns the egress's failure if that was the cause.
+func (w *watch) navigationFailed() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.checkEgress()
+	return w.egressErr
+}
+
+// hostPort is the host:port Chromium asks its proxy for to load raw: the
+// default port of the scheme when it has none. "" for a URL without a host.
+func hostPort(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Hostname() == "" {
+		return ""
+	}
+	port := u.Port()
+	if port == "" {
+		switch u.Scheme {
+		case "http", "ws":
+			port = "80"
+		case "https", "wss":
+			port = "443"
+		default:
+			return ""
+		}
+	}
+	return net.JoinHostPort(strings.ToLower(u.Hostname()), port)
 }
 
 // noteOrigin records the origin of a document's URL (each hop of a redirect

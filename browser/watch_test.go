@@ -136,7 +136,7 @@ func TestWatchDecidesWhenAPageIsDone(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				w := newWatch(idle, longRequest, mainFrame)
 				defer w.stop()
-				w.begin(time.Now())
+				w.begin(time.Now(), nil)
 				start := time.Now()
 				for i, s := range tt.steps {
 					if s.ev != nil {
@@ -172,7 +172,7 @@ func TestWatchIsNotDoneWhenTheQuietPeriodEndsWhileThePageSettles(t *testing.T) {
 		const idle = 200 * time.Millisecond
 		w := newWatch(idle, longRequest, mainFrame)
 		defer w.stop()
-		w.begin(time.Now())
+		w.begin(time.Now(), nil)
 		w.handle(docStart())
 		w.handle(reqEnd("doc"))
 		w.handle(load())

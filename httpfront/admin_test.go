@@ -181,7 +181,7 @@ func TestSearchAndClearOverHTTP(t *testing.T) {
 
 func TestSitemapsAddedThroughTheAPI(t *testing.T) {
 	origin := fixture.New(t)
-	front := newFront(t, Config{AllowPrivate: true}).URL
+	front := newFront(t, Config{Policy: loopbackOrigins}).URL
 	// Its URLs are on another host: they are read and skipped, so this test leaves
 	// no renders queued behind it for the tests that follow.
 	origin.SetFile("api-sitemap.xml", []byte(`<urlset><url><loc>https://other.example/1</loc></url>`+
@@ -242,7 +242,7 @@ func TestSitemapsAddedThroughTheAPI(t *testing.T) {
 // crawler's first request is served from the cache.
 func TestASitemapWarmsTheCache(t *testing.T) {
 	origin := fixture.New(t)
-	front := newFront(t, Config{AllowPrivate: true}).URL
+	front := newFront(t, Config{Policy: loopbackOrigins}).URL
 	if a := post(t, front, "/sitemap", `{"url":"`+origin.URL+`/sitemap-index.xml"}`); a.status != 200 {
 		t.Fatalf("POST /sitemap: %d %s", a.status, a.body)
 	}

@@ -18,6 +18,7 @@ import (
 
 	"prerenderd/actors"
 	"prerenderd/browser"
+	"prerenderd/egress"
 	"prerenderd/storage"
 	"prerenderd/storage/cachekey"
 )
@@ -112,6 +113,7 @@ func newFreshRig(t *testing.T, ttl, swr time.Duration, mutate func(*actors.Confi
 	cfg := actors.Config{
 		Shards: 2, TTL: ttl, Browsers: 1, TabsPerBrowser: 2,
 		Browser: browser.Options{Path: testChromium, PageTimeout: testPageTimeout},
+		Egress:  egress.Options{Policy: loopbackOrigins},
 		Logger:  logger, Clock: clock.now, HitFlushEvery: 100 * time.Millisecond,
 	}
 	if mutate != nil {
@@ -139,7 +141,7 @@ func newFreshRig(t *testing.T, ttl, swr time.Duration, mutate func(*actors.Confi
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	srv := httptest.NewServer(New(Config{AllowPrivate: true, StaleWhileRevalidate: swr, Clock: clock.now, Logger: logger}, app))
+	srv := httptest.NewServer(New(Config{Policy: loopbackOrigins, StaleWhileRevalidate: swr, Clock: clock.now, Logger: logger}, app))
 	t.Cleanup(srv.Close)
 	return &freshRig{app: app, store: store, front: srv.URL, clock: clock}
 }

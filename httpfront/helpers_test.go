@@ -53,6 +53,8 @@ func TestTargetURL(t *testing.T) {
 		{"a percent-encoded URL is decoded", "https%3A%2F%2Fshop.example%2Fp%3Fid%3D1", "https://shop.example/p?id=1"},
 		{"a collapsed double slash is repaired", "https:/shop.example/p", "https://shop.example/p"},
 		{"an upper-case scheme is accepted", "HTTP://Shop.Example/", "http://shop.example/"},
+		{"a numeric IPv4 host is written as Chromium loads it", "http://2130706433:8080/p", "http://127.0.0.1:8080/p"},
+		{"an encoded numeric IPv4 host is written as Chromium loads it", "http%3A%2F%2F0x7f.1%2Fp", "http://127.0.0.1/p"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -64,7 +64,7 @@ func stored(t testing.TB, target string) bool {
 
 func TestRenderedPagesAreServedAndCachedByTheirRules(t *testing.T) {
 	origin := fixture.New(t)
-	front := newFront(t, Config{AllowPrivate: true}).URL
+	front := newFront(t, Config{Policy: loopbackOrigins}).URL
 
 	tests := []struct {
 		name       string
@@ -144,7 +144,7 @@ func TestRenderedPagesAreServedAndCachedByTheirRules(t *testing.T) {
 
 func TestAMissIsFollowedByAHitWithIdenticalBytes(t *testing.T) {
 	origin := fixture.New(t)
-	front := newFront(t, Config{AllowPrivate: true}).URL
+	front := newFront(t, Config{Policy: loopbackOrigins}).URL
 	target := origin.URL + "/product?variant=hit-test"
 
 	miss := get(t, front, target)
@@ -257,7 +257,7 @@ func TestAMissIsFollowedByAHitWithIdenticalBytes(t *testing.T) {
 
 func TestFiftyConcurrentRequestsForOneURLFetchTheDocumentOnce(t *testing.T) {
 	origin := fixture.New(t)
-	front := newFront(t, Config{AllowPrivate: true}).URL
+	front := newFront(t, Config{Policy: loopbackOrigins}).URL
 	target := origin.URL + "/concurrent"
 	before := origin.Hits("/concurrent")
 
@@ -287,10 +287,10 @@ func TestFiftyConcurrentRequestsForOneURLFetchTheDocumentOnce(t *testing.T) {
 
 func TestRequestsThatMustBeRefused(t *testing.T) {
 	origin := fixture.New(t)
-	open := newFront(t, Config{AllowPrivate: true}).URL
+	open := newFront(t, Config{Policy: loopbackOrigins}).URL
 	guarded := newFront(t, Config{}).URL
-	tokened := newFront(t, Config{AllowPrivate: true, Tokens: []string{"s3cret"}}).URL
-	hosts := newFront(t, Config{AllowPrivate: true, AllowHosts: []string{"shop.example"}}).URL
+	tokened := newFront(t, Config{Policy: loopbackOrigins, Tokens: []string{"s3cret"}}).URL
+	hosts := newFront(t, Config{Policy: loopbackOrigins, AllowHosts: []string{"shop.example"}}).URL
 
 	tests := []struct {
 		name, front, target string
@@ -374,7 +374,7 @@ func TestOperationalRoutes(t *testing.T) {
 			t.Errorf("%s: reject reason %q, want bad-url", path, resp.Header.Get("X-Prerender-Reject-Reason"))
 		}
 		if path == "/metrics" {
-			for _, m := range []string{`prerender_build_info{version="`, `prerender_requests_total{cache="HIT"}`, "prerender_render_duration_seconds", "prerender_renders_in_flight", "prerender_pages_cached", "go_goroutines", "process_resident_memory_bytes"} {
+			for _, m := range []string{`prerender_build_info{version="`, `prerender_requests_total{cache="HIT"}`, "prerender_render_duration_seconds", "prerender_renders_in_flight", "prerender_pages_cached", `prerender_egress_requests_total{result="refused"}`, "go_goroutines", "process_resident_memory_bytes"} {
 				if !bytes.Contains(b, []byte(m)) {
 					t.Errorf("/metrics lacks %s", m)
 				}

@@ -12,6 +12,8 @@ import (
 	"prerenderd/actors"
 	"prerenderd/browser"
 	"prerenderd/browser/fixture"
+	"prerenderd/browser/netguard"
+	"prerenderd/egress"
 	"prerenderd/storage"
 )
 
@@ -21,6 +23,14 @@ var (
 	testApp      *actors.Appliance
 	testStore    *storage.Store
 	testChromium string
+	// loopbackOrigins is security.allow_addresses = ["127.0.0.1/32"].
+	loopbackOrigins = func() *netguard.Policy {
+		p, err := netguard.NewPolicy(false, []string{"127.0.0.1/32"})
+		if err != nil {
+			panic(err)
+		}
+		return p
+	}()
 )
 
 const testPageTimeout = 4 * time.Second
@@ -57,11 +67,13 @@ func runTests(m *testing.M) int {
 		TTL:            time.Hour,
 		Browsers:       1,
 		TabsPerBrowser: 4,
-		Browser: browser.Options{Path: path, PageTimeout: testPageTimeout,
-			HostResolverRules: "MAP " + shopHost + " " + shopForward.addr()},
-		// The fixture origin is on loopback.
-		Sitemaps: actors.SitemapsConfig{AllowPrivate: true},
-		Logger:   logger,
+		Browser:        browser.Options{Path: path, PageTimeout: testPageTimeout},
+		// The fixture origins listen on 127.0.0.1; every other private address
+		// stays refused, at request time and at dial time. The nginx test's site
+		// is named by host alone (shop.test:80): the proxy sends it to the
+		// forwarder, as Chromium's host resolver rules would without a proxy.
+		Egress: egress.Options{Policy: loopbackOrigins, Hosts: map[string]string{shopHost + ":80": shopForward.addr()}},
+		Logger: logger,
 	}, testStore)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

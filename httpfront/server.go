@@ -31,10 +31,15 @@ import (
 type Config struct {
 	// Listen is the address the server listens on; the built-in demo is rendered from
 	// it and is the one loopback target allowed without security.allow_private.
-	Listen       string
-	Tokens       []string
-	StripQuery   cachekey.StripMode
-	AllowHosts   []string
+	Listen     string
+	Tokens     []string
+	StripQuery cachekey.StripMode
+	AllowHosts []string
+	// Policy is the address rule of the request-time check (security.allow_private,
+	// security.allow_addresses): the one the egress proxy applies to Chromium's
+	// connections. nil refuses every non-public address.
+	Policy *netguard.Policy
+	// AllowPrivate is Policy = netguard.Everything, for tests.
 	AllowPrivate bool
 	Logger       *slog.Logger
 	// StaleWhileRevalidate: how long past its TTL a page is still served (STALE)
@@ -92,12 +97,15 @@ func New(cfg Config, app *actors.Appliance) *Server {
 	if len(cfg.Variants) == 0 {
 		cfg.Variants = []string{cachekey.Desktop}
 	}
+	if cfg.AllowPrivate {
+		cfg.Policy = netguard.Everything
+	}
 	var rnd [4]byte
 	_, _ = rand.Read(rnd[:])
 	s := &Server{
 		cfg:      cfg,
 		app:      app,
-		guard:    netguard.Guard{AllowPrivate: cfg.AllowPrivate, AllowHosts: cfg.AllowHosts, Resolver: cfg.Resolver},
+		guard:    netguard.Guard{Policy: cfg.Policy, AllowHosts: cfg.AllowHosts, Resolver: cfg.Resolver},
 		log:      cfg.Logger,
 		idPrefix: hex.EncodeToString(rnd[:]) + "-",
 		set:      metrics.NewSet(),
@@ -261,7 +269,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, reqID string, ur
 	if !demo && len(s.cfg.AllowHosts) > 0 {
 		// The host list is checked on hits too: a host removed from the list stops
 		// being served at once, not when its pages expire.
-		if err := (&netguard.Guard{AllowHosts: s.cfg.AllowHosts, AllowPrivate: true}).Check(r.Context(), page); err != nil {
+		if err := (&netguard.Guard{AllowHosts: s.cfg.AllowHosts, Policy: netguard.Everything}).Check(r.Context(), page); err != nil {
 			s.fail(w, r, err)
 			return
 		}

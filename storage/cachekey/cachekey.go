@@ -47,7 +47,8 @@ var ErrBadURL = errors.New("bad url")
 const maxURLLen = 8192
 
 // Load returns the URL Chromium loads for raw, the URL a crawler asked for: its
-// path and its parameters in their order, with the scheme and host lowercased, no
+// path and its parameters in their order, with the scheme and host lowercased (an IP host in the form Chromium loads it,
+// CanonicalHost), no
 // default port, tracking parameters dropped (or all of the query, per mode), bytes a
 // browser escapes in a query escaped, and, as the npm prerender server does for the
 // AJAX crawling scheme, an _escaped_fragment_ parameter turned into the #! fragment
@@ -78,6 +79,10 @@ func Load(raw string, mode StripMode) (*url.URL, error) {
 	host := strings.ToLower(u.Hostname())
 	if host == "" {
 		return nil, fmt.Errorf("%w: no host", ErrBadURL)
+	}
+	host, err = CanonicalHost(host)
+	if err != nil {
+		return nil, err
 	}
 	if err := checkHost(host); err != nil {
 		return nil, err
@@ -128,6 +133,113 @@ func Normalize(raw string, mode StripMode) (*url.URL, error) {
 		u.RawQuery = strings.Join(parts, "&")
 	}
 	return u, nil
+}
+
+// CanonicalHost writes an IP host the way Chromium and the WHATWG URL standard
+// do, so that every spelling of one address is one cache key and the address
+// check sees the address Chromium will load: a host whose last label is a number
+// ("2130706433", "0177.0.0.1", "0x7f.1", "127.1", "127.0.0.1.") is an IPv4
+// address, written as a dotted quad, or a bad URL when it is not a valid one
+// ("256.1.1.1", "1.2.3.4.5"); an IPv6 host is written compressed and in
+// lowercase hex, an embedded IPv4 address too ("::127.0.0.1" is "::7f00:1").
+// Any other host is returned as it is. host is lowercase, without brackets.
+func CanonicalHost(host string) (string, error) {
+	if strings.Contains(host, ":") {
+		a, err := netip.ParseAddr(host)
+		if err != nil || a.Zone() != "" {
+			return "", fmt.Errorf("%w: bad IPv6 address %q", ErrBadURL, host)
+		}
+		if a.Is4In6() {
+			b := a.As16()
+			return fmt.Sprintf("::ffff:%x:%x", uint16(b[12])<<8|uint16(b[13]), uint16(b[14])<<8|uint16(b[15])), nil
+		}
+		return a.String(), nil
+	}
+	if !endsInNumber(host) {
+		return host, nil
+	}
+	a, ok := parseIPv4(host)
+	if !ok {
+		return "", fmt.Errorf("%w: host %q ends in a number but is not an IPv4 address", ErrBadURL, host)
+	}
+	return a.String(), nil
+}
+
+// endsInNumber is the WHATWG "ends in a number" test: the last label (after a
+// trailing dot is dropped) is all digits or a 0x hex number.
+func endsInNumber(host string) bool {
+	parts := strings.Split(host, ".")
+	if parts[len(parts)-1] == "" {
+		if len(parts) == 1 {
+			return false
+		}
+		parts = parts[:len(parts)-1]
+	}
+	last := parts[len(parts)-1]
+	if last != "" && strings.Trim(last, "0123456789") == "" {
+		return true
+	}
+	_, ok := ipv4Number(last)
+	return ok
+}
+
+// parseIPv4 is the WHATWG IPv4 parser: one to four numbers, each decimal, octal
+// (leading 0) or hex (0x); all but the last at most 255, the last filling the
+// bytes left.
+func parseIPv4(host string) (netip.Addr, bool) {
+	parts := strings.Split(host, ".")
+	if parts[len(parts)-1] == "" && len(parts) > 1 {
+		parts = parts[:len(parts)-1]
+	}
+	if len(parts) > 4 {
+		return netip.Addr{}, false
+	}
+	var v uint64
+	for i, p := range parts {
+		n, ok := ipv4Number(p)
+		if !ok {
+			return netip.Addr{}, false
+		}
+		if i < len(parts)-1 {
+			if n > 255 {
+				return netip.Addr{}, false
+			}
+			v |= n << (8 * (3 - i))
+			continue
+		}
+		if n >= 1<<(8*(5-len(parts))) {
+			return netip.Addr{}, false
+		}
+		v += n
+	}
+	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}), true
+}
+
+// ipv4Number parses one part of an IPv4 host; a value past 64 bits fails,
+// which no address can be anyway.
+func ipv4Number(s string) (uint64, bool) {
+	if s == "" {
+		return 0, false
+	}
+	base := 10
+	switch {
+	case len(s) >= 2 && (s[:2] == "0x" || s[:2] == "0X"):
+		s, base = s[2:], 16
+	case len(s) >= 2 && s[0] == '0':
+		s, base = s[1:], 8
+	}
+	if s == "" {
+		return 0, true
+	}
+	// ParseUint would take a sign or underscores; the standard takes digits only.
+	for i := 0; i < len(s); i++ {
+		c := s[i] | 0x20
+		if !(s[i] >= '0' && s[i] <= '9' || base == 16 && c >= 'a' && c <= 'f') {
+			return 0, false
+		}
+	}
+	n, err := strconv.ParseUint(s, base, 64)
+	return n, err == nil
 }
 
 // checkHost refuses hosts a browser would refuse, so they fail here with a 400 and

@@ -31,6 +31,18 @@ func TestNormalize(t *testing.T) {
 		{"raw UTF-8 in a query is escaped as a browser sends it", "https://s.example/s?x=\u65e5 b", "https://s.example/s?x=%E6%97%A5%20b", StripTracking},
 		{"escapes in the path are kept", "https://s.example/caf%C3%A9/a%2Fb", "https://s.example/caf%C3%A9/a%2Fb", StripTracking},
 		{"a plus stays a plus", "https://s.example/a+b?q=a+b", "https://s.example/a+b?q=a+b", StripTracking},
+		{"a decimal IPv4 host is a dotted quad", "http://2130706433/", "http://127.0.0.1/", StripTracking},
+		{"an octal IPv4 part is read as octal", "http://0177.0.0.1/", "http://127.0.0.1/", StripTracking},
+		{"a hex IPv4 part fills the bytes left", "http://0x7f.1/", "http://127.0.0.1/", StripTracking},
+		{"a short IPv4 host fills the bytes left", "http://127.1:8080/", "http://127.0.0.1:8080/", StripTracking},
+		{"mixed IPv4 parts are read each in its base", "http://0xC0.0250.1.1/", "http://192.168.1.1/", StripTracking},
+		{"an IPv4 host loses its trailing dot", "http://127.0.0.1./", "http://127.0.0.1/", StripTracking},
+		{"a bare 0 is the unspecified address", "http://0/", "http://0.0.0.0/", StripTracking},
+		{"a name keeps its trailing dot", "http://localhost./", "http://localhost./", StripTracking},
+		{"a name with a numeric label that is not last stays a name", "http://1.example/", "http://1.example/", StripTracking},
+		{"an IPv4-compatible IPv6 host is written in hex", "http://[::127.0.0.1]/", "http://[::7f00:1]/", StripTracking},
+		{"an IPv4-mapped IPv6 host is written in hex", "http://[::FFFF:127.0.0.1]/", "http://[::ffff:7f00:1]/", StripTracking},
+		{"an IPv6 host is compressed", "http://[2002:7f00:0001:0:0:0:0:0]/", "http://[2002:7f00:1::]/", StripTracking},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -73,24 +85,30 @@ func TestLoadKeepsTheURLAsAsked(t *testing.T) {
 
 func TestNormalizeRefuses(t *testing.T) {
 	for name, in := range map[string]string{
-		"an empty string":       "",
-		"a relative path":       "/just/a/path",
-		"a javascript URL":      "javascript:alert(1)",
-		"a file URL":            "file:///etc/passwd",
-		"a URL without a host":  "http:///nohost",
-		"credentials":           "https://user:pw@shop.example/",
-		"an unparsable escape":  "https://shop.example/%zz",
-		"an opaque http URL":    "http:shop.example",
-		"a ftp URL":             "ftp://shop.example/",
-		"a control character":   "https://shop.example/\x7f",
-		"a missing scheme":      "shop.example/a",
-		"a data URL":            "data:text/html,hi",
-		"a chrome internal URL": "chrome://crash",
-		"a port out of range":   "http://shop.example:99999999/",
-		"port zero":             "http://shop.example:0/",
-		"a space in the host":   "http://shop%20example/",
-		"an empty label":        "http://shop..example/",
-		"a bad IPv6 literal":    "http://[::zz]/",
+		"an empty string":                  "",
+		"a relative path":                  "/just/a/path",
+		"a javascript URL":                 "javascript:alert(1)",
+		"a file URL":                       "file:///etc/passwd",
+		"a URL without a host":             "http:///nohost",
+		"credentials":                      "https://user:pw@shop.example/",
+		"an unparsable escape":             "https://shop.example/%zz",
+		"an opaque http URL":               "http:shop.example",
+		"a ftp URL":                        "ftp://shop.example/",
+		"a control character":              "https://shop.example/\x7f",
+		"a missing scheme":                 "shop.example/a",
+		"a data URL":                       "data:text/html,hi",
+		"a chrome internal URL":            "chrome://crash",
+		"a port out of range":              "http://shop.example:99999999/",
+		"port zero":                        "http://shop.example:0/",
+		"a space in the host":              "http://shop%20example/",
+		"an empty label":                   "http://shop..example/",
+		"a bad IPv6 literal":               "http://[::zz]/",
+		"an IPv4 part past 255":            "http://256.0.0.1/",
+		"an IPv4 number past 32 bits":      "http://4294967296/",
+		"five IPv4 parts":                  "http://1.2.3.4.5/",
+		"a last part too big for its room": "http://127.0.65536/",
+		"an octal part with a digit 9":     "http://09.0.0.1/",
+		"an IPv6 zone":                     "http://[fe80::1%25eth0]/",
 	} {
 		t.Run(name+" is refused", func(t *testing.T) {
 			if _, err := Normalize(in, StripTracking); !errors.Is(err, ErrBadURL) {
@@ -112,7 +130,7 @@ func TestKeyIsStableAcrossEquivalentURLs(t *testing.T) {
 }
 
 func FuzzNormalize(f *testing.F) {
-	for _, s := range []string{"https://a.example/?utm_x=1&b=2", "http://[::1]:80/", "HTTP://X:443", "https://a/%zz?&&=", "http://a.b/c?d=%", "http://a/?_escaped_fragment_=%2F%3F%23&b", "http://a/#!x", "http://a/?x=\xff\x00"} {
+	for _, s := range []string{"https://a.example/?utm_x=1&b=2", "http://[::1]:80/", "HTTP://X:443", "https://a/%zz?&&=", "http://a.b/c?d=%", "http://a/?_escaped_fragment_=%2F%3F%23&b", "http://a/#!x", "http://a/?x=\xff\x00", "http://0x7f.1./", "http://[::ffff:1.2.3.4]/", "http://0177.1:8/"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, raw string) {
