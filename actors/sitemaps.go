@@ -15,9 +15,9 @@ import (
 	"github.com/VictoriaMetrics/metrics"
 
 	"prerenderd/actors/sitemap"
-	"prerenderd/browser/netguard"
+	"prerenderd/cachekey"
+	"prerenderd/netguard"
 	"prerenderd/storage"
-	"prerenderd/storage/cachekey"
 )
 
 // SitemapsConfig configures the sitemaps actor.

@@ -2,7 +2,7 @@ package actors
 
 import (
 	"prerenderd/browser"
-	"prerenderd/storage/cachekey"
+	"prerenderd/cachekey"
 )
 
 // renderRequest is the browser request of a cached render of key: the variant

@@ -18,7 +18,7 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
-	"prerenderd/browser/netguard"
+	"prerenderd/netguard"
 )
 
 const (

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"prerenderd/cachekey"
 	"prerenderd/storage"
-	"prerenderd/storage/cachekey"
 )
 
 // benchPage is a 30 KB page of ordinary HTML: repetitive enough to compress the way

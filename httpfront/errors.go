@@ -7,7 +7,7 @@ import (
 
 	"prerenderd/actors"
 	"prerenderd/browser"
-	"prerenderd/browser/netguard"
+	"prerenderd/netguard"
 )
 
 // clientError is a refusal decided by the HTTP front itself.

@@ -17,10 +17,11 @@ import (
 	"time"
 
 	"prerenderd/actors"
+	"prerenderd/api"
 	"prerenderd/browser"
+	"prerenderd/cachekey"
 	"prerenderd/egress"
 	"prerenderd/storage"
-	"prerenderd/storage/cachekey"
 )
 
 // scriptedOrigin answers each path with the statuses a test scripts, one per
@@ -399,7 +400,7 @@ func TestRecacheAPIValidatesEachURL(t *testing.T) {
 		})
 	}
 	a := rig.post(t, "/recache", map[string]any{"urls": []string{"ftp://x/", "http://"}})
-	var ans recacheAnswer
+	var ans api.RecacheAnswer
 	if err := json.Unmarshal([]byte(a.body), &ans); err != nil || a.status != 400 || len(ans.Invalid) != 2 {
 		t.Errorf("all invalid: %d %q, want 400 listing both", a.status, a.body)
 	}

@@ -12,7 +12,7 @@ import (
 	"testing"
 
 	"prerenderd/browser/fixture"
-	"prerenderd/storage/cachekey"
+	"prerenderd/cachekey"
 )
 
 type answer struct {

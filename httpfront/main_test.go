@@ -12,8 +12,8 @@ import (
 	"prerenderd/actors"
 	"prerenderd/browser"
 	"prerenderd/browser/fixture"
-	"prerenderd/browser/netguard"
 	"prerenderd/egress"
+	"prerenderd/netguard"
 	"prerenderd/storage"
 )
 

@@ -21,10 +21,10 @@ import (
 
 	"prerenderd/actors"
 	"prerenderd/browser"
-	"prerenderd/browser/netguard"
+	"prerenderd/cachekey"
 	"prerenderd/httpfront/target"
+	"prerenderd/netguard"
 	"prerenderd/storage"
-	"prerenderd/storage/cachekey"
 )
 
 // Config is what the HTTP front needs from config.toml.
