@@ -5,69 +5,16 @@ import (
 	"time"
 
 	"prerenderd/browser"
+	"prerenderd/policy"
 	"prerenderd/storage"
 )
 
-// What a finished render does to the stored page of its key. These are
-// prerender.io's recache rules (seed 001), applied to every render of a key
-// that has a stored page, live or queued: a live render past the stale window
-// is a recache too.
-type action int
-
-const (
-	actServe  action = iota // nothing stored to change: answer the result as it is
-	actStore                // a cacheable result: store it
-	actRenew                // 304: keep the page, renew its expiry
-	actKeep                 // ≥ 500 or no answer: keep the page, count, retry later
-	actRemove               // any other status: remove the page
-)
-
-type verdict struct {
-	action action
-	reason string // why a page is removed or kept: status, 5xx, failed
-}
-
-// maxConsecutive5xx: the third consecutive answer ≥ 500 removes a page; single
-// 5xx errors are transient.
-const maxConsecutive5xx = 3
-
-func judge(res *browser.Result, err error, stored bool) verdict {
-	switch {
-	case err != nil || res == nil || res.Incomplete:
-		if stored {
-			return verdict{actKeep, "failed"}
-		}
-	case storable(res):
-		return verdict{action: actStore}
-	case res.Status == 304:
-		if stored {
-			return verdict{action: actRenew}
-		}
-	case res.Status >= 500:
-		if stored {
-			return verdict{actKeep, "5xx"}
-		}
-	default: // < 200, 200 < status < 304, 304 < status < 500
-		if stored {
-			return verdict{actRemove, "status"}
-		}
-	}
-	return verdict{action: actServe}
-}
-
-// retryBackoff is how long a page whose recache failed waits before the normal
-// queue tries it again: soon enough that three 5xx remove a dead page within a
-// TTL, late enough that one bad minute at the origin does not.
-func (a *Appliance) retryBackoff() time.Duration {
-	return min(max(a.cfg.TTL/4, time.Second), time.Hour)
-}
-
 // apply does the store work of a verdict. It runs in a goroutine of the key's
 // shard while the key is held in flight.
-func (a *Appliance) apply(v verdict, key string, res *browser.Result, rerr error, page *storage.Page, queued bool, now time.Time) *Rendered {
+func (a *Appliance) apply(v policy.Judgement, key string, res *browser.Result, rerr error, page *storage.Page, queued bool, now time.Time) *Rendered {
 	st := a.store
-	switch v.action {
-	case actStore:
+	switch v.Action {
+	case policy.Store:
 		r := &Rendered{Result: &browser.Result{
 			Status: page.Status, Header: page.Header, HTML: page.Plain, FinalURL: page.URL,
 			Duration: page.RenderTime, StatusDeclared: res.StatusDeclared,
@@ -84,25 +31,25 @@ func (a *Appliance) apply(v verdict, key string, res *browser.Result, rerr error
 		}
 		r.Stored, r.Page = true, page
 		return r
-	case actRenew:
+	case policy.Renew:
 		if err := st.SetPageExpiry(key, now.Add(a.cfg.TTL)); err != nil && !errors.Is(err, storage.ErrNotFound) {
 			a.log.Error("cannot renew page", "key", key, "err", err)
 		}
 		a.updateMeta(key, func(m *storage.Meta) { m.LastStatus, m.Consecutive5xx = 304, 0 })
 		return &Rendered{Result: res, Renewed: true}
-	case actRemove:
-		a.remove(key, v.reason, res.Status)
-		return &Rendered{Result: res, Removed: v.reason}
-	case actKeep:
+	case policy.Remove:
+		a.remove(key, v.Reason, res.Status)
+		return &Rendered{Result: res, Removed: v.Reason}
+	case policy.Keep:
 		r := &Rendered{Result: res, Err: rerr, Kept: true}
-		if v.reason == "5xx" {
+		if v.Reason == "5xx" {
 			n := 0
 			a.updateMeta(key, func(m *storage.Meta) {
 				m.LastStatus = res.Status
 				m.Consecutive5xx++
 				n = m.Consecutive5xx
 			})
-			if n >= maxConsecutive5xx {
+			if policy.RemoveAfter5xx(n) {
 				a.remove(key, "5xx", res.Status)
 				return &Rendered{Result: res, Removed: "5xx"}
 			}
@@ -110,7 +57,7 @@ func (a *Appliance) apply(v verdict, key string, res *browser.Result, rerr error
 		if queued {
 			// Without this the page stays at the head of the due index and the
 			// normal queue would hammer a failing origin.
-			if err := st.SetPageExpiry(key, now.Add(a.retryBackoff())); err != nil && !errors.Is(err, storage.ErrNotFound) {
+			if err := st.SetPageExpiry(key, now.Add(policy.RetryBackoff(a.cfg.TTL))); err != nil && !errors.Is(err, storage.ErrNotFound) {
 				a.log.Error("cannot reschedule page", "key", key, "err", err)
 			}
 		}

@@ -9,11 +9,11 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
-	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 
 	"prerenderd/browser"
+	"prerenderd/policy"
 	"prerenderd/storage"
 )
 
@@ -120,29 +120,39 @@ func (s *shardActor) start(ctx actor.Context, m *StartRender) {
 	}
 }
 
-// unneeded answers a StartRender that the stored page already satisfies, or
-// returns nil when a render must run.
+// unneeded answers a StartRender that the stored page already satisfies
+// (policy.Recheck), or returns nil when a render must run.
 func (s *shardActor) unneeded(m *StartRender) *Rendered {
-	now := s.app.cfg.Clock()
-	var renderedAt, expiresAt time.Time
-	err := s.app.store.ViewPage(m.Key, func(v *storage.PageView) error {
-		renderedAt, expiresAt = v.RenderedAt, v.ExpiresAt
-		return nil
-	})
-	switch {
-	case errors.Is(err, storage.ErrNotFound):
-		if m.OnlyStored {
-			return &Rendered{Skipped: true}
-		}
-		return nil
-	case err != nil:
+	p, err := s.stored(m.Key)
+	if err != nil {
 		return nil // a store that cannot be read is not a reason to refuse a render
-	case m.Since.IsZero() && now.Before(expiresAt):
-		return &Rendered{FromStore: true, Skipped: m.Class != ClassLive}
-	case !m.Since.IsZero() && !renderedAt.Before(m.Since):
+	}
+	switch policy.Recheck(p, policy.Ask{Live: m.Class == ClassLive, Since: m.Since, OnlyStored: m.OnlyStored}, s.app.cfg.Clock()) {
+	case policy.Skip:
+		return &Rendered{Skipped: true}
+	case policy.AnswerFromStore:
 		return &Rendered{FromStore: true, Skipped: m.Class != ClassLive}
 	}
 	return nil
+}
+
+// stored reads the summary of key's page the policy needs; a page that is not
+// stored is a zero Page and no error.
+func (s *shardActor) stored(key string) (policy.Page, error) {
+	var p policy.Page
+	err := s.app.store.ViewPage(key, func(v *storage.PageView) error {
+		p = pageOf(v)
+		return nil
+	})
+	if errors.Is(err, storage.ErrNotFound) {
+		err = nil
+	}
+	return p, err
+}
+
+// pageOf is the policy's summary of a stored page.
+func pageOf(v *storage.PageView) policy.Page {
+	return policy.Page{Stored: true, RenderedAt: v.RenderedAt, ExpiresAt: v.ExpiresAt, Prerendered: v.Prerendered}
 }
 
 func (s *shardActor) done(ctx actor.Context, m *RenderDone) {
@@ -150,14 +160,15 @@ func (s *shardActor) done(ctx actor.Context, m *RenderDone) {
 	if !ok {
 		return
 	}
-	prev := s.previous(m.Key)
-	v := judge(m.Result, m.Err, prev.exists)
-	if f.live && v.action != actStore && retryWorthy(m.Result, m.Err) {
+	prev, _ := s.stored(m.Key)
+	res := resultOf(m.Result, m.Err)
+	v := policy.Judge(res, prev.Stored)
+	if policy.RetryLive(f.live, v, res) {
 		// A crawler got a failure: try once more from the priority queue, so the
-		// next crawler finds the page (prerender.io's render retries).
+		// next crawler finds the page.
 		s.app.enqueueRetry(m.Key, m.URL)
 	}
-	if v.action == actServe {
+	if v.Action == policy.Answer {
 		delete(s.inflight, m.Key)
 		s.answer(f, &Rendered{Result: m.Result, Err: m.Err})
 		return
@@ -170,40 +181,28 @@ func (s *shardActor) done(ctx actor.Context, m *RenderDone) {
 	a := s.app
 	self, root := ctx.Self(), a.system.Root
 	now := a.cfg.Clock()
-	key, url, res, rerr := m.Key, m.URL, m.Result, m.Err
+	key, url, result, rerr := m.Key, m.URL, m.Result, m.Err
 	queued := f.started != ClassLive
 	var page *storage.Page
-	if v.action == actStore {
-		page = s.pageOf(key, url, res)
-		page.Prerendered = !f.live && (!prev.exists || prev.prerendered)
+	if v.Action == policy.Store {
+		page = s.pageOf(key, url, m.Result)
+		page.Prerendered = policy.Prerendered(f.live, prev)
 	}
 	go func() {
-		r := a.apply(v, key, res, rerr, page, queued, now)
+		r := a.apply(v, key, result, rerr, page, queued, now)
 		root.Send(self, &renderApplied{Key: key, Rendered: r})
 	}()
 }
 
-// retryWorthy: the origin failed in a way that is often transient (a 5xx, a
-// refused connection, a DNS failure), so one more try from the priority queue
-// may give the next crawler a page. A page that crashes its tab or never goes
-// idle is not retried: that would only take a tab from live work again.
-// Overload and shutdown are not either: no render was tried.
-func retryWorthy(res *browser.Result, err error) bool {
-	if err != nil {
-		return errors.Is(err, browser.ErrNavigation) && !errors.Is(err, context.DeadlineExceeded)
+// resultOf is what the policy reads of a finished render.
+func resultOf(res *browser.Result, err error) policy.Result {
+	switch {
+	case err != nil && errors.Is(err, browser.ErrNavigation) && !errors.Is(err, context.DeadlineExceeded):
+		return policy.Result{Err: policy.OriginUnreachable}
+	case err != nil || res == nil:
+		return policy.Result{Err: policy.OtherError}
 	}
-	return res.Status >= 500
-}
-
-type previousPage struct{ exists, prerendered bool }
-
-func (s *shardActor) previous(key string) previousPage {
-	var p previousPage
-	_ = s.app.store.ViewPage(key, func(v *storage.PageView) error {
-		p = previousPage{exists: true, prerendered: v.Prerendered}
-		return nil
-	})
-	return p
+	return policy.Result{Status: res.Status, Incomplete: res.Incomplete, StatusDeclared: res.StatusDeclared, Location: res.Header.Get("Location")}
 }
 
 func (s *shardActor) applied(m *renderApplied) {
@@ -227,15 +226,6 @@ func (s *shardActor) answer(f *flight, r *Rendered) {
 		rr.Joined = i > 0
 		w <- &rr // buffered: an asker that left does not block the shard
 	}
-}
-
-// storable: complete 200 renders are cached, and redirects a page declares with
-// prerender-status-code and a prerender-header Location (prerender.io's rules).
-func storable(r *browser.Result) bool {
-	if r == nil || r.Incomplete {
-		return false
-	}
-	return r.Status == 200 || (r.StatusDeclared && r.Status >= 300 && r.Status < 400 && r.Header.Get("Location") != "")
 }
 
 func (s *shardActor) pageOf(key, url string, r *browser.Result) *storage.Page {
