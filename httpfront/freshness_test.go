@@ -22,6 +22,7 @@ import (
 	"prerenderd/cachekey"
 	"prerenderd/egress"
 	"prerenderd/storage"
+	"prerenderd/storage/storetest"
 )
 
 // scriptedOrigin answers each path with the statuses a test scripts, one per
@@ -156,7 +157,7 @@ func (r *freshRig) key(t testing.TB, target string) string {
 }
 
 func (r *freshRig) page(t testing.TB, target string) *storage.Page {
-	p, err := r.store.GetPage(r.key(t, target))
+	p, err := storetest.Page(r.store, r.key(t, target))
 	if err != nil {
 		return nil
 	}

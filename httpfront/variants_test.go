@@ -8,6 +8,7 @@ import (
 	"prerenderd/api"
 	"prerenderd/browser/fixture"
 	"prerenderd/cachekey"
+	"prerenderd/storage/storetest"
 )
 
 const (
@@ -32,7 +33,7 @@ func storedIn(t testing.TB, variant, target string) bool {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = testStore.GetPage(cachekey.Key(variant, u))
+	_, err = storetest.Page(testStore, cachekey.Key(variant, u))
 	return err == nil
 }
 

@@ -6,7 +6,7 @@
 //
 //	p/<key>                      page value (see codec.go for the encoding)
 //	i/<key>                      page summary: status, times, size, URL; lets
-//	                             ScanPages and the page count on Open skip bodies
+//	                             Summary, scans and the page count on Open skip bodies
 //	m/<key>                      recache metadata
 //	d/<expires_be64>/<key>       due index, exactly one entry per stored page
 //	q/<seq_be64>                 priority queue (reserved)

@@ -58,7 +58,7 @@ type PageView struct {
 	Prerendered bool
 }
 
-// PageMeta summarizes a stored page for ScanPages.
+// PageMeta summarizes a stored page (Summary, ScanPagesMeta).
 type PageMeta struct {
 	URL        string
 	Status     int
@@ -117,30 +117,6 @@ func (s *Store) ViewPage(key string, fn func(v *PageView) error) error {
 		Prerendered: f.prerendered,
 	}
 	return fn(&st.view)
-}
-
-// GetPage returns a copy of the page stored under key, or ErrNotFound.
-func (s *Store) GetPage(key string) (*Page, error) {
-	var p *Page
-	err := s.viewFields(key, func(f *pageFields) {
-		body := make([]byte, len(f.gzip)+len(f.plain))
-		copy(body, f.gzip)
-		copy(body[len(f.gzip):], f.plain)
-		p = &Page{
-			Key:         key,
-			URL:         f.url,
-			Status:      f.status,
-			Header:      f.header,
-			RenderedAt:  f.renderedAt,
-			ExpiresAt:   f.expiresAt,
-			RenderTime:  f.renderTime,
-			Gzip:        body[:len(f.gzip):len(f.gzip)],
-			Plain:       body[len(f.gzip):],
-			ETag:        f.etag,
-			Prerendered: f.prerendered,
-		}
-	})
-	return p, err
 }
 
 func (s *Store) viewFields(key string, fn func(f *pageFields)) error {
@@ -373,41 +349,6 @@ func (s *Store) summary(key string) (PageMeta, bool, error) {
 		return PageMeta{}, false, fmt.Errorf("cannot decode page summary %q: %w", key, err)
 	}
 	return m, true, nil
-}
-
-// ScanPages calls fn for each stored page with key >= start, in key order,
-// until fn returns false. It reads the small i/ summaries, never the bodies.
-// fn may call other Store methods except Close.
-func (s *Store) ScanPages(start string, fn func(key string, meta PageMeta) bool) error {
-	if err := s.enter(); err != nil {
-		return err
-	}
-	defer s.leave()
-	it, err := s.prefixIter(prefixIndex, start)
-	if err != nil {
-		return fmt.Errorf("cannot scan pages: %w", err)
-	}
-	for valid := it.First(); valid; valid = it.Next() {
-		k := it.Key()
-		v, err := it.ValueAndErr()
-		if err != nil {
-			_ = it.Close()
-			return fmt.Errorf("cannot scan pages at %q: %w", k[len(prefixIndex):], err)
-		}
-		m, err := decodeSummary(v)
-		if err != nil {
-			_ = it.Close()
-			return fmt.Errorf("cannot decode page summary %q: %w", k[len(prefixIndex):], err)
-		}
-		if !fn(string(k[len(prefixIndex):]), m) {
-			break
-		}
-	}
-	if err := it.Error(); err != nil {
-		_ = it.Close()
-		return fmt.Errorf("cannot scan pages: %w", err)
-	}
-	return it.Close()
 }
 
 // ScanDue calls fn for each page whose expiry is before before, oldest first,
