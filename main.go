@@ -133,18 +133,19 @@ func run(cfg *Config, log *slog.Logger, build buildDesc) error {
 
 	t = time.Now()
 	app, err := actors.Start(actors.Config{
-		Shards:             cfg.Shards,
-		TTL:                cfg.TTL,
-		Browsers:           cfg.Browsers,
-		TabsPerBrowser:     cfg.TabsPerBrowser,
-		MaxQueue:           cfg.MaxQueue,
-		QueueTimeout:       cfg.QueueTimeout,
-		ReservedLive:       cfg.ReservedLive,
-		RendersPerBrowser:  cfg.RendersPer,
-		MaxBrowserAge:      cfg.MaxBrowserAge,
-		MaxBrowserRSS:      cfg.MaxBrowserRSS,
-		MaxBytes:           cfg.MaxBytes,
-		RecacheURLsPerHour: cfg.RecacheURLsPerHour,
+		Shards:               cfg.Shards,
+		TTL:                  cfg.TTL,
+		StaleWhileRevalidate: cfg.StaleWhileRevalidate,
+		Browsers:             cfg.Browsers,
+		TabsPerBrowser:       cfg.TabsPerBrowser,
+		MaxQueue:             cfg.MaxQueue,
+		QueueTimeout:         cfg.QueueTimeout,
+		ReservedLive:         cfg.ReservedLive,
+		RendersPerBrowser:    cfg.RendersPer,
+		MaxBrowserAge:        cfg.MaxBrowserAge,
+		MaxBrowserRSS:        cfg.MaxBrowserRSS,
+		MaxBytes:             cfg.MaxBytes,
+		RecacheURLsPerHour:   cfg.RecacheURLsPerHour,
 		Sitemaps: actors.SitemapsConfig{
 			Interval:   cfg.SitemapInterval,
 			Sites:      cfg.Sites,
@@ -174,16 +175,15 @@ func run(cfg *Config, log *slog.Logger, build buildDesc) error {
 	log.Info("started actors", "shards", cfg.Shards, "browsers", cfg.Browsers, "tabs_per_browser", cfg.TabsPerBrowser, "ms", time.Since(t).Milliseconds())
 
 	front := httpfront.New(httpfront.Config{
-		Listen:               ln.Addr().String(),
-		Tokens:               cfg.Tokens,
-		StripQuery:           cfg.StripQuery,
-		AllowHosts:           cfg.AllowHosts,
-		Policy:               cfg.Policy,
-		StaleWhileRevalidate: cfg.StaleWhileRevalidate,
-		Logger:               log,
-		Version:              build.Version,
-		Commit:               build.Commit,
-		Variants:             cfg.Variants,
+		Listen:     ln.Addr().String(),
+		Tokens:     cfg.Tokens,
+		StripQuery: cfg.StripQuery,
+		AllowHosts: cfg.AllowHosts,
+		Policy:     cfg.Policy,
+		Logger:     log,
+		Version:    build.Version,
+		Commit:     build.Commit,
+		Variants:   cfg.Variants,
 	}, app)
 	failed := app.Serve(front.Listener(ln))
 	log.Info("listening", "addr", ln.Addr().String())

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
-	"hash/maphash"
 	"io"
 	"log/slog"
 	"net/http"
@@ -20,115 +18,9 @@ import (
 
 	"prerenderd/browser"
 	"prerenderd/egress"
+	"prerenderd/policy"
 	"prerenderd/storage"
 )
-
-// Config is what the actor tree needs from config.toml.
-type Config struct {
-	Shards         int
-	TTL            time.Duration
-	Browsers       int
-	TabsPerBrowser int
-	MaxQueue       int           // renders waiting for a tab; past it ErrOverloaded
-	QueueTimeout   time.Duration // longest wait of a live render for a tab; past it ErrOverloaded
-	// ReservedLive is the share of all tabs kept for live renders (0 to 1): priority and
-	// normal work never hold more than the rest. 0 reserves none.
-	ReservedLive float64
-	// A browser is recycled (drained, then replaced) after RendersPerBrowser renders
-	// (default 200), at MaxBrowserAge (default 1h), or once the PSS of its process
-	// tree passes MaxBrowserRSS (default 1GiB).
-	RendersPerBrowser int
-	MaxBrowserAge     time.Duration
-	MaxBrowserRSS     int64
-	// Every LivenessInterval (default 5s) each browser must answer Browser.getVersion
-	// within LivenessTimeout (default 5s), or it is killed and restarted.
-	LivenessInterval time.Duration
-	LivenessTimeout  time.Duration
-	Browser          browser.Options
-	// RecacheURLsPerHour is the priority queue's pace: 0 = as fast as its tabs
-	// allow, else 3600–36000. A speed set through the API and persisted wins.
-	RecacheURLsPerHour int
-	// HitFlushEvery is how often counted hits are written to m/ (default 10s).
-	HitFlushEvery time.Duration
-	// MaxBytes bounds the stored pages (storage.max_bytes); past it the least
-	// recently hit are evicted down to 90%. 0 is unbounded.
-	MaxBytes int64
-	// EvictInterval is how often the bound is checked; default 5s.
-	EvictInterval time.Duration
-	// Sitemaps configures the sitemaps actor.
-	Sitemaps SitemapsConfig
-	// MobileDevice is the phone a render of the mobile variant emulates
-	// (render.mobile_viewport); default browser.DefaultMobileDevice.
-	MobileDevice browser.Device
-	// Egress is the proxy every Chromium connects through (egress package): its
-	// Policy (security.allow_private, security.allow_addresses; nil refuses every
-	// non-public address) is checked on every connection Chromium makes, and the
-	// sitemaps fetcher dials by the same Policy. Self is the HTTP listener, whose
-	// demo is the one part of it a page may load. Logger and Metrics are the
-	// appliance's.
-	Egress egress.Options
-	Logger *slog.Logger
-	// Clock is time.Now unless a test needs another.
-	Clock func() time.Time
-}
-
-func (c *Config) ensureDefaults() {
-	if c.Shards <= 0 {
-		c.Shards = 8
-	}
-	if c.TTL <= 0 {
-		c.TTL = 24 * time.Hour
-	}
-	if c.Browsers <= 0 {
-		c.Browsers = 1
-	}
-	if c.TabsPerBrowser <= 0 {
-		c.TabsPerBrowser = 2
-	}
-	if c.MaxQueue <= 0 {
-		c.MaxQueue = 1000
-	}
-	if c.QueueTimeout <= 0 {
-		c.QueueTimeout = 10 * time.Second
-	}
-	if c.RendersPerBrowser <= 0 {
-		c.RendersPerBrowser = 200
-	}
-	if c.MaxBrowserAge <= 0 {
-		c.MaxBrowserAge = time.Hour
-	}
-	if c.MaxBrowserRSS <= 0 {
-		c.MaxBrowserRSS = 1 << 30
-	}
-	if c.LivenessInterval <= 0 {
-		c.LivenessInterval = 5 * time.Second
-	}
-	if c.LivenessTimeout <= 0 {
-		c.LivenessTimeout = 5 * time.Second
-	}
-	if c.HitFlushEvery <= 0 {
-		c.HitFlushEvery = hitFlushEvery
-	}
-	if c.Logger == nil {
-		c.Logger = slog.New(slog.DiscardHandler)
-	}
-	if c.Clock == nil {
-		c.Clock = time.Now
-	}
-	if c.EvictInterval <= 0 {
-		c.EvictInterval = 5 * time.Second
-	}
-	c.Sitemaps.ensureDefaults()
-	if c.MobileDevice == (browser.Device{}) {
-		c.MobileDevice = browser.DefaultMobileDevice
-	}
-	c.MobileDevice.Mobile = true
-	c.Sitemaps.policy = c.Egress.Policy
-	c.Egress.Logger = c.Logger
-	c.Browser.Tabs = c.TabsPerBrowser
-	c.Browser.Logger = c.Logger
-	c.Browser.EnsureDefaults()
-}
 
 // Errors a client of the façade can see. httpfront maps them to statuses.
 var (
@@ -136,6 +28,10 @@ var (
 	ErrOverloaded = errors.New("overloaded: no browser tab free")
 	// ErrStopping: the appliance is shutting down.
 	ErrStopping = errors.New("appliance is stopping")
+	// ErrRestarted: the actor serving the request failed and was restarted by
+	// its supervisor before it could answer; nothing was rendered. A retry is
+	// served by the restarted actor.
+	ErrRestarted = errors.New("the actor serving this request failed and was restarted")
 )
 
 // Rendered is a shard's answer to one asker.
@@ -163,6 +59,10 @@ type Rendered struct {
 	Removed string
 	// Kept: the render failed (≥ 500 or no answer) and the stored page was kept.
 	Kept bool
+	// Served: RenderFor answered the request from the stored page, through its
+	// view, labelled As (policy.After); Err is the render's failure, if any.
+	Served bool
+	As     policy.Decision
 }
 
 // Appliance is the façade over the actor tree.
@@ -180,15 +80,11 @@ type Appliance struct {
 	priority *actor.PID // queue-priority; fixed name, so restarts keep it valid
 	normal   *actor.PID
 
-	pending     sync.Map // key → time.Time: explicit recache queued, not yet run
-	staleQueued sync.Map // key → struct{}: a STALE hit queued a recache
-	served      sync.Map // key → struct{}: PRERENDER announced, flag being cleared
-	loading     loading  // URLs in a tab now, for loop detection
-	hits        hitRecorder
-	flushNow    chan struct{}
-	flushed     chan struct{}
-	stopped     chan struct{}  // closed when the actors are being stopped
-	tasks       sync.WaitGroup // goroutines owned by the appliance (flusher, waits)
+	// keys are what each shard owns of its keys (flags, hit counts, writes), by
+	// shard index; fixed at Start, so the hit path reads them without a lock.
+	keys    []*keyState
+	loading loading       // URLs in a tab now, for loop detection
+	stopped chan struct{} // closed when the actors are being stopped
 
 	up       atomic.Pointer[[]*browser.Browser] // browsers that can take leases, for Ready
 	stopping atomic.Bool
@@ -212,16 +108,15 @@ type Appliance struct {
 // Start builds the actor tree. Browsers start in the background; Ready tells when one
 // answers.
 func Start(cfg Config, store *storage.Store) (*Appliance, error) {
-	cfg.ensureDefaults()
-	if err := cfg.Browser.Validate(); err != nil {
+	cfg.EnsureDefaults()
+	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("cannot start appliance: %w", err)
 	}
-	if err := cfg.MobileDevice.Validate(); err != nil {
-		return nil, fmt.Errorf("cannot start appliance: invalid MobileDevice: %w", err)
+	a := &Appliance{cfg: cfg, store: store, log: cfg.Logger, stopped: make(chan struct{})}
+	a.keys = make([]*keyState, cfg.Shards)
+	for i := range a.keys {
+		a.keys[i] = newKeyState()
 	}
-	a := &Appliance{cfg: cfg, store: store, log: cfg.Logger,
-		flushNow: make(chan struct{}), flushed: make(chan struct{}), stopped: make(chan struct{})}
-	a.hits.seed = maphash.MakeSeed()
 	a.bgCtx, a.bgCancel = context.WithCancel(context.Background())
 	a.metrics = newApplianceMetrics(a)
 	// Profiles of an earlier run killed with -9 are never removed otherwise.
@@ -252,27 +147,28 @@ func Start(cfg Config, store *storage.Store) (*Appliance, error) {
 	if cfg.MaxBytes > 0 {
 		a.goBackground(func(ctx context.Context) { a.evictLoop(ctx, cfg.EvictInterval) })
 	}
-	a.tasks.Add(1)
-	go a.runHitFlusher()
 	return a, nil
 }
 
 // shardFor maps a key to its owner. INVARIANT: every write of p/<key> goes through
 // this shard, so two renders of one key never race.
 func (a *Appliance) shardFor(key string) *actor.PID {
-	shards := *a.shards.Load()
-	return shards[shardIndex(key, len(shards))]
+	return a.shardPID(a.shardOf(key))
 }
 
-func shardIndex(key string, n int) int {
-	h := fnv.New32a()
-	io.WriteString(h, key)
-	return int(h.Sum32() % uint32(n))
+// shardOf is the index of key's shard.
+func (a *Appliance) shardOf(key string) int {
+	return shardIndex(keyHash(key), len(a.keys))
 }
+
+func shardIndex(hash uint32, n int) int { return int(hash % uint32(n)) }
+
+// shardPID is the shard of index i.
+func (a *Appliance) shardPID(i int) *actor.PID { return (*a.shards.Load())[i] }
 
 // Render returns the rendered page for key, starting a render when none runs and
-// joining the running one otherwise. It does not look at the cache first: callers
-// read hits straight from the store (ViewPage) and call Render on a miss.
+// joining the running one otherwise. It does not look at the cache first nor
+// serve from it: a crawler's request goes through Lookup and RenderFor.
 func (a *Appliance) Render(ctx context.Context, key, url string) (*Rendered, error) {
 	return a.render(ctx, &StartRender{Key: key, URL: url, Class: ClassLive, Source: "live"})
 }
@@ -296,12 +192,6 @@ func (a *Appliance) render(ctx context.Context, m *StartRender) (*Rendered, erro
 		// The render goes on without this asker and is stored for the next one.
 		return nil, ctx.Err()
 	}
-}
-
-// ViewPage reads a stored page without an actor hop: measured, a hop per hit cost
-// about a third of hit throughput, and Pebble is safe for concurrent readers.
-func (a *Appliance) ViewPage(key string, fn func(*storage.PageView) error) error {
-	return a.store.ViewPage(key, fn)
 }
 
 // Ready reports whether at least one browser answers Browser.getVersion.
@@ -385,13 +275,12 @@ func (a *Appliance) stop(ctx context.Context) error {
 		errs = append(errs, fmt.Errorf("renders still running at the deadline: %w", ctx.Err()))
 	}
 	// Hits counted since the last flush go to the shards before they stop.
-	a.FlushHits()
+	a.flushHits(ctx)
 	close(a.stopped)
 	// Poison rather than Shutdown: Shutdown does not stop actors.
 	if err := a.system.Root.PoisonFuture(a.root).Wait(); err != nil {
 		errs = append(errs, fmt.Errorf("stopping actors: %w (still running: %s)", err, a.liveActors()))
 	}
-	a.tasks.Wait()
 	a.closers.Wait()
 	a.system.Shutdown()
 	// Last: no Chromium is left to connect through it.
@@ -434,7 +323,8 @@ func (r *applianceActor) Receive(ctx actor.Context) {
 			actor.WithSupervisor(actor.NewOneForOneStrategy(10, 10*time.Second, actor.DefaultDecider)))))
 		shards := make([]*actor.PID, a.cfg.Shards)
 		for i := range shards {
-			pid, err := ctx.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return newShardActor(a, i) }), fmt.Sprintf("shard-%d", i))
+			props := actor.PropsFromProducer(func() actor.Actor { return newShardActor(a, i) }, actor.WithSupervisor(renderChildren))
+			pid, err := ctx.SpawnNamed(props, fmt.Sprintf("shard-%d", i))
 			if err != nil {
 				panic(fmt.Sprintf("cannot spawn shard %d: %v", i, err))
 			}

@@ -9,7 +9,12 @@ import (
 	"prerenderd/storage"
 )
 
-// StartRender asks a shard for the rendered page of Key. The shard answers on Reply
+// Messages between the actors. Each is a plain struct named as a fact or a
+// command, grouped by the actor that receives it.
+
+// --- to a cache shard (shard.go, shard_keys.go) ---
+
+// StartRender asks a shard for the rendered page of Key. The shard answers
 // exactly once: joined to a render already running, from the store when a render
 // finished just before, or from a new render child.
 type StartRender struct {
@@ -26,7 +31,11 @@ type StartRender struct {
 	// OnlyStored: render only if a page is stored (the normal queue recaches; it
 	// does not bring back a page that was removed meanwhile).
 	OnlyStored bool
-	Reply      chan<- *Rendered
+	// The answer goes to Reply (the façade's callers) or, as a
+	// queueRenderDone carrying Item, to ReplyTo (the recache queues).
+	Reply   chan<- *Rendered
+	ReplyTo *actor.PID
+	Item    storage.QueueItem
 }
 
 // Class says who waits for a render. The pool serves live before priority before
@@ -54,14 +63,86 @@ func (c Class) String() string {
 	return "unknown"
 }
 
-// RenderDone is a render child's report to its shard. Attempts counts browsers tried.
+// RenderDone is a render child's report to its shard (or, for a capture, to
+// its caller). Flight names the shard's flight it is for.
 type RenderDone struct {
-	Key      string
-	URL      string
-	Result   *browser.Result
-	Err      error
-	Attempts int
+	Key    string
+	URL    string
+	Flight uint64
+	Result *browser.Result
+	Err    error
 }
+
+// renderApplied reports the end of a shard's store work for a finished render:
+// a write, a renewal, a removal or a failure count.
+type renderApplied struct {
+	Key      string
+	Rendered *Rendered
+}
+
+// deletePages asks a shard to remove pages of keys it owns (cache clear, eviction).
+// The shard answers on Reply exactly once.
+type deletePages struct {
+	Keys  []string
+	Reply chan<- pagesDeleted
+}
+
+// pagesDeleted is a shard's answer to deletePages: pages removed, and keys left
+// alone because a render of them was running (its result replaces the page).
+type pagesDeleted struct {
+	Deleted int
+	Busy    int
+	Err     error
+}
+
+// deletesDone reports the end of a shard's delete goroutine.
+type deletesDone struct {
+	Keys  []string
+	Busy  int
+	N     int
+	Err   error
+	Reply chan<- pagesDeleted
+}
+
+// staleHit tells a shard a crawler was served its key's page STALE: it queues
+// one priority recache unless one is queued.
+type staleHit struct {
+	Key string
+	URL string // the stored page's, which the recache loads
+}
+
+// claimPrerender asks a shard whether this request is the first serve of its
+// key's prerendered page. The shard answers on Reply (buffered).
+type claimPrerender struct {
+	Key   string
+	Reply chan<- bool
+}
+
+// markPending tells a shard the priority queue accepted explicit recaches of
+// its keys, asked for at Since. Done, when set, gets one value once the flags
+// are published.
+type markPending struct {
+	Marks []pendingMark
+	Done  chan<- struct{}
+}
+
+type pendingMark struct {
+	Key   string
+	Since time.Time
+}
+
+// staleNotQueued tells a shard the stale recache of Key could not be
+// persisted: a later stale hit may try again.
+type staleNotQueued struct{ Key string }
+
+// crash makes the shard or the pool that receives it fail, as a bug would:
+// the supervision tests send it to show that every waiter is answered and the
+// restarted actor serves the next request.
+type crash struct{}
+
+// flushHits asks a shard to write its hit counts (its timer, and Stop). Done,
+// when set, gets one value once they are written.
+type flushHits struct{ Done chan<- struct{} }
 
 // AcquireTab asks the pool for a tab. The pool answers ReplyTo with TabGranted or
 // TabRefused carrying the same ID.
@@ -205,22 +286,6 @@ type stopHTTP struct {
 	Done     chan<- error
 }
 
-// renderApplied reports the end of a shard's store work for a finished render:
-// a write, a renewal, a removal or a failure count.
-type renderApplied struct {
-	Key      string
-	Rendered *Rendered
-}
-
-// hitsBatch carries the hits counted on the hit path since the last flush, for
-// the keys of one shard.
-type hitsBatch struct {
-	Hits map[string]hitCount
-}
-
-// markServed asks a shard to clear the prerendered flag of a page a crawler got.
-type markServed struct{ Key string }
-
 // enqueueRecache asks the priority queue to add items. Reply, when set, gets
 // the outcome once the items are persisted.
 type enqueueRecache struct {
@@ -232,6 +297,11 @@ type enqueueRecache struct {
 type enqueueResult struct {
 	Queued, Duplicate int
 	Err               error
+	// Marked gets one value per shard told of the explicit recaches (Marks of
+	// them) once it has published their flags: the caller waits for it, so a
+	// crawler asking next is REVALIDATED.
+	Marked <-chan struct{}
+	Marks  int
 }
 
 // queueTick wakes a queue actor when its pace allows the next dispatch.

@@ -23,6 +23,7 @@ const maxAttempts = 2
 type renderActor struct {
 	app      *Appliance
 	key      string
+	flight   uint64 // the shard's flight this render is for
 	req      browser.Request
 	class    Class
 	waitID   uint64
@@ -40,6 +41,9 @@ type renderActor struct {
 	// abandoned: the capture's caller left. Its render is cancelled, and a tab
 	// granted later is handed straight back.
 	abandoned bool
+	// reported: RenderDone was sent. A child stopped before it reports (its
+	// shard stops, or it failed: renderChildren stops it) reports then.
+	reported bool
 }
 
 func (r *renderActor) Receive(ctx actor.Context) {
@@ -89,6 +93,11 @@ func (r *renderActor) Receive(ctx actor.Context) {
 	case *actor.Stopping:
 		if r.cancel != nil {
 			r.cancel()
+		}
+		if !r.reported {
+			// A failure of this actor stops it (renderChildren, captureChildren):
+			// whoever waits on it is answered, never left hanging.
+			r.report(ctx, nil, ErrRestarted)
 		}
 	}
 }
@@ -154,13 +163,19 @@ func (r *renderActor) finish(ctx actor.Context, res *browser.Result, err error) 
 		m.rendersOK.Inc()
 		r.app.log.Info("rendered", "url", r.req.URL, "status", res.Status, "ms", res.Duration.Milliseconds(), "bytes", len(res.HTML)+len(res.Body))
 	}
-	done := &RenderDone{Key: r.key, URL: r.req.URL, Result: res, Err: err, Attempts: r.attempts}
+	r.report(ctx, res, err)
+	ctx.Stop(ctx.Self())
+}
+
+// report sends the render's outcome to whoever waits on it, once.
+func (r *renderActor) report(ctx actor.Context, res *browser.Result, err error) {
+	r.reported = true
+	done := &RenderDone{Key: r.key, URL: r.req.URL, Flight: r.flight, Result: res, Err: err}
 	if r.reply != nil {
 		r.reply <- done // buffered: the caller may have left
-	} else {
-		ctx.Send(ctx.Parent(), done)
+		return
 	}
-	ctx.Stop(ctx.Self())
+	ctx.Send(ctx.Parent(), done)
 }
 
 // retryable: the browser or the tab failed, not the origin; another browser may

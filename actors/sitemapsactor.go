@@ -112,7 +112,9 @@ func (s *sitemapsActor) Receive(ctx actor.Context) {
 			s.pendingRoots = nil
 			s.start(ctx, roots, false)
 		}
-	case *actor.Stopping:
+	case *actor.Restarting, *actor.Stopping:
+		// It holds no waiter: an added sitemap is answered in the Receive that
+		// takes it. A restart polls again.
 		if s.timer != nil {
 			s.timer.Stop()
 		}

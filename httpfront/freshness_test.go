@@ -113,7 +113,7 @@ func newFreshRig(t *testing.T, ttl, swr time.Duration, mutate func(*actors.Confi
 		t.Fatal(err)
 	}
 	cfg := actors.Config{
-		Shards: 2, TTL: ttl, Browsers: 1, TabsPerBrowser: 2,
+		Shards: 2, TTL: ttl, StaleWhileRevalidate: swr, Browsers: 1, TabsPerBrowser: 2,
 		Browser: browser.Options{Path: testChromium, PageTimeout: testPageTimeout},
 		Egress:  egress.Options{Policy: loopbackOrigins},
 		Logger:  logger, Clock: clock.now, HitFlushEvery: 100 * time.Millisecond,
@@ -143,7 +143,7 @@ func newFreshRig(t *testing.T, ttl, swr time.Duration, mutate func(*actors.Confi
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	srv := httptest.NewServer(New(Config{Policy: loopbackOrigins, StaleWhileRevalidate: swr, Clock: clock.now, Logger: logger}, app))
+	srv := httptest.NewServer(New(Config{Policy: loopbackOrigins, Clock: clock.now, Logger: logger}, app))
 	t.Cleanup(srv.Close)
 	return &freshRig{app: app, store: store, front: srv.URL, clock: clock}
 }
