@@ -8,7 +8,12 @@
 // timers and queued work ran, see js/ready.js; or window.prerenderReady), and
 // returns the serialized DOM with the status and headers the page asks for.
 // Errors that callers act on are typed: ErrBrowserClosed (retry on another
-// browser), ErrTabCrashed, ErrTabHung and ErrNavigation.
+// browser), ErrTabCrashed, ErrTabHung and ErrNavigation, and for a document
+// that cannot be the page ErrDocumentIncomplete, ErrNavigationLoop,
+// ErrEmptyDocument and ErrTooLarge (docwatch.go: decided from what Chromium
+// reports of the main document's network events). Options.PageTimeout bounds
+// the whole render, serialization included; a document's size is measured in
+// the page, so no more than Options.MaxHTMLBytes crosses to prerenderd.
 //
 // Isolation: a tab serves up to rendersPerTab renders. Between two, off the
 // render's path, its page is unloaded and its context's cookies, HTTP cache and

@@ -71,9 +71,10 @@ func (b *Browser) terminateScript(t *tab) {
 // loop answers DOM.documentUpdated with a DOM.getDocument that it waits for
 // in the loop itself: while a renderer is busy with a huge document that call
 // waits, the events behind it fill the tab's queues, and the browser loop
-// blocks (the wedge seen after a 50 MB page; TestRenderOfA50MiBPageNeverBringsItOver
-// hit it two runs in three before this). Without the domains Chromium sends
-// no DOM events, and keeps no DOM mirror for a client that never reads it.
+// blocks (the wedge seen after a 50 MB page: the 50 MiB renders of
+// TestRenderOfA50MiBPageNeverBringsItOver wedged three runs of four before
+// this). Without the domains Chromium sends no DOM events, and keeps no DOM
+// mirror for a client that never reads it.
 func (b *Browser) quietDOM(ctx context.Context, t *tab) error {
 	if _, err := cdp.Call(ctx, t.target, css.Disable, cdp.Empty{}); err != nil {
 		return fmt.Errorf("cannot disable the CSS domain: %w", err)

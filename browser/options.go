@@ -16,17 +16,26 @@ type Options struct {
 	Path        string        // Chromium binary; "" = look up chromium, chromium-browser, google-chrome on PATH
 	Tabs        int           // max concurrent renders in this browser (default 2)
 	IdleWindow  time.Duration // default 200ms: quiet network before the page settles (js/ready.js)
-	PageTimeout time.Duration // default 15s
+	PageTimeout time.Duration // default 15s; bounds the whole render, serialization included
 	Block       []string      // resource types not downloaded: "image", "media", "font", "stylesheet"; default image, media, font
 	BlockURLs   []string      // extra URL patterns blocked, on top of the built-in tracker list
 	Logger      *slog.Logger
+
+	// MaxHTMLBytes caps the serialized document (default 5 MiB): a bigger one
+	// fails with ErrTooLarge, measured in the page before it is sent over.
+	MaxHTMLBytes int64
 }
 
 const (
 	defaultTabs        = 2
 	defaultIdleWindow  = 200 * time.Millisecond
 	defaultPageTimeout = 15 * time.Second
+	defaultMaxHTML     = 5 << 20
 )
+
+// minMaxHTML is the smallest MaxHTMLBytes: below it even a plain page would
+// be refused.
+const minMaxHTML = 1 << 10
 
 // defaultBlock is the Block list of EnsureDefaults: what a crawler never sees
 // costs bandwidth and time, and an image never changes the DOM.
@@ -100,6 +109,9 @@ func (o *Options) EnsureDefaults() {
 	if o.PageTimeout == 0 {
 		o.PageTimeout = defaultPageTimeout
 	}
+	if o.MaxHTMLBytes == 0 {
+		o.MaxHTMLBytes = defaultMaxHTML
+	}
 	if o.Block == nil {
 		o.Block = append([]string(nil), defaultBlock...)
 	}
@@ -122,6 +134,9 @@ func (o *Options) Validate() error {
 	}
 	if o.PageTimeout <= o.IdleWindow {
 		return fmt.Errorf("invalid PageTimeout %s: must be longer than IdleWindow %s", o.PageTimeout, o.IdleWindow)
+	}
+	if o.MaxHTMLBytes < minMaxHTML {
+		return fmt.Errorf("invalid MaxHTMLBytes %d: must be at least %d", o.MaxHTMLBytes, minMaxHTML)
 	}
 	for i, typ := range o.Block {
 		if _, ok := blockTypes[typ]; !ok {
