@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http/httptest"
 	"os"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,7 +22,13 @@ var (
 	testApp      *actors.Appliance
 	testStore    *storage.Store
 	testChromium string
+	// testFree is the free space the test store sees; a test of a full disk
+	// lowers it and puts it back.
+	testFree atomic.Int64
 )
+
+// plentyFree is testFree unless a test says otherwise.
+const plentyFree = 1 << 40
 
 const testPageTimeout = 4 * time.Second
 
@@ -38,7 +45,9 @@ func runTests(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	testStore, err = storage.Open(storage.Options{Dir: dir})
+	testFree.Store(plentyFree)
+	testStore, err = storage.Open(storage.Options{Dir: dir,
+		FreeBytes: func() (int64, error) { return testFree.Load(), nil }})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
