@@ -3,6 +3,8 @@ package browser
 import (
 	"context"
 	"errors"
+	"net"
+	"net/url"
 	"runtime"
 	"strings"
 	"testing"
@@ -26,6 +28,7 @@ func TestRenderRefusesDocumentsTheOriginDidNotDeliver(t *testing.T) {
 		{"a 200 with an empty body is an empty document", "/broken/empty", ErrEmptyDocument, "empty body"},
 		{"a page reloading itself for ever is a navigation loop", "/reload-loop", ErrNavigationLoop, "documents"},
 		{"a page sending itself to itself for ever is a navigation loop", "/href-loop", ErrNavigationLoop, "documents"},
+		{"a script navigation to a host that refuses is a failed navigation, not its error page", "/nav-to?to={REFUSED}", ErrNavigation, "net::ERR_CONNECTION_REFUSED"},
 		{"a document declaring 50 MiB is too large before it downloads", "/big?kb=51200", ErrTooLarge, "Content-Length"},
 		{"an 8 MiB document is too large, measured in the page or while it is parsed", "/big?kb=8192", ErrTooLarge, "the limit is"},
 	}
@@ -34,7 +37,8 @@ func TestRenderRefusesDocumentsTheOriginDidNotDeliver(t *testing.T) {
 			o := fixture.New(t)
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			res, err := shared.Render(ctx, Request{URL: o.URL + tt.path})
+			path := strings.ReplaceAll(tt.path, "{REFUSED}", url.QueryEscape(refusedURL(t)))
+			res, err := shared.Render(ctx, Request{URL: o.URL + path})
 			if err == nil {
 				t.Fatalf("Render = status %d, %d bytes, incomplete %v; want %v", res.Status, len(res.HTML), res.Incomplete, tt.want)
 			}
@@ -139,4 +143,15 @@ func TestRenderDropsWhatNoHTTPAnswerMayCarry(t *testing.T) {
 			t.Errorf("header %q = %q was let through", name, res.Header[name])
 		}
 	}
+}
+
+// refusedURL is a loopback URL on a port nothing listens on.
+func refusedURL(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return "http://" + addr + "/"
 }

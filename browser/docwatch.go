@@ -49,11 +49,18 @@ func (w *watch) docData(ev *network.EventDataReceived) {
 	}
 }
 
-// docFailed notes a main document whose body did not arrive whole. A
-// canceled load is not the origin's failure: it is a navigation replacing the
+// docFailed notes a main document that failed: after its answer began, its
+// body did not arrive whole; before, it could not be fetched at all (a
+// script navigation to a host that does not answer; the first document's
+// own failure is the navigation's, answered from Page.navigate). A canceled
+// load is not the origin's failure: it is a navigation replacing the
 // document (its successor is counted by newDocument) or the render ending.
 func (w *watch) docFailed(ev *network.EventLoadingFailed) {
 	if ev.RequestID != w.docID || ev.Canceled || ev.BlockedReason != "" {
+		return
+	}
+	if w.status == 0 {
+		w.breakWith(fmt.Errorf("%w: the page navigated to a document that failed: %s", ErrNavigation, ev.ErrorText))
 		return
 	}
 	w.breakWith(fmt.Errorf("%w: %s after %d bytes of the body", ErrDocumentIncomplete, ev.ErrorText, w.doc.bytes))
