@@ -6,7 +6,7 @@ PKGS  := ./...
 
 .DEFAULT_GOAL := help
 
-.PHONY: help deps build run test bench lint clean
+.PHONY: help deps build run test bench soak lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-6s %s\n", $$1, $$2}'
@@ -51,6 +51,12 @@ bench: deps build ## the speed benchmarks; the hit path and the browser pool are
 	CI=true $(GO) test -run '^$$' -bench 'VersusNaive' -benchtime 1x -timeout 20m ./browser/ | tee bin/bench-browser.txt
 	@# 1,000 renders after warm-up: the PSS of the appliance must not grow by more than 10%.
 	CI=true $(GO) test -run '^$$' -bench 'MemoryOver1000' -benchtime 1x -timeout 30m ./browser/ | tee -a bin/bench-browser.txt
+
+# SOAK_DURATION shortens (or lengthens) the soak: make soak SOAK_DURATION=2m
+SOAK_DURATION ?= 10m
+
+soak: deps build ## 10x the render capacity for SOAK_DURATION (10m) through bin/prerenderd; fds, goroutines, PSS back within 10% (not in make test)
+	set -o pipefail; $(GO) test -tags soak -run TestSoak -count=1 -v -timeout 60m ./soak/ -args -soak.binary=$(CURDIR)/$(BIN) -soak.duration=$(SOAK_DURATION) | tee bin/soak.txt
 
 lint: ## go vet and staticcheck
 	$(GO) vet $(PKGS)

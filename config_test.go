@@ -25,6 +25,9 @@ func TestTheEmbeddedDefaultLoads(t *testing.T) {
 	if c.Listen != "127.0.0.1:3000" || c.PageTimeout != 15*time.Second || c.IdleWindow != 200*time.Millisecond || c.BlockCache != 64<<20 || c.MaxBytes != 10<<30 {
 		t.Fatalf("unexpected defaults: %+v", c)
 	}
+	if c.MaxHTMLBytes != 5<<20 || c.TimeoutStatus != 200 || c.WriteTimeout != 10*time.Second {
+		t.Fatalf("unexpected hardening defaults: max_html_bytes %d, timeout_status %d, write_timeout %s", c.MaxHTMLBytes, c.TimeoutStatus, c.WriteTimeout)
+	}
 }
 
 func TestAFileOverridesOnlyTheKeysItSets(t *testing.T) {
@@ -68,6 +71,11 @@ func TestBadConfigIsRefusedNamingTheKey(t *testing.T) {
 		{"a negative live share", "[render]\nreserved_live = -0.1\n", "render.reserved_live"},
 		{"a live share over one", "[render]\nreserved_live = 1.5\n", "render.reserved_live"},
 		{"a value of the wrong type", "[render]\nbrowsers = \"two\"\n", "browsers"},
+		{"a bad document cap", "[render]\nmax_html_bytes = \"big\"\n", "render.max_html_bytes"},
+		{"a document cap under a KiB", "[render]\nmax_html_bytes = \"100B\"\n", "render.max_html_bytes"},
+		{"a timeout status that is not an answer", "[render]\ntimeout_status = 101\n", "render.timeout_status"},
+		{"a timeout status of a client error", "[render]\ntimeout_status = 404\n", "render.timeout_status"},
+		{"a write timeout without a unit", "[server]\nwrite_timeout = \"10\"\n", "server.write_timeout"},
 		{"broken TOML", "[render\n", "toml"},
 	}
 	for _, tc := range tests {

@@ -110,6 +110,8 @@ func run(cfg *Config, log *slog.Logger) error {
 			PageTimeout: cfg.PageTimeout,
 			Block:       cfg.Block,
 			BlockURLs:   cfg.BlockURLs,
+
+			MaxHTMLBytes: cfg.MaxHTMLBytes,
 		},
 		Logger: log,
 	}, store)
@@ -127,6 +129,9 @@ func run(cfg *Config, log *slog.Logger) error {
 		AllowPrivate:         cfg.AllowPrivate,
 		StaleWhileRevalidate: cfg.StaleWhileRevalidate,
 		Logger:               log,
+
+		TimeoutStatus: cfg.TimeoutStatus,
+		WriteTimeout:  cfg.WriteTimeout,
 	}, app)
 	failed := app.Serve(front.Listener(ln))
 	log.Info("listening", "addr", ln.Addr().String())
