@@ -275,6 +275,10 @@ wait:
 		case <-w.done:
 			break wait
 		case <-timeout.C:
+			if err := w.documentProblem(true); errors.Is(err, ErrNavigationLoop) {
+				// Between two documents of a loop no document has answered.
+				return nil, err
+			}
 			if !w.responded() {
 				return nil, fmt.Errorf("%w: no document within the page timeout %s: %w",
 					ErrNavigation, b.opts.PageTimeout, context.DeadlineExceeded)
