@@ -25,7 +25,7 @@ func TestTheEmbeddedDefaultLoads(t *testing.T) {
 	if c.Listen != "127.0.0.1:3000" || c.PageTimeout != 15*time.Second || c.IdleWindow != 200*time.Millisecond || c.BlockCache != 64<<20 || c.MaxBytes != 10<<30 {
 		t.Fatalf("unexpected defaults: %+v", c)
 	}
-	if c.MaxHTMLBytes != 5<<20 || c.TimeoutStatus != 200 || c.WriteTimeout != 10*time.Second {
+	if c.MaxHTMLBytes != 8<<20 || c.TimeoutStatus != 200 || c.WriteTimeout != 10*time.Second {
 		t.Fatalf("unexpected hardening defaults: max_html_bytes %d, timeout_status %d, write_timeout %s", c.MaxHTMLBytes, c.TimeoutStatus, c.WriteTimeout)
 	}
 }

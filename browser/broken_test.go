@@ -30,7 +30,7 @@ func TestRenderRefusesDocumentsTheOriginDidNotDeliver(t *testing.T) {
 		{"a page sending itself to itself for ever is a navigation loop", "/href-loop", ErrNavigationLoop, "documents"},
 		{"a script navigation to a host that refuses is a failed navigation, not its error page", "/nav-to?to={REFUSED}", ErrNavigation, "net::ERR_CONNECTION_REFUSED"},
 		{"a document declaring 50 MiB is too large before it downloads", "/big?kb=51200", ErrTooLarge, "Content-Length"},
-		{"an 8 MiB document is too large, measured in the page or while it is parsed", "/big?kb=8192", ErrTooLarge, "the limit is"},
+		{"a 12 MiB document is too large, measured in the page or while it is parsed", "/big?kb=12288", ErrTooLarge, "the limit is"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

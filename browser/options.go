@@ -21,7 +21,7 @@ type Options struct {
 	BlockURLs   []string      // extra URL patterns blocked, on top of the built-in tracker list
 	Logger      *slog.Logger
 
-	// MaxHTMLBytes caps the serialized document (default 5 MiB): a bigger one
+	// MaxHTMLBytes caps the serialized document (default 8 MiB): a bigger one
 	// fails with ErrTooLarge, measured in the page before it is sent over.
 	MaxHTMLBytes int64
 }
@@ -30,7 +30,7 @@ const (
 	defaultTabs        = 2
 	defaultIdleWindow  = 200 * time.Millisecond
 	defaultPageTimeout = 15 * time.Second
-	defaultMaxHTML     = 5 << 20
+	defaultMaxHTML     = 8 << 20
 )
 
 // minMaxHTML is the smallest MaxHTMLBytes: below it even a plain page would

@@ -279,7 +279,14 @@ wait:
 				// Between two documents of a loop no document has answered.
 				return nil, err
 			}
-			if !w.responded() {
+			if !w.responded() || nav != nil {
+				// A slow document may still answer and commit: it is then
+				// snapshotted at once, as it is, as long as a quarter of the
+				// time kept for the snapshot is left.
+				if left := time.Until(deadline) - serializeReserve(b.opts.PageTimeout)/4; left > 0 {
+					timeout.Reset(min(left, 20*time.Millisecond))
+					continue
+				}
 				return nil, fmt.Errorf("%w: no document within the page timeout %s: %w",
 					ErrNavigation, b.opts.PageTimeout, context.DeadlineExceeded)
 			}

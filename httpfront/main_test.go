@@ -30,7 +30,10 @@ var (
 // plentyFree is testFree unless a test says otherwise.
 const plentyFree = 1 << 40
 
-const testPageTimeout = 4 * time.Second
+// testPageTimeout bounds each render, serialization included: the 5 MB page
+// must be built and serialized within it on a loaded machine (see
+// browser's sharedTimeout).
+const testPageTimeout = 7 * time.Second
 
 func TestMain(m *testing.M) {
 	os.Exit(runTests(m))

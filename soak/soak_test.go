@@ -47,7 +47,7 @@ const (
 var hot = []string{"/", "/product?id=1", "/product?id=2", "/chain", "/jsonld", "/hydrate", "/big?kb=1024"}
 
 // rare pages break in each of the ways a render can; one request in twenty.
-var rare = []string{"/broken/reset", "/broken/empty", "/reload-loop", "/big?kb=8192", "/notfound-js", "/redirect", "/timeout"}
+var rare = []string{"/broken/reset", "/broken/empty", "/reload-loop", "/big?kb=12288", "/notfound-js", "/redirect", "/timeout"}
 
 func TestSoak(t *testing.T) {
 	bin := *binaryFlag
