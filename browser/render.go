@@ -327,6 +327,12 @@ wait:
 	if err != nil {
 		return nil, b.fail(opCtx, err)
 	}
+	if snap.Empty && incomplete {
+		// A document that answered so late that nothing of it was parsed
+		// yet: there is no page to answer, not even half of one.
+		return nil, fmt.Errorf("%w: the document was not parsed within the page timeout %s: %w",
+			ErrNavigation, b.opts.PageTimeout, context.DeadlineExceeded)
+	}
 	if err := snap.problem(b.opts.MaxHTMLBytes); err != nil {
 		return nil, err
 	}
