@@ -22,7 +22,7 @@ LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
 .DEFAULT_GOAL := help
 
-.PHONY: help deps testdeps build run install uninstall test bench lint clean deploy-files
+.PHONY: help deps testdeps build run install uninstall test bench soak lint clean deploy-files
 
 help: ## list the targets and their variables
 	@echo "targets:"
@@ -119,6 +119,12 @@ bench: deps build ## the speed benchmarks; the hit path and the browser pool are
 	CI=true $(GO) test -run '^$$' -bench 'Egress' -benchtime 1x -timeout 20m ./browser/ | tee -a bin/bench-browser.txt
 	@# 1,000 renders after warm-up: the PSS of the appliance must not grow by more than 10%.
 	CI=true $(GO) test -run '^$$' -bench 'MemoryOver1000' -benchtime 1x -timeout 30m ./browser/ | tee -a bin/bench-browser.txt
+
+# SOAK_DURATION shortens (or lengthens) the soak: make soak SOAK_DURATION=2m
+SOAK_DURATION ?= 10m
+
+soak: deps build ## 10x the render capacity for SOAK_DURATION (10m) through bin/prerenderd; fds, goroutines, PSS back within 10% (not in make test)
+	set -o pipefail; $(GO) test -tags soak -run TestSoak -count=1 -v -timeout 60m ./soak/ -args -soak.binary=$(CURDIR)/$(BIN) -soak.duration=$(SOAK_DURATION) | tee bin/soak.txt
 
 # staticcheck is pinned as a tool in go.mod (go get -tool), so lint needs nothing but
 # the module proxy (or a warm module cache), like the build.

@@ -164,6 +164,8 @@ func run(cfg *Config, log *slog.Logger, build buildDesc) error {
 			PageTimeout: cfg.PageTimeout,
 			Block:       cfg.Block,
 			BlockURLs:   cfg.BlockURLs,
+
+			MaxHTMLBytes: cfg.MaxHTMLBytes,
 		},
 		Logger: log,
 	}, store)
@@ -184,6 +186,9 @@ func run(cfg *Config, log *slog.Logger, build buildDesc) error {
 		Version:              build.Version,
 		Commit:               build.Commit,
 		Variants:             cfg.Variants,
+
+		TimeoutStatus: cfg.TimeoutStatus,
+		WriteTimeout:  cfg.WriteTimeout,
 	}, app)
 	failed := app.Serve(front.Listener(ln))
 	log.Info("listening", "addr", ln.Addr().String())

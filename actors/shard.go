@@ -184,13 +184,14 @@ func (s *shardActor) done(ctx actor.Context, m *RenderDone) {
 }
 
 // retryWorthy: the origin failed in a way that is often transient (a 5xx, a
-// refused connection, a DNS failure), so one more try from the priority queue
+// refused connection, a DNS failure, a document cut short), so one more try from the priority queue
 // may give the next crawler a page. A page that crashes its tab or never goes
 // idle is not retried: that would only take a tab from live work again.
 // Overload and shutdown are not either: no render was tried.
 func retryWorthy(res *browser.Result, err error) bool {
 	if err != nil {
-		return errors.Is(err, browser.ErrNavigation) && !errors.Is(err, context.DeadlineExceeded)
+		return errors.Is(err, browser.ErrNavigation) && !errors.Is(err, context.DeadlineExceeded) ||
+			errors.Is(err, browser.ErrDocumentIncomplete)
 	}
 	return res.Status >= 500
 }

@@ -8,6 +8,7 @@ import (
 	"prerenderd/actors"
 	"prerenderd/browser"
 	"prerenderd/browser/netguard"
+	"prerenderd/storage"
 )
 
 // clientError is a refusal decided by the HTTP front itself.
@@ -40,6 +41,16 @@ func statusOf(err error) (int, string) {
 		return http.StatusConflict, "clear-running"
 	case errors.Is(err, actors.ErrStopping):
 		return http.StatusServiceUnavailable, "shutting-down"
+	case errors.Is(err, storage.ErrDiskFull):
+		return http.StatusInsufficientStorage, "disk-full"
+	case errors.Is(err, browser.ErrDocumentIncomplete):
+		return http.StatusBadGateway, "document-incomplete"
+	case errors.Is(err, browser.ErrNavigationLoop):
+		return http.StatusBadGateway, "navigation-loop"
+	case errors.Is(err, browser.ErrEmptyDocument):
+		return http.StatusBadGateway, "empty-document"
+	case errors.Is(err, browser.ErrTooLarge):
+		return http.StatusBadGateway, "too-large"
 	case errors.Is(err, browser.ErrTabCrashed):
 		return http.StatusGatewayTimeout, "tab-crashed"
 	case errors.Is(err, browser.ErrTabHung):

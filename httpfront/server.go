@@ -22,6 +22,7 @@ import (
 	"prerenderd/actors"
 	"prerenderd/browser"
 	"prerenderd/browser/netguard"
+	"prerenderd/browser/pagemeta"
 	"prerenderd/httpfront/target"
 	"prerenderd/storage"
 	"prerenderd/storage/cachekey"
@@ -54,6 +55,14 @@ type Config struct {
 	// Variants are the variants rendered separately (render.variants); a
 	// request's User-Agent picks one (cachekey.VariantFor). Default desktop.
 	Variants []string
+
+	// TimeoutStatus is the answer to a page still busy at render.page_timeout:
+	// 200 (the default) sends the snapshot with X-Prerender-Incomplete, a 5xx
+	// sends that status with reason "timeout" and no page.
+	TimeoutStatus int
+	// WriteTimeout bounds each write of up to writeChunk bytes of an answer's
+	// body (default 10s): a client that reads slower is disconnected.
+	WriteTimeout time.Duration
 }
 
 // Server is the HTTP API.
@@ -99,6 +108,12 @@ func New(cfg Config, app *actors.Appliance) *Server {
 	}
 	if cfg.AllowPrivate {
 		cfg.Policy = netguard.Everything
+	}
+	if cfg.TimeoutStatus == 0 {
+		cfg.TimeoutStatus = http.StatusOK
+	}
+	if cfg.WriteTimeout <= 0 {
+		cfg.WriteTimeout = defaultWriteTimeout
 	}
 	var rnd [4]byte
 	_, _ = rand.Read(rnd[:])
@@ -317,6 +332,9 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, reqID string, ur
 			return
 		}
 	}
+	if err == nil && res.Result != nil && res.Result.Incomplete && s.cfg.TimeoutStatus != http.StatusOK {
+		err = s.timeoutError()
+	}
 	if err != nil {
 		s.log.Warn("render request failed", "req", reqID, "url", load, "err", err, "ms", time.Since(start).Milliseconds())
 		s.fail(w, r, err)
@@ -389,7 +407,12 @@ func (s *Server) serveFrom(w http.ResponseWriter, r *http.Request, key string, n
 func (s *Server) writeView(w http.ResponseWriter, r *http.Request, v *storage.PageView, key string, now time.Time, label, warning string) {
 	h := w.Header()
 	for k, vs := range v.Header {
-		h[k] = vs
+		// A page stored before pagemeta's rule may hold a header net/http
+		// would write raw (a NUL), losing every header after it; hop headers
+		// are prerenderd's to decide, on hits as on renders.
+		if !hopHeaders[k] && pagemeta.Valid(k, vs) {
+			h[k] = vs
+		}
 	}
 	if _, ok := h["Content-Type"]; !ok {
 		h["Content-Type"] = htmlType
@@ -424,7 +447,7 @@ func (s *Server) writeView(w http.ResponseWriter, r *http.Request, v *storage.Pa
 	h["Content-Length"] = []string{strconv.Itoa(len(body))}
 	w.WriteHeader(v.Status)
 	if r.Method != http.MethodHead && bodyAllowed(v.Status) {
-		_, _ = w.Write(body)
+		s.writeBody(w, body)
 	}
 }
 
@@ -447,7 +470,7 @@ func (s *Server) writeRendered(w http.ResponseWriter, r *http.Request, res *acto
 	rr := res.Result
 	h := w.Header()
 	for k, vs := range rr.Header {
-		if ck := http.CanonicalHeaderKey(k); !hopHeaders[ck] {
+		if ck := http.CanonicalHeaderKey(k); !hopHeaders[ck] && pagemeta.Valid(ck, vs) {
 			h[ck] = vs
 		}
 	}
@@ -481,7 +504,7 @@ func (s *Server) writeRendered(w http.ResponseWriter, r *http.Request, res *acto
 	h["Content-Length"] = []string{strconv.Itoa(len(body))}
 	w.WriteHeader(status)
 	if r.Method != http.MethodHead && bodyAllowed(status) {
-		_, _ = w.Write(body)
+		s.writeBody(w, body)
 	}
 	return cache
 }

@@ -20,7 +20,8 @@
 //     through Store;
 //   - write when the filesystem is short of Options.MinFreeBytes: Pebble ends
 //     the process when a WAL write hits a full disk, so writes are refused with
-//     ErrDiskFull first while reads keep working;
+//     ErrDiskFull first while reads keep working. Deletes free space and go
+//     on below it, down to a floor of two memtables (deleteFloor in store.go);
 //   - copy a page body on the hit path (ViewPage) or log per hit;
 //   - decide policy: what to store, when to recache, what to evict belong to
 //     the actors; storage keeps the data and its indexes consistent.
