@@ -56,6 +56,10 @@ type Config struct {
 	EvictInterval time.Duration
 	// Sitemaps configures the sitemaps actor.
 	Sitemaps SitemapsConfig
+	// OnRender, when set, is called once per finished render (state.go), on
+	// the render actor's goroutine: it must not block (the analytics hook of
+	// issue 14).
+	OnRender func(RenderEvent)
 	Logger   *slog.Logger
 	// Clock is time.Now unless a test needs another.
 	Clock func() time.Time
@@ -177,6 +181,7 @@ type Appliance struct {
 	inflight sync.WaitGroup // façade Render calls in progress
 	closers  sync.WaitGroup // goroutines closing Chromium processes
 	metrics  *applianceMetrics
+	tracker  renderTracker // renders in flight and browsers, for State (state.go)
 	clears   clears
 	sitemaps atomic.Pointer[actor.PID]
 	// bg holds the appliance's own goroutines (wildcard clears, eviction, sitemap

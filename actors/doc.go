@@ -8,6 +8,7 @@
 // It is the only package that imports protoactor-go. The rest of the program sees the
 // façade (Start, Render, ViewPage, Ready, Serve, Stop in appliance.go; Search,
 // ClearURL, StartClear, ClearProgress in cachemgr.go; AddSitemap, Sitemaps in
-// sitemapsactor.go) and never a PID. Actors never block in Receive: browser and disk work runs in goroutines owned
+// sitemapsactor.go; State, the live view of browsers, tabs and queues, and the
+// Config.OnRender hook of finished renders in state.go) and never a PID. Actors never block in Receive: browser and disk work runs in goroutines owned
 // by the actor that started them, and reports back by message.
 package actors
