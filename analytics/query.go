@@ -22,7 +22,8 @@ func (e *QueryError) Error() string { return e.Msg }
 // StatsQuery asks for the counters of a window.
 type StatsQuery struct {
 	// From and To bound the window (To excluded); zero To is now, zero From is
-	// 24 hours before To. Both are widened to whole steps.
+	// 24 hours before To. Both are widened to whole steps; a From before the 90
+	// days kept is moved to their start.
 	From, To time.Time
 	// Step is the width of a point: a multiple of a minute (of an hour past the
 	// last 48 hours), rounded up; 0 picks one that gives at most 360 points.
@@ -55,6 +56,11 @@ func (r *Recorder) Stats(q StatsQuery) (*api.Stats, error) {
 	}
 	if q.From.IsZero() {
 		q.From = q.To.Add(-24 * time.Hour)
+	}
+	// Nothing is kept longer than HourRetention: a window reaching further
+	// back starts there.
+	if keep := now.Add(-HourRetention); q.From.Before(keep) && q.To.After(keep) {
+		q.From = keep
 	}
 	if !q.From.Before(q.To) {
 		return nil, &QueryError{"bad-window", fmt.Sprintf("from (%s) must be before to (%s)", q.From.UTC().Format(time.RFC3339), q.To.UTC().Format(time.RFC3339))}
@@ -133,13 +139,13 @@ func (r *Recorder) Stats(q StatsQuery) (*api.Stats, error) {
 	}
 	if r.store != nil {
 		var decodeErr error
-		err := r.store.ScanAnalytics(kind, start, end, func(bucket int64, name string, v []byte) bool {
-			if name != row || inMemory[bucket] {
+		err := r.store.ScanAnalytics(kind, row, start, end, func(bucket int64, v []byte) bool {
+			if inMemory[bucket] {
 				return true
 			}
 			takeLive(bucket)
 			if err := take(bucket, func(acc Counts) error { return acc.addEncoded(v) }); err != nil && decodeErr == nil {
-				decodeErr = fmt.Errorf("row %s/%d/%s: %w", string(kind), bucket, name, err)
+				decodeErr = fmt.Errorf("row %s/%s/%d: %w", string(kind), row, bucket, err)
 			}
 			return true
 		})
@@ -217,18 +223,18 @@ func (r *Recorder) liveCounts(kind byte, res int64, row string) []bucketCounts {
 }
 
 func newStats(n int) *api.Stats {
-	u := func() []uint64 { return make([]uint64, n) }
-	f := func() []api.Float {
-		s := make([]api.Float, n)
+	u := func() api.Series { return make(api.Series, n) }
+	f := func() api.Floats {
+		s := make(api.Floats, n)
 		for i := range s {
 			s[i] = api.Float(math.NaN())
 		}
 		return s
 	}
 	st := &api.Stats{
-		Time: make([]int64, n), Requests: map[string][]uint64{}, Status: map[string][]uint64{},
-		Bytes: u(), HitRate: f(), Renders: map[string][]uint64{}, RendersByQueue: map[string][]uint64{},
-		RenderP50: f(), RenderP95: f(), RenderAvg: f(), CrawlerGroups: map[string][]uint64{},
+		Time: make([]int64, n), Requests: map[string]api.Series{}, Status: map[string]api.Series{},
+		Bytes: u(), HitRate: f(), Renders: map[string]api.Series{}, RendersByQueue: map[string]api.Series{},
+		RenderP50: f(), RenderP95: f(), RenderAvg: f(), CrawlerGroups: map[string]api.Series{},
 	}
 	for _, name := range resultNames {
 		st.Requests[name] = u()
@@ -373,6 +379,9 @@ func (r *Recorder) Top(q TopQuery) (*api.Top, error) {
 	if q.From.IsZero() {
 		q.From = q.To.Add(-24 * time.Hour)
 	}
+	if keep := now.Add(-HourRetention); q.From.Before(keep) && q.To.After(keep) {
+		q.From = keep
+	}
 	if !q.From.Before(q.To) {
 		return nil, &QueryError{"bad-window", "from must be before to"}
 	}
@@ -416,7 +425,7 @@ func (r *Recorder) Top(q TopQuery) (*api.Top, error) {
 	}
 	if r.store != nil {
 		var bad error
-		err := r.store.ScanAnalytics(kindTopDay, dayFrom, end, func(day int64, _ string, v []byte) bool {
+		err := r.store.ScanAnalytics(kindTopDay, "", dayFrom, end, func(day int64, v []byte) bool {
 			days[day] = true
 			if err := addList(v); err != nil && bad == nil {
 				bad = err
@@ -424,7 +433,7 @@ func (r *Recorder) Top(q TopQuery) (*api.Top, error) {
 			return true
 		})
 		if err == nil {
-			err = r.store.ScanAnalytics(kindTopHour, hourFrom, end, func(hour int64, _ string, v []byte) bool {
+			err = r.store.ScanAnalytics(kindTopHour, "", hourFrom, end, func(hour int64, v []byte) bool {
 				if days[floorInt(hour, 86400)] || inMemory[hour] {
 					return true
 				}
@@ -473,7 +482,7 @@ func (t *topSet) items(m Measure, slot int) []TopItem {
 		s := &t.shards[i]
 		s.mu.Lock()
 		if l := s.lists[m][slot]; l != nil {
-			for _, e := range l.heap {
+			for _, e := range l.entries {
 				out = append(out, TopItem{URL: e.url, Value: e.v, Err: e.err})
 			}
 		}

@@ -12,15 +12,16 @@ import (
 	"time"
 )
 
-// Store keeps the analytics rows, each under (kind, bucket, name): kind is one
-// of the kind* bytes, bucket the Unix seconds at which the bucket starts, name a
-// site's row name. *storage.Store is one; nil keeps everything in memory.
+// Store keeps the analytics rows, each under (kind, name, bucket): kind is one
+// of the kind* bytes, name a site's row name (no '/'), bucket the Unix seconds
+// at which the bucket starts. *storage.Store is one; a nil Store writes
+// nothing (benchmarks of Record).
 type Store interface {
 	// PutAnalytics writes the rows rows puts, at once.
 	PutAnalytics(rows func(put func(kind byte, bucket int64, name string, value []byte))) error
-	// ScanAnalytics calls fn for the rows of kind with from <= bucket < to, in
-	// bucket then name order, until fn returns false. value is valid during fn.
-	ScanAnalytics(kind byte, from, to int64, fn func(bucket int64, name string, value []byte) bool) error
+	// ScanAnalytics calls fn for the rows of kind and name with from <= bucket
+	// < to, in bucket order, until fn returns false. value is valid during fn.
+	ScanAnalytics(kind byte, name string, from, to int64, fn func(bucket int64, value []byte) bool) error
 	// DeleteAnalytics removes the rows of kind with bucket < before.
 	DeleteAnalytics(kind byte, before int64) error
 }
@@ -188,19 +189,24 @@ func Open(opts Options, store Store) (*Recorder, error) {
 func (r *Recorder) load(now time.Time) error {
 	hour, minute := floorTo(now, 3600), floorTo(now, 60)
 	readRows := func(kind byte, bucket int64, into map[int64][]Counts) error {
-		return r.store.ScanAnalytics(kind, bucket, bucket+1, func(_ int64, name string, v []byte) bool {
-			site, ok := r.siteOfRow(name)
-			if !ok {
+		for site, name := range r.sites.names {
+			if !r.sites.configured {
+				name = rowTotal
+			}
+			err := r.store.ScanAnalytics(kind, name, bucket, bucket+1, func(_ int64, v []byte) bool {
+				if into[bucket] == nil {
+					into[bucket] = r.newSiteCounts()
+				}
+				if err := into[bucket][site].addEncoded(v); err != nil {
+					r.opts.Logger.Warn("cannot read stored analytics, skipped", "kind", string(kind), "bucket", bucket, "site", name, "err", err)
+				}
 				return true
+			})
+			if err != nil {
+				return err
 			}
-			if into[bucket] == nil {
-				into[bucket] = r.newSiteCounts()
-			}
-			if err := into[bucket][site].addEncoded(v); err != nil {
-				r.opts.Logger.Warn("cannot read stored analytics, skipped", "kind", string(kind), "bucket", bucket, "site", name, "err", err)
-			}
-			return true
-		})
+		}
+		return nil
 	}
 	if err := readRows(kindHour, hour, r.hours); err != nil {
 		return fmt.Errorf("cannot read the analytics of the current hour: %w", err)
@@ -208,7 +214,7 @@ func (r *Recorder) load(now time.Time) error {
 	if err := readRows(kindMinute, minute, r.minutes); err != nil {
 		return fmt.Errorf("cannot read the analytics of the current minute: %w", err)
 	}
-	return r.store.ScanAnalytics(kindTopHour, hour, hour+1, func(_ int64, _ string, v []byte) bool {
+	return r.store.ScanAnalytics(kindTopHour, "", hour, hour+1, func(_ int64, v []byte) bool {
 		lists, err := decodeTop(v)
 		if err != nil {
 			r.opts.Logger.Warn("cannot read stored top lists, skipped", "bucket", hour, "err", err)
@@ -217,20 +223,6 @@ func (r *Recorder) load(now time.Time) error {
 		r.top.Load().load(lists, r.seed, r.caps)
 		return false
 	})
-}
-
-// siteOfRow maps a stored row name to a site index. The total row is not a
-// site (it is recomputed); without configured sites "other" is the total, and a
-// host no longer configured is skipped.
-func (r *Recorder) siteOfRow(name string) (int, bool) {
-	if !r.sites.configured {
-		return 0, name == rowTotal
-	}
-	if name == rowOther {
-		return 0, true
-	}
-	i, ok := r.sites.authority[name]
-	return i, ok
 }
 
 func (r *Recorder) newSiteCounts() []Counts {
@@ -612,7 +604,7 @@ func (r *Recorder) retain(now time.Time) error {
 	}
 	dayCut := floorTo(now.Add(-TopHourRetention), 86400)
 	byDay := make(map[int64][][]byte)
-	err := r.store.ScanAnalytics(kindTopHour, 0, dayCut, func(bucket int64, _ string, v []byte) bool {
+	err := r.store.ScanAnalytics(kindTopHour, "", 0, dayCut, func(bucket int64, v []byte) bool {
 		day := bucket / 86400 * 86400
 		byDay[day] = append(byDay[day], slices.Clone(v))
 		return true

@@ -236,6 +236,10 @@ func init() {
 // then other_bots and unknown.
 func Groups() []string { return append([]string(nil), groupNames...) }
 
+// CrawlerOf names the crawler class of a User-Agent: a name of the crawler
+// list, OtherBots or Unknown (for log lines).
+func CrawlerOf(ua string) string { return classes[classify(ua)].name }
+
 // classify maps a User-Agent to its crawler class. It does not allocate.
 func classify(ua string) int {
 	if c, ok := crawlers.Match(ua); ok {

@@ -3,6 +3,7 @@ package analytics
 import (
 	"errors"
 	"math"
+	"math/rand/v2"
 	"slices"
 	"strconv"
 	"testing"
@@ -252,8 +253,9 @@ func TestTopListFindsTheHeavyHitters(t *testing.T) {
 			t.Fatalf("%s: value %d err %d, true count 500", u, it.Value, it.Err)
 		}
 	}
-	if len(l.heap) != 20 || len(l.idx) != 20 {
-		t.Fatalf("the list holds %d entries, %d indexed: want its size, 20", len(l.heap), len(l.idx))
+	checkOrder(t, l)
+	if len(l.entries) != 20 {
+		t.Fatalf("the list holds %d entries, want its size, 20", len(l.entries))
 	}
 }
 
@@ -310,9 +312,45 @@ func FuzzTopDecode(f *testing.F) {
 	})
 }
 
+// checkOrder checks the list's invariants: every entry indexed once, order
+// sorted by value, each entry knowing its place.
+func checkOrder(t *testing.T, l *topList) {
+	t.Helper()
+	if len(l.order) != len(l.entries) || len(l.idx) != len(l.entries) {
+		t.Fatalf("%d entries, %d ordered, %d indexed", len(l.entries), len(l.order), len(l.idx))
+	}
+	for i, slot := range l.order {
+		if l.entries[slot].pos != int32(i) {
+			t.Fatalf("entry %d says it is at %d, it is at %d", slot, l.entries[slot].pos, i)
+		}
+		if i > 0 && l.value(i-1) > l.value(i) {
+			t.Fatalf("order broken at %d: %d then %d", i, l.value(i-1), l.value(i))
+		}
+		if l.idx[l.entries[slot].h] != slot {
+			t.Fatalf("entry %d is not indexed", slot)
+		}
+	}
+}
+
+func TestTopListOrderHoldsUnderAnyUpdates(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, size := range []int{1, 2, 7, 50} {
+		counts, slowest := newTopList(size), newTopList(size)
+		for i := range 5000 {
+			u := "u" + strconv.Itoa(rng.IntN(size*3))
+			counts.count(hashString(u), u, uint64(1+rng.IntN(3)))
+			slowest.keepMax(hashString(u), u, uint64(rng.IntN(10000)))
+			if i%97 == 0 {
+				checkOrder(t, counts)
+				checkOrder(t, slowest)
+			}
+		}
+	}
+}
+
 func topItems(l *topList) []TopItem {
 	var out []TopItem
-	for _, e := range l.heap {
+	for _, e := range l.entries {
 		out = append(out, TopItem{URL: e.url, Value: e.v, Err: e.err})
 	}
 	sortTop(out)

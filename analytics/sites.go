@@ -100,13 +100,23 @@ func (t *siteTable) of(u string) int {
 
 // authorityOf is the host[:port] of an absolute URL, "" when it has none.
 func authorityOf(u string) string {
-	i := strings.Index(u, "://")
-	if i < 0 {
-		return ""
+	var rest string
+	switch {
+	case strings.HasPrefix(u, "https://"):
+		rest = u[len("https://"):]
+	case strings.HasPrefix(u, "http://"):
+		rest = u[len("http://"):]
+	default:
+		i := strings.Index(u, "://")
+		if i < 0 {
+			return ""
+		}
+		rest = u[i+3:]
 	}
-	rest := u[i+3:]
-	if j := strings.IndexAny(rest, "/?#"); j >= 0 {
-		rest = rest[:j]
+	for i := 0; i < len(rest); i++ {
+		if c := rest[i]; c == '/' || c == '?' || c == '#' {
+			return rest[:i]
+		}
 	}
 	return rest
 }

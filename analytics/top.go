@@ -60,9 +60,12 @@ func MeasureOf(s string) (Measure, bool) {
 // hashing in the map); two URLs colliding would share an entry, a chance of one
 // in 2^64 per pair.
 type topList struct {
-	max  int
-	idx  map[uint64]int32
-	heap []topEntry
+	max int
+	idx map[uint64]int32 // URL hash → slot in entries
+	// entries never move; order holds their slots by value, lightest first,
+	// and each entry knows its place in it.
+	entries []topEntry
+	order   []int32
 }
 
 type topEntry struct {
@@ -70,120 +73,129 @@ type topEntry struct {
 	url string
 	v   uint64
 	err uint64
+	pos int32 // index in order
 }
 
 func newTopList(max int) *topList {
 	return &topList{max: max, idx: make(map[uint64]int32, max)}
 }
 
-// count adds n to url (space-saving).
+func (l *topList) len() int { return len(l.order) }
+
+// lightest is the value an entry must beat to get into a full list.
+func (l *topList) lightest() uint64 { return l.entries[l.order[0]].v }
+
+// count adds n to url (space-saving). url is kept as it is: the callers' URL
+// strings are theirs to keep (never a view of a buffer).
 func (l *topList) count(h uint64, url string, n uint64) {
-	if i, ok := l.idx[h]; ok {
-		l.heap[i].v += n
-		l.down(int(i))
+	if slot, ok := l.idx[h]; ok {
+		e := &l.entries[slot]
+		l.raise(int(e.pos), e.v+n)
 		return
 	}
-	if len(l.heap) < l.max {
-		l.push(topEntry{h: h, url: strings.Clone(url), v: n})
+	if len(l.order) < l.max {
+		l.add(topEntry{h: h, url: url, v: n})
 		return
 	}
-	root := &l.heap[0]
-	delete(l.idx, root.h)
-	floor := root.v
-	*root = topEntry{h: h, url: strings.Clone(url), v: floor + n, err: floor}
-	l.idx[h] = 0
-	l.down(0)
+	floor := l.lightest()
+	l.replaceLightest(topEntry{h: h, url: url, v: floor + n, err: floor})
 }
 
 // keepMax records v for url if it is more than what url has, and makes room
 // for it when the list is full and v beats the lightest entry.
 func (l *topList) keepMax(h uint64, url string, v uint64) {
-	if i, ok := l.idx[h]; ok {
-		if v > l.heap[i].v {
-			l.heap[i].v = v
-			l.down(int(i))
+	if slot, ok := l.idx[h]; ok {
+		if e := &l.entries[slot]; v > e.v {
+			l.raise(int(e.pos), v)
 		}
 		return
 	}
-	if len(l.heap) < l.max {
-		l.push(topEntry{h: h, url: strings.Clone(url), v: v})
+	if len(l.order) < l.max {
+		l.add(topEntry{h: h, url: url, v: v})
 		return
 	}
-	if v <= l.heap[0].v {
+	if v <= l.lightest() {
 		return
 	}
-	root := &l.heap[0]
-	delete(l.idx, root.h)
-	*root = topEntry{h: h, url: strings.Clone(url), v: v}
-	l.idx[h] = 0
-	l.down(0)
+	l.replaceLightest(topEntry{h: h, url: url, v: v})
 }
 
 // load puts back a stored entry (a restart in the middle of its hour).
 func (l *topList) load(e topEntry, m Measure) {
-	if i, ok := l.idx[e.h]; ok {
-		if m == Slowest {
-			l.heap[i].v = max(l.heap[i].v, e.v)
-		} else {
-			l.heap[i].v += e.v
-			l.heap[i].err += e.err
+	if slot, ok := l.idx[e.h]; ok {
+		x := &l.entries[slot]
+		if m != Slowest {
+			x.err += e.err
+			l.raise(int(x.pos), x.v+e.v)
+		} else if e.v > x.v {
+			l.raise(int(x.pos), e.v)
 		}
-		l.down(int(i))
 		return
 	}
-	if len(l.heap) < l.max {
-		l.push(e)
+	if len(l.order) < l.max {
+		l.add(e)
 		return
 	}
-	if e.v <= l.heap[0].v {
+	if e.v <= l.lightest() {
 		return
 	}
-	delete(l.idx, l.heap[0].h)
-	l.heap[0] = e
-	l.idx[e.h] = 0
-	l.down(0)
+	l.replaceLightest(e)
 }
 
-func (l *topList) push(e topEntry) {
-	l.heap = append(l.heap, e)
-	i := len(l.heap) - 1
-	l.idx[e.h] = int32(i)
-	l.up(i)
+// replaceLightest puts e in the place of the lightest entry.
+func (l *topList) replaceLightest(e topEntry) {
+	slot := l.order[0]
+	delete(l.idx, l.entries[slot].h)
+	v := e.v
+	e.v, e.pos = l.entries[slot].v, 0
+	l.entries[slot] = e
+	l.idx[e.h] = slot
+	l.raise(0, v)
 }
 
-func (l *topList) swap(i, j int) {
-	l.heap[i], l.heap[j] = l.heap[j], l.heap[i]
-	l.idx[l.heap[i].h] = int32(i)
-	l.idx[l.heap[j].h] = int32(j)
-}
-
-func (l *topList) up(i int) {
-	for i > 0 {
-		p := (i - 1) / 2
-		if l.heap[p].v <= l.heap[i].v {
-			return
-		}
-		l.swap(i, p)
-		i = p
+// add appends e while the list is not full.
+func (l *topList) add(e topEntry) {
+	slot := int32(len(l.entries))
+	v := e.v
+	e.v, e.pos = 0, 0
+	l.entries = append(l.entries, e)
+	l.idx[e.h] = slot
+	// In at the light end, then raised to its value.
+	l.order = append(l.order, 0)
+	copy(l.order[1:], l.order)
+	l.order[0] = slot
+	for i, s := range l.order {
+		l.entries[s].pos = int32(i)
 	}
+	l.raise(0, v)
 }
 
-func (l *topList) down(i int) {
-	n := len(l.heap)
-	for {
-		least := i
-		if c := 2*i + 1; c < n && l.heap[c].v < l.heap[least].v {
-			least = c
+func (l *topList) value(i int) uint64 { return l.entries[l.order[i]].v }
+
+// raise sets the value of the entry at position p to v (no less than it has)
+// and moves it up to keep the order: it jumps over each run of equal lighter
+// values by one swap with the run's last entry, found by binary search. A +1
+// (the usual count) is one search and one swap however many entries tie.
+func (l *topList) raise(p int, v uint64) {
+	n := len(l.order)
+	for p+1 < n && l.value(p+1) < v {
+		run := l.value(p + 1)
+		lo, hi := p+1, n // the first position past the run
+		for lo < hi {
+			mid := int(uint(lo+hi) >> 1)
+			if l.value(mid) > run {
+				hi = mid
+			} else {
+				lo = mid + 1
+			}
 		}
-		if c := 2*i + 2; c < n && l.heap[c].v < l.heap[least].v {
-			least = c
-		}
-		if least == i {
-			return
-		}
-		l.swap(i, least)
-		i = least
+		end := lo - 1
+		l.order[p], l.order[end] = l.order[end], l.order[p]
+		l.entries[l.order[p]].pos = int32(p)
+		l.entries[l.order[end]].pos = int32(end)
+		p = end
 	}
+	l.entries[l.order[p]].v = v
 }
 
 // topShards spreads the top lists of an hour over locks by URL hash, so requests
@@ -290,11 +302,11 @@ func (t *topSet) snapshot(caps topCaps) map[topListKey][]TopItem {
 		s.mu.Lock()
 		for m := range numMeasures {
 			for slot, l := range s.lists[m] {
-				if l == nil || len(l.heap) == 0 {
+				if l == nil || l.len() == 0 {
 					continue
 				}
 				k := topListKey{m, slot}
-				for _, e := range l.heap {
+				for _, e := range l.entries {
 					out[k] = append(out[k], TopItem{URL: e.url, Value: e.v, Err: e.err})
 				}
 			}

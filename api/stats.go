@@ -12,12 +12,14 @@ type Float float64
 
 // MarshalJSON writes NaN and infinities as null and the rest with at most 4
 // decimals.
-func (f Float) MarshalJSON() ([]byte, error) {
+func (f Float) MarshalJSON() ([]byte, error) { return f.appendJSON(nil), nil }
+
+func (f Float) appendJSON(b []byte) []byte {
 	v := float64(f)
 	if math.IsNaN(v) || math.IsInf(v, 0) {
-		return []byte("null"), nil
+		return append(b, "null"...)
 	}
-	return strconv.AppendFloat(nil, math.Round(v*1e4)/1e4, 'f', -1, 64), nil
+	return strconv.AppendFloat(b, math.Round(v*1e4)/1e4, 'f', -1, 64)
 }
 
 // UnmarshalJSON reads null as NaN.
@@ -32,6 +34,43 @@ func (f *Float) UnmarshalJSON(b []byte) error {
 	}
 	*f = Float(v)
 	return nil
+}
+
+// Floats is a series of Float. It writes itself in one pass: a 48-hour series
+// of minutes is 2,880 numbers, and a method call per number through
+// encoding/json's reflection was a third of the answer's time.
+type Floats []Float
+
+// MarshalJSON writes the series as an array, NaN as null.
+func (fs Floats) MarshalJSON() ([]byte, error) {
+	b := make([]byte, 0, 2+8*len(fs))
+	b = append(b, '[')
+	for i, f := range fs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = f.appendJSON(b)
+	}
+	return append(b, ']'), nil
+}
+
+// Series is a series of counts, written in one pass like Floats.
+type Series []uint64
+
+// MarshalJSON writes the series as an array of integers.
+func (s Series) MarshalJSON() ([]byte, error) {
+	if s == nil {
+		return []byte("null"), nil
+	}
+	b := make([]byte, 0, 2+4*len(s))
+	b = append(b, '[')
+	for i, v := range s {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendUint(b, v, 10)
+	}
+	return append(b, ']'), nil
 }
 
 // Stats is the answer of GET /api/stats: the counters of a window as series of
@@ -52,26 +91,26 @@ type Stats struct {
 	Time []int64 `json:"time"`
 	// Requests counts answers of the render route by cache result (HIT, STALE,
 	// MISS, BYPASS, REVALIDATED, PRERENDER, error).
-	Requests map[string][]uint64 `json:"requests"`
+	Requests map[string]Series `json:"requests"`
 	// Status counts the same answers by status class (1xx…5xx).
-	Status map[string][]uint64 `json:"status"`
+	Status map[string]Series `json:"status"`
 	// Bytes is the body bytes sent.
-	Bytes []uint64 `json:"bytes"`
+	Bytes Series `json:"bytes"`
 	// HitRate is the share of answers served from the cache (HIT, STALE,
 	// PRERENDER) among all answers; null without answers.
-	HitRate []Float `json:"hit_rate"`
+	HitRate Floats `json:"hit_rate"`
 	// Renders counts finished renders by result (ok, incomplete, error,
 	// overloaded), RendersByQueue by who waited (live, priority, normal).
-	Renders        map[string][]uint64 `json:"renders"`
-	RendersByQueue map[string][]uint64 `json:"renders_by_queue"`
+	Renders        map[string]Series `json:"renders"`
+	RendersByQueue map[string]Series `json:"renders_by_queue"`
 	// Render times in milliseconds (renders that ran; an overloaded one did
 	// not), from fixed histogram buckets; null without renders.
-	RenderP50 []Float `json:"render_p50_ms"`
-	RenderP95 []Float `json:"render_p95_ms"`
-	RenderAvg []Float `json:"render_avg_ms"`
+	RenderP50 Floats `json:"render_p50_ms"`
+	RenderP95 Floats `json:"render_p95_ms"`
+	RenderAvg Floats `json:"render_avg_ms"`
 	// CrawlerGroups counts answers by crawler group (search, social,
 	// ai_training, ai_search, ai_user, seo, other, other_bots, unknown).
-	CrawlerGroups map[string][]uint64 `json:"crawler_groups"`
+	CrawlerGroups map[string]Series `json:"crawler_groups"`
 	// Total sums the window; Crawlers breaks it down by crawler, busiest first.
 	Total    StatsTotal     `json:"total"`
 	Crawlers []CrawlerStats `json:"crawlers"`

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http/httptest"
 	"os"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,6 +22,9 @@ var (
 	testApp      *actors.Appliance
 	testStore    *storage.Store
 	testChromium string
+	// renderHook is the shared appliance's OnRender, set by the tests that
+	// count renders.
+	renderHook atomic.Pointer[func(actors.RenderEvent)]
 )
 
 const testPageTimeout = 4 * time.Second
@@ -53,7 +57,12 @@ func runTests(m *testing.M) int {
 		Browser:        browser.Options{Path: path, PageTimeout: testPageTimeout},
 		// The fixture origin is on loopback.
 		Sitemaps: actors.SitemapsConfig{AllowPrivate: true},
-		Logger:   logger,
+		OnRender: func(e actors.RenderEvent) {
+			if h := renderHook.Load(); h != nil {
+				(*h)(e)
+			}
+		},
+		Logger: logger,
 	}, testStore)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

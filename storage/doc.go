@@ -12,7 +12,7 @@
 //	q/<seq_be64>                 priority queue (reserved)
 //	s/<sitemap url>              sitemap poll state (JSON, see SitemapState)
 //	c/<name>                     runtime settings changed through the API
-//	a/<kind>/<bucket_be64>/<name>  analytics rows (see analytics.go): kind 'm'
+//	a/<kind>/<name>/<bucket_be64>  analytics rows (see analytics.go): kind 'm'
 //	                             minute and 'h' hour counts of a site row,
 //	                             't' hour and 'd' day top lists; bucket is the
 //	                             Unix second the bucket starts at

@@ -18,7 +18,7 @@ const (
 	prefixQueue   = "q/" // the priority queue, q/<seq_be64>
 	prefixSitemap = "s/" // sitemap poll state, written by the sitemaps actor only
 	prefixSetting = "c/" // runtime settings changed through the API
-	// analytics rows, a/<kind>/<bucket_be64>/<name>, written by the analytics
+	// analytics rows, a/<kind>/<name>/<bucket_be64>, written by the analytics
 	// recorder only (analytics.go)
 	prefixAnalytics = "a/"
 )
