@@ -6,7 +6,7 @@
 //   - the Recorder, which the HTTP front calls once per answer of the render
 //     route (Record) and the render path once per finished render
 //     (RecordRender). Record is on the hit path: atomic adds into a random
-//     stripe of the current minute's counters, and a short lock on one of eight
+//     stripe of the current minute's counters, and a short lock on one of sixteen
 //     shards of the hour's top lists; no allocation, no I/O, no global lock.
 //   - the counters' schema (schema.go): cache results, status classes, bytes,
 //     renders by result and queue, render time in fixed histogram buckets (so

@@ -235,6 +235,7 @@ func newStats(n int) *api.Stats {
 		Time: make([]int64, n), Requests: map[string]api.Series{}, Status: map[string]api.Series{},
 		Bytes: u(), HitRate: f(), Renders: map[string]api.Series{}, RendersByQueue: map[string]api.Series{},
 		RenderP50: f(), RenderP95: f(), RenderAvg: f(), CrawlerGroups: map[string]api.Series{},
+		CrawlerRequests: map[string]api.Series{},
 	}
 	for _, name := range resultNames {
 		st.Requests[name] = u()
@@ -302,6 +303,12 @@ func setPoint(st *api.Stats, p int, c Counts) {
 	for k := range numClasses {
 		if v := c.crawler(k, crawlerRequests); v != 0 {
 			st.CrawlerGroups[groupNames[groupOf[k]]][p] += v
+			series := st.CrawlerRequests[classes[k].name]
+			if series == nil {
+				series = make(api.Series, len(st.Time))
+				st.CrawlerRequests[classes[k].name] = series
+			}
+			series[p] = v
 		}
 	}
 }

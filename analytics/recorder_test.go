@@ -183,11 +183,17 @@ func TestStatsSeriesFollowTheMinutes(t *testing.T) {
 	if st.Resolution != "minute" || st.Step != 60 || len(st.Time) != 5 || st.Time[0] != t0.Unix() {
 		t.Fatalf("resolution %s, step %d, %d points from %d", st.Resolution, st.Step, len(st.Time), st.Time[0])
 	}
-	if got, want := st.Requests["HIT"], []uint64{1, 2, 3, 4, 5}; !slices.Equal(got, want) {
+	if got, want := st.Requests["HIT"], (api.Series{1, 2, 3, 4, 5}); !slices.Equal(got, want) {
 		t.Fatalf("HIT per minute = %v, want %v", got, want)
 	}
-	if got, want := st.CrawlerGroups["ai_training"], []uint64{1, 1, 1, 1, 1}; !slices.Equal(got, want) {
+	if got, want := st.CrawlerGroups["ai_training"], (api.Series{1, 1, 1, 1, 1}); !slices.Equal(got, want) {
 		t.Fatalf("ai_training per minute = %v, want %v", got, want)
+	}
+	if got, want := st.CrawlerRequests["Googlebot"], (api.Series{1, 2, 3, 4, 5}); !slices.Equal(got, want) {
+		t.Fatalf("Googlebot per minute = %v, want %v", got, want)
+	}
+	if len(st.CrawlerRequests) != 2 {
+		t.Fatalf("crawler series: %v, want Googlebot's and GPTBot's", st.CrawlerRequests)
 	}
 	if hr := float64(st.HitRate[3]); math.Abs(hr-0.8) > 1e-9 {
 		t.Fatalf("hit rate of minute 4 = %v, want 0.8", hr)

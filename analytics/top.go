@@ -201,7 +201,7 @@ func (l *topList) raise(p int, v uint64) {
 // topShards spreads the top lists of an hour over locks by URL hash, so requests
 // for different URLs rarely wait for each other. Each shard sees its own part
 // of the URLs, and the shards' lists are merged when the hour is written.
-const topShards = 8
+const topShards = 16
 
 // topSet holds the top lists of one hour: per measure, one list for all
 // crawlers and one per crawler class seen (plus Recache for the slowest).

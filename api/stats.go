@@ -111,6 +111,9 @@ type Stats struct {
 	// CrawlerGroups counts answers by crawler group (search, social,
 	// ai_training, ai_search, ai_user, seo, other, other_bots, unknown).
 	CrawlerGroups map[string]Series `json:"crawler_groups"`
+	// CrawlerRequests counts answers by crawler, for every crawler with an
+	// answer in the window.
+	CrawlerRequests map[string]Series `json:"crawler_requests"`
 	// Total sums the window; Crawlers breaks it down by crawler, busiest first.
 	Total    StatsTotal     `json:"total"`
 	Crawlers []CrawlerStats `json:"crawlers"`

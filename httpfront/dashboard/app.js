@@ -120,6 +120,7 @@
     live: '#264653', priority: '#f4a261', normal: '#a8dadc',
     search: '#3a6ea5', social: '#e76f51', ai_training: '#9b5de5', ai_search: '#f15bb5', ai_user: '#00bbf9', seo: '#8ab17d', other: '#8d99ae', other_bots: '#6d597a', unknown: '#c9ccd1',
   };
+  const palette = ['#3a6ea5', '#e76f51', '#2a9d8f', '#9b5de5', '#f4a261', '#00bbf9', '#d1495b', '#8ab17d'];
   const observer = new ResizeObserver((entries) => {
     for (const e of entries) {
       const c = ui.charts[e.target.id];
@@ -142,7 +143,7 @@
     c = new uPlot({
       width, height,
       series: [{}].concat(series),
-      axes: [{}, { size: 56, values: yValues }],
+      axes: [{}, { size: 64, values: yValues }],
       scales: range ? { y: { range } } : {},
       legend: { live: true },
     }, data, target);
@@ -180,9 +181,23 @@
       sparse('p50', colors.HIT), sparse('p95', colors.error), sparse('average', colors.PRERENDER, { dash: [4, 3] }),
     ], [x, st.render_p50_ms, st.render_p95_ms, st.render_avg_ms], (u, vals) => vals.map((v) => fmtMs(v)));
 
-    const groups = Object.keys(st.crawler_groups).filter((g) => sum(st.crawler_groups[g]) > 0);
-    const gshown = groups.length ? groups : ['search'];
-    drawChart('chart-crawlers', gshown.map((g) => line(g, colors[g] || '#888')), [x].concat(gshown.map((g) => st.crawler_groups[g])));
+    if ($('crawler-view').value === 'crawler') {
+      // The 8 busiest crawlers of the window, the rest summed.
+      const names = Object.keys(st.crawler_requests).sort((a, b) => sum(st.crawler_requests[b]) - sum(st.crawler_requests[a]));
+      const top = names.slice(0, 8);
+      const series = top.map((n, i) => line(n, palette[i % palette.length]));
+      const data = [x].concat(top.map((n) => st.crawler_requests[n]));
+      if (names.length > 8) {
+        series.push(line('the others', '#8d99ae', { dash: [4, 3] }));
+        data.push(x.map((_, i) => sum(names.slice(8).map((n) => st.crawler_requests[n][i]))));
+      }
+      if (!series.length) { series.push(line('none', '#8d99ae')); data.push(x.map(() => 0)); }
+      drawChart('chart-crawlers', series, data);
+    } else {
+      const groups = Object.keys(st.crawler_groups).filter((g) => sum(st.crawler_groups[g]) > 0);
+      const gshown = groups.length ? groups : ['search'];
+      drawChart('chart-crawlers', gshown.map((g) => line(g, colors[g] || '#888')), [x].concat(gshown.map((g) => st.crawler_groups[g])));
+    }
   }
 
   // ---- the window's numbers ----
@@ -337,6 +352,7 @@
   $('site').addEventListener('change', (e) => { ui.site = e.target.value; remember(); refresh(true); });
   $('window').addEventListener('change', (e) => { ui.window = e.target.value; remember(); refresh(true); });
   $('missed-crawler').addEventListener('change', () => refreshTop().catch(() => {}));
+  $('crawler-view').addEventListener('change', () => refresh(false));
   $('slowest-crawler').addEventListener('change', () => refreshTop().catch(() => {}));
 
   // ---- the cache manager ----

@@ -187,7 +187,7 @@ func TestTheDashboardShowsWhatTheAPISaysAndPurges(t *testing.T) {
 	ctx, cancel := chromedp.NewContext(allocCtx)
 	defer cancel()
 	// No timeout on the first Run: it starts the browser, whose life it would bound.
-	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 900), chromedp.Navigate(a.URL+"/?window=1h")); err != nil {
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 900), chromedp.Navigate(a.URL+"/?window=15m")); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, ctx, "the first refresh", `document.body.dataset.ready === "1"`, 20*time.Second)
