@@ -22,7 +22,7 @@ LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
 .DEFAULT_GOAL := help
 
-.PHONY: help deps testdeps build run install uninstall test bench soak lint clean deploy-files
+.PHONY: help deps testdeps build run install uninstall test bench soak lint clean deploy-files screenshot
 
 help: ## list the targets and their variables
 	@echo "targets:"
@@ -107,7 +107,14 @@ bench: deps build ## the speed benchmarks; the hit path and the browser pool are
 	END { for (k in n) m[k] = v[k, int((n[k] + 1) / 2)]; \
 	      for (e in m) if (e ~ /^BenchmarkHit\//) { b = e; sub(/Hit\//, "HitBaseline/", b); \
 	        printf "hit path %-8s %8.0f req/s = %.2fx the baseline (%.0f req/s), medians of %d runs\n", substr(e, 14), m[e], m[e] / m[b], m[b], n[e] } }'
+	@# The analytics on the hit path, on against off in alternating rounds of one run.
+	@grep '^BenchmarkHitAnalytics' bin/bench-httpfront.txt | awk '{ for (i = 2; i < NF; i++) if ($$(i+1) == "on/off") print $$i }' | sort -n | \
+	awk '{ v[NR] = $$1 } END { if (NR) printf "hit path with analytics on: %.3fx the throughput with them off, median of %d runs\n", v[int((NR + 1) / 2)], NR }'
 	$(GO) test -run '^$$' -bench . -benchtime 2s -count 3 ./storage/
+	@# Analytics: the cost of one answer's count, /api/stats over 48 hours of minutes of
+	@# 10 sites, and what 90 days of 10 sites take on disk (filled once: -benchtime 1x).
+	$(GO) test -run '^$$' -bench 'Record|Stats48h' -benchtime 2s -count 3 ./analytics/
+	$(GO) test -run '^$$' -bench 'Storage90Days' -benchtime 1x -timeout 30m ./analytics/
 	@# The crawler matcher against a combined regexp and a strings.Contains loop; the
 	@# middleware on a browser's request against the bare handler.
 	$(GO) test -run '^$$' -bench . -benchtime 1s -count 3 ./crawlers/ ./middleware/
@@ -131,6 +138,12 @@ soak: deps build ## 10x the render capacity for SOAK_DURATION (10m) through bin/
 lint: ## go vet and staticcheck (the version pinned in go.mod)
 	$(GO) vet $(PKGS)
 	$(GO) tool staticcheck $(PKGS)
+
+# The test of the dashboard in Chromium, with a few minutes of traffic first so the
+# charts have points; SCREENSHOT_MINUTES=n changes how many.
+screenshot: deps ## write docs/dashboard.png: the dashboard in Chromium after 4 minutes of real traffic on the built binary
+	SCREENSHOT=$(CURDIR)/docs/dashboard.png $(GO) test -count=1 -run TestTheDashboard -timeout 20m ./internal/dashboardtest/
+	@echo "==> wrote docs/dashboard.png"
 
 deploy-files: ## regenerate the crawler matchers of deploy/ from crawlers/crawlers.json
 	$(GO) generate ./deploy/

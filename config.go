@@ -78,6 +78,10 @@ type fileConfig struct {
 	Sitemaps struct {
 		Interval string `toml:"interval"`
 	} `toml:"sitemaps"`
+	Analytics struct {
+		Enabled       bool   `toml:"enabled"`
+		FlushInterval string `toml:"flush_interval"`
+	} `toml:"analytics"`
 	Sites []struct {
 		Host     string   `toml:"host"`
 		Sitemaps []string `toml:"sitemaps"`
@@ -138,6 +142,9 @@ type Config struct {
 
 	SitemapInterval time.Duration
 	Sites           []actors.Site
+
+	Analytics           bool
+	AnalyticsFlushEvery time.Duration
 }
 
 // loadConfig reads the embedded default, then the file at path (when not empty) on top
@@ -302,6 +309,11 @@ func (fc *fileConfig) check() (*Config, error) {
 		c.Policy = p
 	}
 	c.SitemapInterval = dur("sitemaps.interval", fc.Sitemaps.Interval, time.Minute)
+	c.Analytics = fc.Analytics.Enabled
+	c.AnalyticsFlushEvery = dur("analytics.flush_interval", fc.Analytics.FlushInterval, 100*time.Millisecond)
+	if c.AnalyticsFlushEvery > time.Minute {
+		errs = append(errs, fmt.Errorf("analytics.flush_interval: %s is above the maximum 1m (a kill -9 loses up to one interval)", c.AnalyticsFlushEvery))
+	}
 	for i, site := range fc.Sites {
 		key := fmt.Sprintf("sites[%d]", i)
 		if site.Host == "" {

@@ -67,7 +67,11 @@ type Config struct {
 	// demo is the one part of it a page may load. Logger and Metrics are the
 	// appliance's.
 	Egress egress.Options
-	Logger *slog.Logger
+	// OnRender, when set, is called once per finished render (state.go), on
+	// the render actor's goroutine: it must not block (the analytics hook of
+	// issue 14).
+	OnRender func(RenderEvent)
+	Logger   *slog.Logger
 	// Clock is time.Now unless a test needs another.
 	Clock func() time.Time
 }
@@ -196,6 +200,7 @@ type Appliance struct {
 	closers  sync.WaitGroup // goroutines closing Chromium processes
 	metrics  *applianceMetrics
 	egress   *egress.Proxy // Chromium's only way out; closed after the last browser
+	tracker  renderTracker // renders in flight and browsers, for State (state.go)
 	clears   clears
 	sitemaps atomic.Pointer[actor.PID]
 	// bg holds the appliance's own goroutines (wildcard clears, eviction, sitemap

@@ -47,6 +47,7 @@ func (r *renderActor) Receive(ctx actor.Context) {
 	case *actor.Started:
 		r.started = r.app.cfg.Clock()
 		r.app.metrics.renderInflight.Add(1)
+		r.app.tracker.waiting(r) // live state (state.go, issue 14)
 		r.acquire(ctx)
 	case *TabRefused:
 		if m.ID != r.waitID {
@@ -114,6 +115,7 @@ func (r *renderActor) acquire(ctx actor.Context) {
 func (r *renderActor) run(ctx actor.Context, lease Lease) {
 	r.attempts++
 	r.running = true
+	r.app.tracker.running(r, lease, r.app.cfg.Clock()) // live state (state.go, issue 14)
 	// The page timeout is enforced inside the browser; this bound only guards against
 	// a browser call that never returns.
 	rctx, cancel := context.WithTimeout(context.Background(), r.app.cfg.Browser.PageTimeout+30*time.Second)
@@ -154,6 +156,7 @@ func (r *renderActor) finish(ctx actor.Context, res *browser.Result, err error) 
 		m.rendersOK.Inc()
 		r.app.log.Info("rendered", "url", r.req.URL, "status", res.Status, "ms", res.Duration.Milliseconds(), "bytes", len(res.HTML)+len(res.Body))
 	}
+	r.app.renderFinished(r, res, err) // live state and Config.OnRender (state.go)
 	done := &RenderDone{Key: r.key, URL: r.req.URL, Result: res, Err: err, Attempts: r.attempts}
 	if r.reply != nil {
 		r.reply <- done // buffered: the caller may have left

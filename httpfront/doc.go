@@ -2,7 +2,10 @@
 // (the User-Agent picks the cached variant; /render also takes the npm server's
 // renderType and viewport options, rendertype.go), the admin routes of the cache
 // manager (search, clear; admin.go holds their token rules), health, readiness,
-// metrics and the built-in demo site.
+// metrics, the built-in demo site, and the dashboard (dashboard.go: the embedded
+// page) with its read-only JSON routes (stats.go: /api/stats, /api/stats/top,
+// /api/state), which count every answer of the render route through the analytics
+// Recorder.
 //
 // The target of a render request is recovered by its pure subpackage target, in
 // every form a middleware sends it. A renderer's request (X-Prerender, or

@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"prerenderd/actors"
+	"prerenderd/analytics"
 	"prerenderd/browser"
 	"prerenderd/browser/netguard"
 	"prerenderd/storage"
@@ -25,9 +26,12 @@ func (e *clientError) Error() string { return e.msg }
 func statusOf(err error) (int, string) {
 	var ce *clientError
 	var rej *netguard.Rejection
+	var qe *analytics.QueryError
 	switch {
 	case errors.As(err, &ce):
 		return ce.status, ce.reason
+	case errors.As(err, &qe):
+		return http.StatusBadRequest, qe.Reason
 	case errors.As(err, &rej):
 		if rej.Reason == netguard.ReasonDNS {
 			return http.StatusGatewayTimeout, rej.Reason
@@ -67,6 +71,17 @@ func statusOf(err error) (int, string) {
 
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	s.count[cacheError].Inc()
+	status, reason := statusOf(err)
+	s.answered(w, r, counted{label: cacheError, status: status, start: s.cfg.Clock()}) // analytics (issue 14)
+	if status < 500 {
+		// A failed render (5xx) has its own line in render, with its key.
+		uri := r.RequestURI
+		if len(uri) > 300 {
+			uri = uri[:300] + "…"
+		}
+		s.log.Info("request refused", "req", requestID(w), "status", status, "reason", reason, "method", r.Method, "uri", uri,
+			"crawler", analytics.CrawlerOf(r.Header.Get("User-Agent")))
+	}
 	writeError(w, r, err)
 }
 

@@ -35,6 +35,9 @@ var (
 	// testFree is the free space the test store sees; a test of a full disk
 	// lowers it and puts it back.
 	testFree atomic.Int64
+	// renderHook is the shared appliance's OnRender, set by the tests that
+	// count renders.
+	renderHook atomic.Pointer[func(actors.RenderEvent)]
 )
 
 // plentyFree is testFree unless a test says otherwise.
@@ -85,6 +88,11 @@ func runTests(m *testing.M) int {
 		// is named by host alone (shop.test:80): the proxy sends it to the
 		// forwarder, as Chromium's host resolver rules would without a proxy.
 		Egress: egress.Options{Policy: loopbackOrigins, Hosts: map[string]string{shopHost + ":80": shopForward.addr()}},
+		OnRender: func(e actors.RenderEvent) {
+			if h := renderHook.Load(); h != nil {
+				(*h)(e)
+			}
+		},
 		Logger: logger,
 	}, testStore)
 	if err != nil {

@@ -20,6 +20,7 @@ import (
 	"github.com/VictoriaMetrics/metrics"
 
 	"prerenderd/actors"
+	"prerenderd/analytics"
 	"prerenderd/browser"
 	"prerenderd/browser/netguard"
 	"prerenderd/browser/pagemeta"
@@ -63,6 +64,9 @@ type Config struct {
 	// WriteTimeout bounds each write of up to writeChunk bytes of an answer's
 	// body (default 10s): a client that reads slower is disconnected.
 	WriteTimeout time.Duration
+	// Analytics counts every answer of the render route for the dashboard
+	// (stats.go); nil when analytics.enabled is false.
+	Analytics *analytics.Recorder
 }
 
 // Server is the HTTP API.
@@ -182,6 +186,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.sitemap(w, r)
 	case r.URL.Path == "/crawlers":
 		serveCrawlers(w, r)
+	case r.URL.Path == "/" && acceptsHTML(r):
+		serveDashboard(w, r)
+	case strings.HasPrefix(r.URL.Path, "/dashboard/"):
+		serveDashboard(w, r)
+	case r.URL.Path == "/api/stats":
+		s.stats(w, r)
+	case r.URL.Path == "/api/stats/top":
+		s.statsTop(w, r)
+	case r.URL.Path == "/api/state":
+		s.state(w, r)
 	case r.URL.Path == "/healthz":
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))
@@ -208,7 +222,8 @@ func badTarget(raw, listen string) error {
 		how += " (the built-in demo: GET /http://" + listen + "/demo/)"
 	}
 	if raw == "" {
-		return &clientError{status: http.StatusBadRequest, reason: "bad-url", msg: "no page URL in the path: " + how}
+		// GET / of a browser is the dashboard; say so to whoever else asks.
+		return &clientError{status: http.StatusBadRequest, reason: "bad-url", msg: "no page URL in the path: " + how + "; the dashboard is GET / from a browser (Accept: text/html)"}
 	}
 	if u, err := url.Parse(raw); err == nil && u.Scheme == "" {
 		return &clientError{status: http.StatusBadRequest, reason: "bad-url", msg: fmt.Sprintf("%q is not a page URL: it is not absolute (no http:// or https://); %s", "/"+raw, how)}
@@ -336,13 +351,18 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, reqID string, ur
 		err = s.timeoutError()
 	}
 	if err != nil {
-		s.log.Warn("render request failed", "req", reqID, "url", load, "err", err, "ms", time.Since(start).Milliseconds())
+		status, reason := statusOf(err)
+		s.log.Warn("render request failed", "req", reqID, "key", key, "variant", variantOfKey(key), "url", load,
+			"status", status, "reason", reason, "queue", "live", "crawler", analytics.CrawlerOf(r.Header.Get("User-Agent")),
+			"err", err, "ms", time.Since(start).Milliseconds())
 		s.fail(w, r, err)
 		return
 	}
-	cache := s.writeRendered(w, r, res, label)
-	s.log.Info("render request", "req", reqID, "url", load, "cache", cache,
-		"status", res.Result.Status, "joined", res.Joined, "removed", res.Removed, "ms", time.Since(start).Milliseconds())
+	cache := s.writeRendered(w, r, res, label, load, key, start)
+	s.log.Info("render request", "req", reqID, "key", key, "variant", variantOfKey(key), "url", load, "cache", cache,
+		"status", res.Result.Status, "incomplete", res.Result.Incomplete, "queue", "live",
+		"crawler", analytics.CrawlerOf(r.Header.Get("User-Agent")),
+		"joined", res.Joined, "removed", res.Removed, "ms", time.Since(start).Milliseconds())
 }
 
 // revalidationFailed is the Warning of a stale page served because its render
@@ -436,6 +456,7 @@ func (s *Server) writeView(w http.ResponseWriter, r *http.Request, v *storage.Pa
 	s.count[label].Inc()
 	s.app.NoteHit(key, now)
 	if etagMatches(r.Header.Get("If-None-Match"), etag) {
+		s.answered(w, r, counted{label: label, status: http.StatusNotModified, url: v.URL, key: key, start: now, fromStore: true}) // analytics (issue 14)
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
@@ -445,8 +466,13 @@ func (s *Server) writeView(w http.ResponseWriter, r *http.Request, v *storage.Pa
 		h["Content-Encoding"] = gzipValue
 	}
 	h["Content-Length"] = []string{strconv.Itoa(len(body))}
-	w.WriteHeader(v.Status)
+	sent := 0
 	if r.Method != http.MethodHead && bodyAllowed(v.Status) {
+		sent = len(body)
+	}
+	s.answered(w, r, counted{label: label, status: v.Status, bytes: sent, url: v.URL, key: key, start: now, fromStore: true}) // analytics (issue 14)
+	w.WriteHeader(v.Status)
+	if sent > 0 {
 		s.writeBody(w, body)
 	}
 }
@@ -466,7 +492,7 @@ var hopHeaders = map[string]bool{
 	"X-Prerender-Cache": true, "X-Prerender-Request-Id": true, "Etag": true,
 }
 
-func (s *Server) writeRendered(w http.ResponseWriter, r *http.Request, res *actors.Rendered, label string) string {
+func (s *Server) writeRendered(w http.ResponseWriter, r *http.Request, res *actors.Rendered, label, url, key string, start time.Time) string {
 	rr := res.Result
 	h := w.Header()
 	for k, vs := range rr.Header {
@@ -502,8 +528,13 @@ func (s *Server) writeRendered(w http.ResponseWriter, r *http.Request, res *acto
 		status = http.StatusBadGateway
 	}
 	h["Content-Length"] = []string{strconv.Itoa(len(body))}
-	w.WriteHeader(status)
+	sent := 0
 	if r.Method != http.MethodHead && bodyAllowed(status) {
+		sent = len(body)
+	}
+	s.answered(w, r, counted{label: cache, status: status, bytes: sent, url: url, key: key, start: start, wait: time.Since(start)}) // analytics (issue 14)
+	w.WriteHeader(status)
+	if sent > 0 {
 		s.writeBody(w, body)
 	}
 	return cache
