@@ -22,7 +22,7 @@ LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
 .DEFAULT_GOAL := help
 
-.PHONY: help deps testdeps build run install uninstall test bench lint clean deploy-files
+.PHONY: help deps testdeps build run install uninstall test bench soak lint clean deploy-files screenshot
 
 help: ## list the targets and their variables
 	@echo "targets:"
@@ -107,7 +107,14 @@ bench: deps build ## the speed benchmarks; the hit path and the browser pool are
 	END { for (k in n) m[k] = v[k, int((n[k] + 1) / 2)]; \
 	      for (e in m) if (e ~ /^BenchmarkHit\//) { b = e; sub(/Hit\//, "HitBaseline/", b); \
 	        printf "hit path %-8s %8.0f req/s = %.2fx the baseline (%.0f req/s), medians of %d runs\n", substr(e, 14), m[e], m[e] / m[b], m[b], n[e] } }'
+	@# The analytics on the hit path, on against off in alternating rounds of one run.
+	@grep '^BenchmarkHitAnalytics' bin/bench-httpfront.txt | awk '{ for (i = 2; i < NF; i++) if ($$(i+1) == "on/off") print $$i }' | sort -n | \
+	awk '{ v[NR] = $$1 } END { if (NR) printf "hit path with analytics on: %.3fx the throughput with them off, median of %d runs\n", v[int((NR + 1) / 2)], NR }'
 	$(GO) test -run '^$$' -bench . -benchtime 2s -count 3 ./storage/
+	@# Analytics: the cost of one answer's count, /api/stats over 48 hours of minutes of
+	@# 10 sites, and what 90 days of 10 sites take on disk (filled once: -benchtime 1x).
+	$(GO) test -run '^$$' -bench 'Record|Stats48h' -benchtime 2s -count 3 ./analytics/
+	$(GO) test -run '^$$' -bench 'Storage90Days' -benchtime 1x -timeout 30m ./analytics/
 	@# The crawler matcher against a combined regexp and a strings.Contains loop; the
 	@# middleware on a browser's request against the bare handler.
 	$(GO) test -run '^$$' -bench . -benchtime 1s -count 3 ./crawlers/ ./middleware/
@@ -120,11 +127,23 @@ bench: deps build ## the speed benchmarks; the hit path and the browser pool are
 	@# 1,000 renders after warm-up: the PSS of the appliance must not grow by more than 10%.
 	CI=true $(GO) test -run '^$$' -bench 'MemoryOver1000' -benchtime 1x -timeout 30m ./browser/ | tee -a bin/bench-browser.txt
 
+# SOAK_DURATION shortens (or lengthens) the soak: make soak SOAK_DURATION=2m
+SOAK_DURATION ?= 10m
+
+soak: deps build ## 10x the render capacity for SOAK_DURATION (10m) through bin/prerenderd; fds, goroutines, PSS back within 10% (not in make test)
+	set -o pipefail; $(GO) test -tags soak -run TestSoak -count=1 -v -timeout 60m ./soak/ -args -soak.binary=$(CURDIR)/$(BIN) -soak.duration=$(SOAK_DURATION) | tee bin/soak.txt
+
 # staticcheck is pinned as a tool in go.mod (go get -tool), so lint needs nothing but
 # the module proxy (or a warm module cache), like the build.
 lint: ## go vet and staticcheck (the version pinned in go.mod)
 	$(GO) vet $(PKGS)
 	$(GO) tool staticcheck $(PKGS)
+
+# The test of the dashboard in Chromium, with a few minutes of traffic first so the
+# charts have points; SCREENSHOT_MINUTES=n changes how many.
+screenshot: deps ## write docs/dashboard.png: the dashboard in Chromium after 4 minutes of real traffic on the built binary
+	SCREENSHOT=$(CURDIR)/docs/dashboard.png $(GO) test -count=1 -run TestTheDashboard -timeout 20m ./internal/dashboardtest/
+	@echo "==> wrote docs/dashboard.png"
 
 deploy-files: ## regenerate the crawler matchers of deploy/ from crawlers/crawlers.json
 	$(GO) generate ./deploy/

@@ -32,6 +32,7 @@ type fileConfig struct {
 		LogFormat       string   `toml:"log_format"`
 		LogLevel        string   `toml:"log_level"`
 		ShutdownTimeout string   `toml:"shutdown_timeout"`
+		WriteTimeout    string   `toml:"write_timeout"`
 	} `toml:"server"`
 	Storage struct {
 		Dir        string `toml:"dir"`
@@ -63,6 +64,8 @@ type fileConfig struct {
 
 		Variants       []string `toml:"variants"`
 		MobileViewport string   `toml:"mobile_viewport"`
+		MaxHTMLBytes   string   `toml:"max_html_bytes"`
+		TimeoutStatus  int      `toml:"timeout_status"`
 	} `toml:"render"`
 	Recache struct {
 		URLsPerHour int `toml:"urls_per_hour"`
@@ -75,6 +78,10 @@ type fileConfig struct {
 	Sitemaps struct {
 		Interval string `toml:"interval"`
 	} `toml:"sitemaps"`
+	Analytics struct {
+		Enabled       bool   `toml:"enabled"`
+		FlushInterval string `toml:"flush_interval"`
+	} `toml:"analytics"`
 	Sites []struct {
 		Host     string   `toml:"host"`
 		Sitemaps []string `toml:"sitemaps"`
@@ -90,6 +97,7 @@ type Config struct {
 	LogFormat       string
 	LogLevel        string
 	ShutdownTimeout time.Duration
+	WriteTimeout    time.Duration
 
 	StorageDir string
 	BlockCache int64
@@ -121,8 +129,10 @@ type Config struct {
 	// Variants are rendered and cached separately (render.variants); a
 	// request's User-Agent picks one. MobileDevice is the phone of the mobile
 	// variant (render.mobile_viewport).
-	Variants     []string
-	MobileDevice browser.Device
+	Variants      []string
+	MobileDevice  browser.Device
+	MaxHTMLBytes  int64
+	TimeoutStatus int
 
 	AllowHosts   []string
 	AllowPrivate bool
@@ -132,6 +142,9 @@ type Config struct {
 
 	SitemapInterval time.Duration
 	Sites           []actors.Site
+
+	Analytics           bool
+	AnalyticsFlushEvery time.Duration
 }
 
 // loadConfig reads the embedded default, then the file at path (when not empty) on top
@@ -185,6 +198,7 @@ func (fc *fileConfig) check() (*Config, error) {
 		RendersPer:     fc.Render.RendersPer,
 		Chromium:       fc.Render.Chromium,
 		UserAgent:      fc.Render.UserAgent,
+		TimeoutStatus:  fc.Render.TimeoutStatus,
 		AllowHosts:     fc.Security.AllowHosts,
 		AllowPrivate:   fc.Security.AllowPrivate,
 	}
@@ -222,6 +236,7 @@ func (fc *fileConfig) check() (*Config, error) {
 	}
 
 	c.ShutdownTimeout = dur("server.shutdown_timeout", fc.Server.ShutdownTimeout, 0)
+	c.WriteTimeout = dur("server.write_timeout", fc.Server.WriteTimeout, 100*time.Millisecond)
 	c.BlockCache = size("storage.block_cache", fc.Storage.BlockCache)
 	c.MinFree = size("storage.min_free", fc.Storage.MinFree)
 	c.MaxBytes = size("storage.max_bytes", fc.Storage.MaxBytes)
@@ -236,6 +251,13 @@ func (fc *fileConfig) check() (*Config, error) {
 	c.QueueTimeout = dur("render.queue_timeout", fc.Render.QueueTimeout, 0)
 	c.MaxBrowserAge = dur("render.max_browser_age", fc.Render.MaxBrowserAge, time.Minute)
 	c.MaxBrowserRSS = size("render.max_browser_rss", fc.Render.MaxBrowserRSS)
+	c.MaxHTMLBytes = size("render.max_html_bytes", fc.Render.MaxHTMLBytes)
+	if c.MaxHTMLBytes < minMaxHTMLBytes {
+		errs = append(errs, fmt.Errorf("render.max_html_bytes: %d bytes is below the minimum %d", c.MaxHTMLBytes, minMaxHTMLBytes))
+	}
+	if n := c.TimeoutStatus; n != 200 && (n < 500 || n > 599) {
+		errs = append(errs, fmt.Errorf("render.timeout_status: %d is neither 200 (the snapshot) nor a 5xx", n))
+	}
 
 	if c.Listen == "" {
 		errs = append(errs, errors.New("server.listen: must not be empty"))
@@ -287,6 +309,11 @@ func (fc *fileConfig) check() (*Config, error) {
 		c.Policy = p
 	}
 	c.SitemapInterval = dur("sitemaps.interval", fc.Sitemaps.Interval, time.Minute)
+	c.Analytics = fc.Analytics.Enabled
+	c.AnalyticsFlushEvery = dur("analytics.flush_interval", fc.Analytics.FlushInterval, 100*time.Millisecond)
+	if c.AnalyticsFlushEvery > time.Minute {
+		errs = append(errs, fmt.Errorf("analytics.flush_interval: %s is above the maximum 1m (a kill -9 loses up to one interval)", c.AnalyticsFlushEvery))
+	}
 	for i, site := range fc.Sites {
 		key := fmt.Sprintf("sites[%d]", i)
 		if site.Host == "" {
@@ -326,6 +353,10 @@ func (fc *fileConfig) check() (*Config, error) {
 	}
 	return c, nil
 }
+
+// minMaxHTMLBytes is the smallest render.max_html_bytes (browser.Options
+// refuses less: even a plain page would not fit).
+const minMaxHTMLBytes = 1 << 10
 
 var sizeUnits = []struct {
 	suffix string

@@ -29,6 +29,9 @@ func TestTheEmbeddedDefaultLoads(t *testing.T) {
 	if c.Listen != "127.0.0.1:3000" || c.PageTimeout != 15*time.Second || c.IdleWindow != 200*time.Millisecond || c.BlockCache != 64<<20 || c.MaxBytes != 10<<30 {
 		t.Fatalf("unexpected defaults: %+v", c)
 	}
+	if c.MaxHTMLBytes != 8<<20 || c.TimeoutStatus != 200 || c.WriteTimeout != 10*time.Second {
+		t.Fatalf("unexpected hardening defaults: max_html_bytes %d, timeout_status %d, write_timeout %s", c.MaxHTMLBytes, c.TimeoutStatus, c.WriteTimeout)
+	}
 }
 
 func TestVariantsAndTheMobileViewportAreConfigured(t *testing.T) {
@@ -137,6 +140,11 @@ func TestBadConfigIsRefusedNamingTheKey(t *testing.T) {
 		{"a mobile viewport with a bad scale", "[render]\nmobile_viewport = \"412x915@big\"\n", "render.mobile_viewport"},
 		{"a site warming a variant that is not rendered", "[render]\nvariants = [\"desktop\"]\n[[sites]]\nhost = \"a.example\"\nrobots = true\nvariants = [\"mobile\"]\n", "sites[0].variants"},
 		{"a site with an unknown variant", "[[sites]]\nhost = \"a.example\"\nrobots = true\nvariants = [\"tv\"]\n", "sites[0].variants"},
+		{"a bad document cap", "[render]\nmax_html_bytes = \"big\"\n", "render.max_html_bytes"},
+		{"a document cap under a KiB", "[render]\nmax_html_bytes = \"100B\"\n", "render.max_html_bytes"},
+		{"a timeout status that is not an answer", "[render]\ntimeout_status = 101\n", "render.timeout_status"},
+		{"a timeout status of a client error", "[render]\ntimeout_status = 404\n", "render.timeout_status"},
+		{"a write timeout without a unit", "[server]\nwrite_timeout = \"10\"\n", "server.write_timeout"},
 		{"broken TOML", "[render\n", "toml"},
 	}
 	for _, tc := range tests {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"prerenderd/actors"
+	"prerenderd/analytics"
 	"prerenderd/browser"
 	"prerenderd/crawlers"
 	"prerenderd/egress"
@@ -123,6 +124,27 @@ func run(cfg *Config, log *slog.Logger, build buildDesc) error {
 		log.Info("closed storage", "ms", time.Since(t).Milliseconds())
 	}()
 
+	var stats *analytics.Recorder // nil: analytics.enabled = false
+	if cfg.Analytics {
+		t = time.Now()
+		hosts := make([]string, len(cfg.Sites))
+		for i, site := range cfg.Sites {
+			hosts[i] = site.Host
+		}
+		stats, err = analytics.Open(analytics.Options{Sites: hosts, FlushInterval: cfg.AnalyticsFlushEvery, Logger: log}, store)
+		if err != nil {
+			return fmt.Errorf("cannot start analytics: %w", err)
+		}
+		log.Info("started analytics", "sites", len(hosts), "flush_interval", cfg.AnalyticsFlushEvery.String(), "ms", time.Since(t).Milliseconds())
+		defer func() {
+			t := time.Now()
+			if err := stats.Close(); err != nil {
+				log.Error("closing analytics", "err", err)
+			}
+			log.Info("stopped analytics", "ms", time.Since(t).Milliseconds())
+		}()
+	}
+
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		if errors.Is(err, syscall.EADDRINUSE) {
@@ -165,8 +187,11 @@ func run(cfg *Config, log *slog.Logger, build buildDesc) error {
 			PageTimeout: cfg.PageTimeout,
 			Block:       cfg.Block,
 			BlockURLs:   cfg.BlockURLs,
+
+			MaxHTMLBytes: cfg.MaxHTMLBytes,
 		},
-		Logger: log,
+		OnRender: httpfront.RenderHook(stats),
+		Logger:   log,
 	}, store)
 	if err != nil {
 		ln.Close()
@@ -184,6 +209,10 @@ func run(cfg *Config, log *slog.Logger, build buildDesc) error {
 		Version:    build.Version,
 		Commit:     build.Commit,
 		Variants:   cfg.Variants,
+
+		TimeoutStatus: cfg.TimeoutStatus,
+		WriteTimeout:  cfg.WriteTimeout,
+		Analytics:     stats,
 	}, app)
 	failed := app.Serve(front.Listener(ln))
 	log.Info("listening", "addr", ln.Addr().String())

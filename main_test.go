@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -295,6 +296,82 @@ func TestTheCacheSurvivesKill9(t *testing.T) {
 	// Chromium's config, caches and crash database stay out of the user's home.
 	if files := filesUnder(b.home); len(files) > 0 {
 		t.Errorf("Chromium wrote under HOME: %v", files)
+	}
+}
+
+// TestTheAnalyticsSurviveKill9: what was counted before the last flush is
+// there after a kill -9 and a restart, which counts on from it.
+func TestTheAnalyticsSurviveKill9(t *testing.T) {
+	origin := fixture.New(t)
+	data, tmp := t.TempDir(), shortTemp(t)
+	keys := "[analytics]\nflush_interval = \"200ms\"\n"
+	googlebot := "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
+	ask := func(a *appliance, path string) string {
+		req, _ := http.NewRequest(http.MethodGet, "http://"+a.addr+"/"+origin.URL+path, nil)
+		req.Header.Set("User-Agent", googlebot)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.Header.Get("X-Prerender-Cache")
+	}
+	type total struct {
+		Requests uint64            `json:"requests"`
+		ByResult map[string]uint64 `json:"by_result"`
+		Renders  uint64            `json:"renders"`
+	}
+	stats := func(a *appliance) (total, []struct {
+		Name     string `json:"name"`
+		Requests uint64 `json:"requests"`
+	}) {
+		var st struct {
+			Total    total `json:"total"`
+			Crawlers []struct {
+				Name     string `json:"name"`
+				Requests uint64 `json:"requests"`
+			} `json:"crawlers"`
+		}
+		resp, err := http.Get("http://" + a.addr + "/api/stats?from=-1h")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+			t.Fatal(err)
+		}
+		return st.Total, st.Crawlers
+	}
+
+	a := startAppliance(t, data, tmp, keys)
+	for _, want := range []string{"MISS", "HIT", "HIT"} {
+		if got := ask(a, "/product?analytics=1"); got != want {
+			t.Fatalf("%s, want %s\n%s", got, want, a.stderr)
+		}
+	}
+	before, _ := stats(a)
+	if before.Requests != 3 || before.ByResult["HIT"] != 2 || before.Renders != 1 {
+		t.Fatalf("before the kill: %+v", before)
+	}
+	time.Sleep(time.Second) // several flush intervals
+	a.cmd.Process.Signal(syscall.SIGKILL)
+	<-a.exited
+	waitNoChromium(t, tmp, 10*time.Second)
+
+	b := startAppliance(t, data, tmp, keys)
+	after, crawlers := stats(b)
+	if after.Requests != before.Requests || after.ByResult["HIT"] != 2 || after.ByResult["MISS"] != 1 || after.Renders != 1 {
+		t.Fatalf("after kill -9: %+v, want %+v\n%s", after, before, b.stderr)
+	}
+	if len(crawlers) != 1 || crawlers[0].Name != "Googlebot" || crawlers[0].Requests != 3 {
+		t.Fatalf("crawlers after kill -9: %+v", crawlers)
+	}
+	if got := ask(b, "/product?analytics=1"); got != "HIT" {
+		t.Fatalf("after the restart: %s", got)
+	}
+	if again, _ := stats(b); again.Requests != 4 || again.ByResult["HIT"] != 3 {
+		t.Fatalf("the restarted appliance counts on: %+v, want 4 requests, 3 hits", again)
 	}
 }
 

@@ -92,6 +92,7 @@ type Appliance struct {
 	closers  sync.WaitGroup // goroutines closing Chromium processes
 	metrics  *applianceMetrics
 	egress   *egress.Proxy // Chromium's only way out; closed after the last browser
+	tracker  renderTracker // renders in flight and browsers, for State (state.go)
 	clears   clears
 	sitemaps atomic.Pointer[actor.PID]
 	// bg holds the appliance's own goroutines (wildcard clears, eviction, sitemap

@@ -80,7 +80,11 @@ type Config struct {
 	// demo is the one part of it a page may load. Logger and Metrics are the
 	// appliance's.
 	Egress egress.Options
-	Logger *slog.Logger
+	// OnRender, when set, is called once per finished render (state.go), on
+	// the render actor's goroutine: it must not block (the analytics hook of
+	// issue 14).
+	OnRender func(RenderEvent)
+	Logger   *slog.Logger
 	// Clock is time.Now unless a test needs another.
 	Clock func() time.Time
 }

@@ -11,6 +11,7 @@
 // ClearURL, StartClear, ClearProgress in cachemgr.go; AddSitemap, Sitemaps in
 // sitemapsactor.go; RefuseLoop in loops.go, which knows the URLs tabs are loading
 // so that a renderer's own request sent back to prerenderd is refused, not
-// joined) and never a PID. Actors never block in Receive: browser and disk work runs in goroutines owned
+// joined; State, the live view of browsers, tabs and queues, and the
+// Config.OnRender hook of finished renders in state.go) and never a PID. Actors never block in Receive: browser and disk work runs in goroutines owned
 // by the actor that started them, and reports back by message.
 package actors

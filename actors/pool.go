@@ -397,6 +397,7 @@ func (p *poolActor) publish() {
 		}
 	}
 	p.app.up.Store(&up)
+	p.app.tracker.publishPool(p, p.app.cfg.Clock()) // live state (state.go, issue 14)
 	m := p.app.metrics
 	m.browsersUp.Store(serving)
 	m.browsersDraining.Store(draining)

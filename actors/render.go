@@ -51,6 +51,7 @@ func (r *renderActor) Receive(ctx actor.Context) {
 	case *actor.Started:
 		r.started = r.app.cfg.Clock()
 		r.app.metrics.renderInflight.Add(1)
+		r.app.tracker.waiting(r) // live state (state.go, issue 14)
 		r.acquire(ctx)
 	case *TabRefused:
 		if m.ID != r.waitID {
@@ -95,8 +96,10 @@ func (r *renderActor) Receive(ctx actor.Context) {
 			r.cancel()
 		}
 		if !r.reported {
-			// A failure of this actor stops it (renderChildren, captureChildren):
-			// whoever waits on it is answered, never left hanging.
+			// A failure of this actor stops it (renderChildren), and so does
+			// its shard's stop or restart: whoever waits on it is answered,
+			// never left hanging, and the live state forgets it.
+			r.app.tracker.done(r)
 			r.report(ctx, nil, ErrRestarted)
 		}
 	}
@@ -123,6 +126,7 @@ func (r *renderActor) acquire(ctx actor.Context) {
 func (r *renderActor) run(ctx actor.Context, lease Lease) {
 	r.attempts++
 	r.running = true
+	r.app.tracker.running(r, lease, r.app.cfg.Clock()) // live state (state.go, issue 14)
 	// The page timeout is enforced inside the browser; this bound only guards against
 	// a browser call that never returns.
 	rctx, cancel := context.WithTimeout(context.Background(), r.app.cfg.Browser.PageTimeout+30*time.Second)
@@ -163,6 +167,7 @@ func (r *renderActor) finish(ctx actor.Context, res *browser.Result, err error) 
 		m.rendersOK.Inc()
 		r.app.log.Info("rendered", "url", r.req.URL, "status", res.Status, "ms", res.Duration.Milliseconds(), "bytes", len(res.HTML)+len(res.Body))
 	}
+	r.app.renderFinished(r, res, err) // live state and Config.OnRender (state.go)
 	r.report(ctx, res, err)
 	ctx.Stop(ctx.Self())
 }

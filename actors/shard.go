@@ -249,7 +249,8 @@ func (s *shardActor) done(ctx actor.Context, m *RenderDone) {
 // resultOf is what the policy reads of a finished render.
 func resultOf(res *browser.Result, err error) policy.Result {
 	switch {
-	case err != nil && errors.Is(err, browser.ErrNavigation) && !errors.Is(err, context.DeadlineExceeded):
+	case err != nil && (errors.Is(err, browser.ErrNavigation) && !errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, browser.ErrDocumentIncomplete)):
 		return policy.Result{Err: policy.OriginUnreachable}
 	case err != nil || res == nil:
 		return policy.Result{Err: policy.OtherError}

@@ -129,6 +129,9 @@ type tab struct {
 	// when emulated is set; see emulate.
 	device   *Device
 	emulated bool
+	// hung is set by a render whose page did not answer: its script is
+	// terminated before the tab is closed.
+	hung bool
 }
 
 // Start starts one Chromium process, checks that it answers and opens the
@@ -371,6 +374,9 @@ func (b *Browser) prepareTab(ctx context.Context, t *tab) error {
 		return err
 	}
 	t.detached = detached
+	if err := b.quietDOM(ctx, t); err != nil {
+		return err
+	}
 	if err := chromedp.Listen(t.ctx, func(ev any) {
 		if _, ok := ev.(*inspector.EventTargetCrashed); ok {
 			t.crashed.Store(true)
@@ -404,10 +410,14 @@ func (b *Browser) prepareTab(ctx context.Context, t *tab) error {
 // closeTab closes t off the caller's path: closing a target and disposing of
 // its browser context takes 60–290 ms.
 func (b *Browser) closeTab(t *tab) {
-	t.cancel()
 	b.signal()
 	b.closers.Go(func() {
 		begin := time.Now()
+		if t.hung {
+			b.terminateScript(t)
+		}
+		b.detachTab(t)
+		t.cancel()
 		t.wait()
 		b.log.Debug("tab closed", "took", time.Since(begin))
 	})

@@ -92,7 +92,7 @@ func TestEachRenderSeesTheScreenOfItsDevice(t *testing.T) {
 					width, scale, touch, class, tc.width, tc.scale, tc.touch, tc.class)
 			}
 			ua := o.Header("/device").Get("User-Agent")
-			if (tc.class == "mobile") != strings.Contains(ua, "Mobile") || !strings.HasSuffix(ua, " prerenderd") {
+			if (tc.class == "mobile") != strings.Contains(ua, "Mobile") || !strings.HasSuffix(ua, UserAgentSuffix) {
 				t.Errorf("the origin saw User-Agent %q", ua)
 			}
 		})

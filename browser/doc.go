@@ -11,8 +11,14 @@
 // phone, or a width and height; device.go) and ask for a screenshot, a PDF or
 // a HAR of the done page instead of its HTML (Output; capture.go, har.go).
 // Errors that callers act on are typed: ErrBrowserClosed (retry on another
-// browser), ErrTabCrashed, ErrTabHung and ErrNavigation, and a
-// *netguard.Rejection when the egress proxy refused the page's own document.
+// browser), ErrTabCrashed, ErrTabHung and ErrNavigation; for a document
+// that cannot be the page ErrDocumentIncomplete, ErrNavigationLoop,
+// ErrEmptyDocument and ErrTooLarge (docwatch.go: decided from what Chromium
+// reports of the main document's network events); and a *netguard.Rejection
+// when the egress proxy refused the page's own document. Options.PageTimeout
+// bounds the whole render, serialization included; a document's size is
+// measured in the page, so no more than Options.MaxHTMLBytes crosses to
+// prerenderd.
 //
 // Egress: with Options.Egress, Chromium is started with the egress proxy as its
 // only way out (--proxy-server, loopback not bypassed, no name resolved by

@@ -16,7 +16,7 @@ type Options struct {
 	Path        string        // Chromium binary; "" = look up chromium, chromium-browser, google-chrome on PATH
 	Tabs        int           // max concurrent renders in this browser (default 2)
 	IdleWindow  time.Duration // default 200ms: quiet network before the page settles (js/ready.js)
-	PageTimeout time.Duration // default 15s
+	PageTimeout time.Duration // default 15s; bounds the whole render, serialization included
 	Block       []string      // resource types not downloaded: "image", "media", "font", "stylesheet"; default image, media, font
 	BlockURLs   []string      // extra URL patterns blocked, on top of the built-in tracker list
 	// UserAgent of a render that asks for none: "" = Chromium's own, with
@@ -28,6 +28,10 @@ type Options struct {
 	// directly, which only tests and benchmarks of this package do.
 	Egress Egress
 	Logger *slog.Logger
+
+	// MaxHTMLBytes caps the serialized document (default 8 MiB): a bigger one
+	// fails with ErrTooLarge, measured in the page before it is sent over.
+	MaxHTMLBytes int64
 }
 
 // Egress is what the browser needs of the egress proxy.
@@ -62,7 +66,12 @@ const (
 	defaultTabs        = 2
 	defaultIdleWindow  = 200 * time.Millisecond
 	defaultPageTimeout = 15 * time.Second
+	defaultMaxHTML     = 8 << 20
 )
+
+// minMaxHTML is the smallest MaxHTMLBytes: below it even a plain page would
+// be refused.
+const minMaxHTML = 1 << 10
 
 // defaultBlock is the Block list of EnsureDefaults: what a crawler never sees
 // costs bandwidth and time, and an image never changes the DOM.
@@ -136,6 +145,9 @@ func (o *Options) EnsureDefaults() {
 	if o.PageTimeout == 0 {
 		o.PageTimeout = defaultPageTimeout
 	}
+	if o.MaxHTMLBytes == 0 {
+		o.MaxHTMLBytes = defaultMaxHTML
+	}
 	if o.Block == nil {
 		o.Block = append([]string(nil), defaultBlock...)
 	}
@@ -158,6 +170,9 @@ func (o *Options) Validate() error {
 	}
 	if o.PageTimeout <= o.IdleWindow {
 		return fmt.Errorf("invalid PageTimeout %s: must be longer than IdleWindow %s", o.PageTimeout, o.IdleWindow)
+	}
+	if o.MaxHTMLBytes < minMaxHTML {
+		return fmt.Errorf("invalid MaxHTMLBytes %d: must be at least %d", o.MaxHTMLBytes, minMaxHTML)
 	}
 	for i, typ := range o.Block {
 		if _, ok := blockTypes[typ]; !ok {

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -18,6 +17,7 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
+	"prerenderd/browser/pagemeta"
 	"prerenderd/netguard"
 )
 
@@ -29,7 +29,7 @@ const (
 
 	// snapshotTimeout bounds the serialization of a done page. Serializing
 	// even a huge DOM takes well under a second; a page stuck in a busy
-	// loop never answers.
+	// loop never answers. The page timeout bounds it too (serializeReserve).
 	snapshotTimeout = 3 * time.Second
 
 	// settleTimeout bounds the page's settle (js/ready.js waits at most 1 s
@@ -180,6 +180,7 @@ func (b *Browser) render(ctx context.Context, t *tab, req Request) (*Result, err
 
 	w := newWatch(b.opts.IdleWindow, longRequest, cdp.FrameID(t.target.TargetID))
 	w.followRedirects = req.FollowRedirects
+	w.maxDocBytes = sourceFactor * b.opts.MaxHTMLBytes
 	defer w.stop()
 	defer func() { t.requested, t.origins = w.requested(), w.origins() }()
 	lctx, cancelListen := context.WithCancel(t.ctx)
@@ -250,6 +251,7 @@ func (b *Browser) render(ctx context.Context, t *tab, req Request) (*Result, err
 	if e := b.opts.Egress; e != nil {
 		failure = func(hostport string) error { return e.Failure(hostport, begin) }
 	}
+	deadline := begin.Add(b.opts.PageTimeout)
 	w.begin(begin, failure)
 	nav := make(chan navigated, 1)
 	wg.Go(func() {
@@ -257,9 +259,14 @@ func (b *Browser) render(ctx context.Context, t *tab, req Request) (*Result, err
 		nav <- navigated{res, err}
 	})
 	// The page timeout is a timer, not a deadline on opCtx: at the timeout
-	// the snapshot still needs a live context.
-	timeout := time.NewTimer(b.opts.PageTimeout)
+	// the snapshot still needs a live context. The wait ends early enough
+	// for the snapshot to fit before the deadline too.
+	timeout := time.NewTimer(b.opts.PageTimeout - serializeReserve(b.opts.PageTimeout))
 	defer timeout.Stop()
+	// A broken main document ends the render, once its navigation has
+	// answered: a document that failed before it committed is a failed
+	// navigation, answered as such.
+	broken, brokenSeen := w.broken, false
 
 	incomplete := false
 	// One settle runs at a time. A quiet period that begins while one runs
@@ -294,6 +301,12 @@ wait:
 			}
 		case <-opCtx.Done():
 			return nil, b.fail(opCtx, context.Cause(opCtx))
+		case <-broken:
+			if nav != nil {
+				broken, brokenSeen = nil, true
+				continue
+			}
+			return nil, w.brokenReason()
 		case n := <-nav:
 			nav = nil
 			if n.err != nil {
@@ -313,13 +326,27 @@ wait:
 				}
 				return nil, fmt.Errorf("%w: %s", ErrNavigation, n.res.ErrorText)
 			}
+			if brokenSeen {
+				return nil, w.brokenReason()
+			}
 		case <-w.done:
 			break wait
 		case <-timeout.C:
 			if err := w.egressFailure(); err != nil {
 				return nil, egressError(req.URL, err)
 			}
-			if !w.responded() {
+			if err := w.documentProblem(true); errors.Is(err, ErrNavigationLoop) {
+				// Between two documents of a loop no document has answered.
+				return nil, err
+			}
+			if !w.responded() || nav != nil {
+				// A slow document may still answer and commit: it is then
+				// snapshotted at once, as it is, as long as a quarter of the
+				// time kept for the snapshot is left.
+				if left := time.Until(deadline) - serializeReserve(b.opts.PageTimeout)/4; left > 0 {
+					timeout.Reset(min(left, 20*time.Millisecond))
+					continue
+				}
 				return nil, fmt.Errorf("%w: no document within the page timeout %s: %w",
 					ErrNavigation, b.opts.PageTimeout, context.DeadlineExceeded)
 			}
@@ -333,24 +360,47 @@ wait:
 	if err := w.egressFailure(); err != nil {
 		return nil, egressError(req.URL, err)
 	}
+	if err := w.documentProblem(incomplete); err != nil {
+		return nil, err
+	}
 	if req.Output.isCapture() {
 		return b.capture(opCtx, t, req, w, har, begin, incomplete)
 	}
 
-	snap, err := snapshot(opCtx, t.target)
+	snapDeadline := time.Now().Add(snapshotTimeout)
+	if deadline.Before(snapDeadline) {
+		snapDeadline = deadline
+	}
+	snap, err := snapshot(opCtx, t.target, snapDeadline, b.opts.MaxHTMLBytes)
 	if errors.Is(err, context.DeadlineExceeded) && opCtx.Err() == nil {
 		// A script stuck in a loop keeps the main thread from answering. What
-		// it built may be half a page, so none of it is answered; terminating
-		// the script lets the tab close at once instead of at Chromium's hang
+		// it built may be half a page, so none of it is answered; the tab's
+		// script is terminated when it is closed, off the request path (see
+		// closeTab), so the tab closes at once instead of at Chromium's hang
 		// timeout.
-		b.log.Debug("page hung, terminating its script", "url", req.URL)
-		tctx, cancel := context.WithTimeout(opCtx, time.Second)
-		_, _ = cdp.Call(tctx, t.target, runtime.TerminateExecution, cdp.Empty{})
-		cancel()
+		b.log.Debug("page hung", "url", req.URL)
+		t.hung = true
+		if err := w.sourceTooLarge(b.opts.MaxHTMLBytes); err != nil {
+			// The main thread was still busy with a document bigger than
+			// the cap: that, not a hang, is why it did not answer.
+			return nil, err
+		}
+		if snapDeadline.Equal(deadline) {
+			return nil, fmt.Errorf("%w: the page was not serialized within the page timeout %s: %w", ErrTabHung, b.opts.PageTimeout, err)
+		}
 		return nil, fmt.Errorf("%w: the page did not answer within %s: %w", ErrTabHung, snapshotTimeout, err)
 	}
 	if err != nil {
 		return nil, b.fail(opCtx, err)
+	}
+	if snap.Empty && incomplete {
+		// A document that answered so late that nothing of it was parsed
+		// yet: there is no page to answer, not even half of one.
+		return nil, fmt.Errorf("%w: the document was not parsed within the page timeout %s: %w",
+			ErrNavigation, b.opts.PageTimeout, context.DeadlineExceeded)
+	}
+	if err := snap.problem(b.opts.MaxHTMLBytes); err != nil {
+		return nil, err
 	}
 	res := &Result{
 		Status:     w.documentStatus(),
@@ -360,17 +410,11 @@ wait:
 		Incomplete: incomplete,
 		Duration:   time.Since(begin),
 	}
-	for _, s := range snap.Status {
-		if code, err := strconv.Atoi(strings.TrimSpace(s)); err == nil && code >= 100 && code <= 599 {
-			res.Status = code
-			res.StatusDeclared = true
-			break
-		}
+	if code, ok := pagemeta.Status(snap.Status); ok {
+		res.Status, res.StatusDeclared = code, true
 	}
 	for _, h := range snap.Headers {
-		name, value, ok := strings.Cut(h, ":")
-		name, value = strings.TrimSpace(name), strings.TrimSpace(value)
-		if ok && name != "" && !strings.ContainsAny(name, " \t") {
+		if name, value, ok := pagemeta.Header(h); ok {
 			res.Header.Add(name, value)
 		}
 	}
@@ -432,13 +476,40 @@ type snapshotValue struct {
 	Headers []string `json:"headers"`
 	URL     string   `json:"url"`
 	HTML    string   `json:"html"`
+	Length  int64    `json:"length"` // of the serialized document in UTF-16 code units, sent or not
+	Empty   bool     `json:"empty"`  // there was no document element
 }
 
-func snapshot(ctx context.Context, t *chromedp.Target) (*snapshotValue, error) {
-	ctx, cancel := context.WithTimeout(ctx, snapshotTimeout)
+// problem says why the snapshot cannot be the page: no document, or one
+// longer than max bytes. Length counts UTF-16 code units, never more than the
+// UTF-8 bytes of the same text, so a Length past max is too large for sure;
+// the bytes are checked again once they arrived.
+func (v *snapshotValue) problem(max int64) error {
+	switch {
+	case v.Empty:
+		return fmt.Errorf("%w: the page had no document element to serialize", ErrEmptyDocument)
+	case v.Length > max:
+		return fmt.Errorf("%w: the document serializes to %d characters, the limit is %d bytes", ErrTooLarge, v.Length, max)
+	case int64(len(v.HTML)) > max:
+		return fmt.Errorf("%w: the document serializes to %d bytes, the limit is %d", ErrTooLarge, len(v.HTML), max)
+	}
+	return nil
+}
+
+// serializeReserve is the part of the page timeout kept for the snapshot:
+// the page has until PageTimeout minus it to be done, so the whole render,
+// serialization included, ends within PageTimeout.
+func serializeReserve(pageTimeout time.Duration) time.Duration {
+	return min(pageTimeout/5, snapshotTimeout)
+}
+
+// snapshot serializes the page (js/snapshot.js) by deadline; a document
+// longer than max comes back measured but empty.
+func snapshot(ctx context.Context, t *chromedp.Target, deadline time.Time, max int64) (*snapshotValue, error) {
+	ctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 	res, err := cdp.Call(ctx, t, runtime.Evaluate, runtime.EvaluateParams{
-		Expression:    snapshotJS,
+		Expression:    snapshotJS + "(" + strconv.FormatInt(max, 10) + ")",
 		ReturnByValue: new(true),
 		Silent:        new(true),
 	})

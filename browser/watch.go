@@ -52,6 +52,9 @@ type watch struct {
 	quiet   chan uint64   // the idle rule holds; carries the activity generation
 	crashed chan struct{} // closed once, on Inspector.targetCrashed
 	dialogs chan struct{} // a JavaScript dialog waits to be dismissed
+	broken  chan struct{} // closed once when the main document cannot be the page (see docwatch.go)
+
+	maxDocBytes int64 // the main document is refused as too large past this many body bytes; 0 = no bound
 
 	mu       sync.Mutex
 	stopped  bool
@@ -76,6 +79,8 @@ type watch struct {
 	gen         uint64    // counts activity: a quiet period is the one of its gen
 	inflight    map[network.RequestID]*time.Timer
 	idleTimer   *time.Timer
+	doc         docState // how the current main document arrives
+	brokenErr   error    // why broken was closed
 }
 
 func newWatch(idle, long time.Duration, frame cdp.FrameID) *watch {
@@ -87,6 +92,7 @@ func newWatch(idle, long time.Duration, frame cdp.FrameID) *watch {
 		quiet:    make(chan uint64, 1),
 		crashed:  make(chan struct{}),
 		dialogs:  make(chan struct{}, 1),
+		broken:   make(chan struct{}),
 		inflight: make(map[network.RequestID]*time.Timer),
 	}
 	w.idleTimer = time.AfterFunc(time.Hour, w.idleFired)
@@ -144,6 +150,7 @@ func (w *watch) handle(ev any) {
 				w.status = 0
 				w.loaded = false
 				w.ready = readyUnset
+				w.newDocument()
 			}
 		}
 		w.start(ev.RequestID)
@@ -160,6 +167,7 @@ func (w *watch) handle(ev any) {
 					}
 				}
 			}
+			w.docResponse(ev.Response)
 		}
 	case *network.EventResponseReceivedExtraInfo:
 		// The raw answer: Chromium aborts a document answered 304 (it has no
@@ -168,11 +176,19 @@ func (w *watch) handle(ev any) {
 		if ev.RequestID == w.docID && w.status == 0 {
 			w.status = int(ev.StatusCode)
 		}
+	case *network.EventDataReceived:
+		w.docData(ev)
 	case *network.EventLoadingFinished:
+		if ev.RequestID == w.docID {
+			w.doc.finished = true
+		}
 		w.end(ev.RequestID)
 	case *network.EventLoadingFailed:
 		if ev.RequestID == w.docID {
 			w.checkEgress()
+		}
+		if w.egressErr == nil {
+			w.docFailed(ev)
 		}
 		w.end(ev.RequestID)
 	case *network.EventWebSocketCreated:

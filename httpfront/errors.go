@@ -6,8 +6,10 @@ import (
 	"net/http"
 
 	"prerenderd/actors"
+	"prerenderd/analytics"
 	"prerenderd/browser"
 	"prerenderd/netguard"
+	"prerenderd/storage"
 )
 
 // clientError is a refusal decided by the HTTP front itself.
@@ -24,9 +26,12 @@ func (e *clientError) Error() string { return e.msg }
 func statusOf(err error) (int, string) {
 	var ce *clientError
 	var rej *netguard.Rejection
+	var qe *analytics.QueryError
 	switch {
 	case errors.As(err, &ce):
 		return ce.status, ce.reason
+	case errors.As(err, &qe):
+		return http.StatusBadRequest, qe.Reason
 	case errors.As(err, &rej):
 		if rej.Reason == netguard.ReasonDNS {
 			return http.StatusGatewayTimeout, rej.Reason
@@ -40,6 +45,16 @@ func statusOf(err error) (int, string) {
 		return http.StatusConflict, "clear-running"
 	case errors.Is(err, actors.ErrStopping):
 		return http.StatusServiceUnavailable, "shutting-down"
+	case errors.Is(err, storage.ErrDiskFull):
+		return http.StatusInsufficientStorage, "disk-full"
+	case errors.Is(err, browser.ErrDocumentIncomplete):
+		return http.StatusBadGateway, "document-incomplete"
+	case errors.Is(err, browser.ErrNavigationLoop):
+		return http.StatusBadGateway, "navigation-loop"
+	case errors.Is(err, browser.ErrEmptyDocument):
+		return http.StatusBadGateway, "empty-document"
+	case errors.Is(err, browser.ErrTooLarge):
+		return http.StatusBadGateway, "too-large"
 	case errors.Is(err, browser.ErrTabCrashed):
 		return http.StatusGatewayTimeout, "tab-crashed"
 	case errors.Is(err, browser.ErrTabHung):
@@ -56,6 +71,17 @@ func statusOf(err error) (int, string) {
 
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	s.count[cacheError].Inc()
+	status, reason := statusOf(err)
+	s.answered(w, r, counted{label: cacheError, status: status, start: s.cfg.Clock()}) // analytics (issue 14)
+	if status < 500 {
+		// A failed render (5xx) has its own line in render, with its key.
+		uri := r.RequestURI
+		if len(uri) > 300 {
+			uri = uri[:300] + "…"
+		}
+		s.log.Info("request refused", "req", requestID(w), "status", status, "reason", reason, "method", r.Method, "uri", uri,
+			"crawler", analytics.CrawlerOf(r.Header.Get("User-Agent")))
+	}
 	writeError(w, r, err)
 }
 

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http/httptest"
 	"os"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -31,9 +32,21 @@ var (
 		}
 		return p
 	}()
+	// testFree is the free space the test store sees; a test of a full disk
+	// lowers it and puts it back.
+	testFree atomic.Int64
+	// renderHook is the shared appliance's OnRender, set by the tests that
+	// count renders.
+	renderHook atomic.Pointer[func(actors.RenderEvent)]
 )
 
-const testPageTimeout = 4 * time.Second
+// plentyFree is testFree unless a test says otherwise.
+const plentyFree = 1 << 40
+
+// testPageTimeout bounds each render, serialization included: the 5 MB page
+// must be built and serialized within it on a loaded machine (see
+// browser's sharedTimeout).
+const testPageTimeout = 7 * time.Second
 
 func TestMain(m *testing.M) {
 	os.Exit(runTests(m))
@@ -48,7 +61,9 @@ func runTests(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	testStore, err = storage.Open(storage.Options{Dir: dir})
+	testFree.Store(plentyFree)
+	testStore, err = storage.Open(storage.Options{Dir: dir,
+		FreeBytes: func() (int64, error) { return testFree.Load(), nil }})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -73,6 +88,11 @@ func runTests(m *testing.M) int {
 		// is named by host alone (shop.test:80): the proxy sends it to the
 		// forwarder, as Chromium's host resolver rules would without a proxy.
 		Egress: egress.Options{Policy: loopbackOrigins, Hosts: map[string]string{shopHost + ":80": shopForward.addr()}},
+		OnRender: func(e actors.RenderEvent) {
+			if h := renderHook.Load(); h != nil {
+				(*h)(e)
+			}
+		},
 		Logger: logger,
 	}, testStore)
 	if err != nil {

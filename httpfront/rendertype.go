@@ -246,7 +246,7 @@ func (s *Server) capture(w http.ResponseWriter, r *http.Request, reqID string, o
 	}
 	if res.Body == nil {
 		// HTML, or the redirect or bare status that answered the document.
-		s.writeRendered(w, r, &actors.Rendered{Result: res}, cacheBypass)
+		s.writeRendered(w, r, &actors.Rendered{Result: res}, cacheBypass, load, "", start)
 	} else {
 		s.writeCapture(w, r, res)
 	}
@@ -269,6 +269,6 @@ func (s *Server) writeCapture(w http.ResponseWriter, r *http.Request, res *brows
 	}
 	w.WriteHeader(status)
 	if r.Method != http.MethodHead && bodyAllowed(status) {
-		_, _ = w.Write(res.Body)
+		s.writeBody(w, res.Body)
 	}
 }

@@ -19,7 +19,9 @@ import (
 	"github.com/VictoriaMetrics/metrics"
 
 	"prerenderd/actors"
+	"prerenderd/analytics"
 	"prerenderd/browser"
+	"prerenderd/browser/pagemeta"
 	"prerenderd/cachekey"
 	"prerenderd/httpfront/target"
 	"prerenderd/netguard"
@@ -51,6 +53,17 @@ type Config struct {
 	// Variants are the variants rendered separately (render.variants); a
 	// request's User-Agent picks one (cachekey.VariantFor). Default desktop.
 	Variants []string
+
+	// TimeoutStatus is the answer to a page still busy at render.page_timeout:
+	// 200 (the default) sends the snapshot with X-Prerender-Incomplete, a 5xx
+	// sends that status with reason "timeout" and no page.
+	TimeoutStatus int
+	// WriteTimeout bounds each write of up to writeChunk bytes of an answer's
+	// body (default 10s): a client that reads slower is disconnected.
+	WriteTimeout time.Duration
+	// Analytics counts every answer of the render route for the dashboard
+	// (stats.go); nil when analytics.enabled is false.
+	Analytics *analytics.Recorder
 }
 
 // Server is the HTTP API.
@@ -96,6 +109,12 @@ func New(cfg Config, app *actors.Appliance) *Server {
 	}
 	if cfg.AllowPrivate {
 		cfg.Policy = netguard.Everything
+	}
+	if cfg.TimeoutStatus == 0 {
+		cfg.TimeoutStatus = http.StatusOK
+	}
+	if cfg.WriteTimeout <= 0 {
+		cfg.WriteTimeout = defaultWriteTimeout
 	}
 	var rnd [4]byte
 	_, _ = rand.Read(rnd[:])
@@ -164,6 +183,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.sitemap(w, r)
 	case r.URL.Path == "/crawlers":
 		serveCrawlers(w, r)
+	case r.URL.Path == "/" && acceptsHTML(r):
+		serveDashboard(w, r)
+	case strings.HasPrefix(r.URL.Path, "/dashboard/"):
+		serveDashboard(w, r)
+	case r.URL.Path == "/api/stats":
+		s.stats(w, r)
+	case r.URL.Path == "/api/stats/top":
+		s.statsTop(w, r)
+	case r.URL.Path == "/api/state":
+		s.state(w, r)
 	case r.URL.Path == "/healthz":
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))
@@ -190,7 +219,8 @@ func badTarget(raw, listen string) error {
 		how += " (the built-in demo: GET /http://" + listen + "/demo/)"
 	}
 	if raw == "" {
-		return &clientError{status: http.StatusBadRequest, reason: "bad-url", msg: "no page URL in the path: " + how}
+		// GET / of a browser is the dashboard; say so to whoever else asks.
+		return &clientError{status: http.StatusBadRequest, reason: "bad-url", msg: "no page URL in the path: " + how + "; the dashboard is GET / from a browser (Accept: text/html)"}
 	}
 	if u, err := url.Parse(raw); err == nil && u.Scheme == "" {
 		return &clientError{status: http.StatusBadRequest, reason: "bad-url", msg: fmt.Sprintf("%q is not a page URL: it is not absolute (no http:// or https://); %s", "/"+raw, how)}
@@ -274,7 +304,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, reqID string, ur
 	// The hit path: one façade call decides and, for a stored page it serves,
 	// writes it through view.
 	view := func(v *storage.PageView, d policy.Decision) error {
-		s.writeView(w, r, v, start, d)
+		s.writeView(w, r, v, key, start, d)
 		return nil
 	}
 	look, err := s.app.Lookup(r.Context(), key, start, view)
@@ -305,14 +335,22 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, reqID string, ur
 		}
 		return
 	}
+	if err == nil && res.Result != nil && res.Result.Incomplete && s.cfg.TimeoutStatus != http.StatusOK {
+		err = s.timeoutError()
+	}
 	if err != nil {
-		s.log.Warn("render request failed", "req", reqID, "url", load, "err", err, "ms", time.Since(start).Milliseconds())
+		status, reason := statusOf(err)
+		s.log.Warn("render request failed", "req", reqID, "key", key, "variant", variantOfKey(key), "url", load,
+			"status", status, "reason", reason, "queue", "live", "crawler", analytics.CrawlerOf(r.Header.Get("User-Agent")),
+			"err", err, "ms", time.Since(start).Milliseconds())
 		s.fail(w, r, err)
 		return
 	}
-	cache := s.writeRendered(w, r, res, cacheLabel(look.Decision))
-	s.log.Info("render request", "req", reqID, "url", load, "cache", cache,
-		"status", res.Result.Status, "joined", res.Joined, "removed", res.Removed, "ms", time.Since(start).Milliseconds())
+	cache := s.writeRendered(w, r, res, cacheLabel(look.Decision), load, key, start)
+	s.log.Info("render request", "req", reqID, "key", key, "variant", variantOfKey(key), "url", load, "cache", cache,
+		"status", res.Result.Status, "incomplete", res.Result.Incomplete, "queue", "live",
+		"crawler", analytics.CrawlerOf(r.Header.Get("User-Agent")),
+		"joined", res.Joined, "removed", res.Removed, "ms", time.Since(start).Milliseconds())
 }
 
 // revalidationFailed is the Warning of a stale page served because its render
@@ -338,11 +376,16 @@ func cacheLabel(d policy.Decision) string {
 // writeView writes a stored page: the one place a page from the store is
 // answered (HIT, STALE, PRERENDER, and a page a render renewed or could not
 // replace). It is on the hit path: no allocation of the body, no log line.
-func (s *Server) writeView(w http.ResponseWriter, r *http.Request, v *storage.PageView, now time.Time, d policy.Decision) {
+func (s *Server) writeView(w http.ResponseWriter, r *http.Request, v *storage.PageView, key string, now time.Time, d policy.Decision) {
 	label := cacheLabel(d)
 	h := w.Header()
 	for k, vs := range v.Header {
-		h[k] = vs
+		// A page stored before pagemeta's rule may hold a header net/http
+		// would write raw (a NUL), losing every header after it; hop headers
+		// are prerenderd's to decide, on hits as on renders.
+		if !hopHeaders[k] && pagemeta.Valid(k, vs) {
+			h[k] = vs
+		}
 	}
 	if _, ok := h["Content-Type"]; !ok {
 		h["Content-Type"] = htmlType
@@ -365,6 +408,7 @@ func (s *Server) writeView(w http.ResponseWriter, r *http.Request, v *storage.Pa
 	h["Age"] = []string{strconv.FormatInt(int64(now.Sub(v.RenderedAt)/time.Second), 10)}
 	s.count[label].Inc()
 	if etagMatches(r.Header.Get("If-None-Match"), etag) {
+		s.answered(w, r, counted{label: label, status: http.StatusNotModified, url: v.URL, key: key, start: now, fromStore: true}) // analytics (issue 14)
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
@@ -374,9 +418,14 @@ func (s *Server) writeView(w http.ResponseWriter, r *http.Request, v *storage.Pa
 		h["Content-Encoding"] = gzipValue
 	}
 	h["Content-Length"] = []string{strconv.Itoa(len(body))}
-	w.WriteHeader(v.Status)
+	sent := 0
 	if r.Method != http.MethodHead && bodyAllowed(v.Status) {
-		_, _ = w.Write(body)
+		sent = len(body)
+	}
+	s.answered(w, r, counted{label: label, status: v.Status, bytes: sent, url: v.URL, key: key, start: now, fromStore: true}) // analytics (issue 14)
+	w.WriteHeader(v.Status)
+	if sent > 0 {
+		s.writeBody(w, body)
 	}
 }
 
@@ -396,11 +445,11 @@ var hopHeaders = map[string]bool{
 	"X-Prerender-Cache": true, "X-Prerender-Request-Id": true, "Etag": true,
 }
 
-func (s *Server) writeRendered(w http.ResponseWriter, r *http.Request, res *actors.Rendered, label string) string {
+func (s *Server) writeRendered(w http.ResponseWriter, r *http.Request, res *actors.Rendered, label, url, key string, start time.Time) string {
 	rr := res.Result
 	h := w.Header()
 	for k, vs := range rr.Header {
-		if ck := http.CanonicalHeaderKey(k); !hopHeaders[ck] {
+		if ck := http.CanonicalHeaderKey(k); !hopHeaders[ck] && pagemeta.Valid(ck, vs) {
 			h[ck] = vs
 		}
 	}
@@ -432,9 +481,14 @@ func (s *Server) writeRendered(w http.ResponseWriter, r *http.Request, res *acto
 		status = http.StatusBadGateway
 	}
 	h["Content-Length"] = []string{strconv.Itoa(len(body))}
-	w.WriteHeader(status)
+	sent := 0
 	if r.Method != http.MethodHead && bodyAllowed(status) {
-		_, _ = w.Write(body)
+		sent = len(body)
+	}
+	s.answered(w, r, counted{label: cache, status: status, bytes: sent, url: url, key: key, start: start, wait: time.Since(start)}) // analytics (issue 14)
+	w.WriteHeader(status)
+	if sent > 0 {
+		s.writeBody(w, body)
 	}
 	return cache
 }

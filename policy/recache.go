@@ -19,8 +19,8 @@ type ErrorKind uint8
 const (
 	// NoError: the render has a result.
 	NoError ErrorKind = iota
-	// OriginUnreachable: the page's own request failed (refused, reset, DNS):
-	// often transient.
+	// OriginUnreachable: the page's own request failed (refused, reset, DNS)
+	// or its document was cut short: often transient.
 	OriginUnreachable
 	// OtherError: a crash, a hang, a timeout, an overload or a shutdown.
 	OtherError
@@ -106,7 +106,8 @@ func RetryBackoff(ttl time.Duration) time.Duration {
 // RetryLive reports whether a render a crawler waited on and that stored
 // nothing is tried once more from the priority queue, so the next crawler
 // finds the page (prerender.io's render retries): the origin failed in a way
-// that is often transient (a 5xx, a refused connection, a DNS failure). A page
+// that is often transient (a 5xx, a refused connection, a DNS failure, a
+// document cut short). A page
 // that crashes its tab or never goes idle is not retried: that would only take
 // a tab from live work again; nor an overload or a shutdown: no render was
 // tried.

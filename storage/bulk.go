@@ -49,7 +49,7 @@ func (s *Store) DeletePages(keys []string) (int, error) {
 			size += n
 		}
 	}
-	if err := s.checkFree(int64(b.Len()), s.opts.MinFreeBytes/2); err != nil {
+	if err := s.checkFree(int64(b.Len()), s.deleteFloor()); err != nil {
 		return 0, fmt.Errorf("cannot delete %d pages: %w", len(keys), err)
 	}
 	if err := b.Commit(pebble.Sync); err != nil {

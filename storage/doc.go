@@ -1,6 +1,6 @@
 // Package storage owns prerenderd's one Pebble database: rendered pages, their
-// recache metadata, the due index the normal recache queue reads, and (in later
-// issues) the persisted priority queue and sitemap poll state.
+// recache metadata, the due index the normal recache queue reads, the persisted
+// priority queue, sitemap poll state, runtime settings and the analytics rows.
 //
 // Keyspace (DESIGN §3), all keys under a one-letter prefix:
 //
@@ -11,6 +11,11 @@
 //	d/<expires_be64>/<key>       due index, exactly one entry per stored page
 //	q/<seq_be64>                 priority queue (reserved)
 //	s/<sitemap url>              sitemap poll state (JSON, see SitemapState)
+//	c/<name>                     runtime settings changed through the API
+//	a/<kind>/<name>/<bucket_be64>  analytics rows (see analytics.go): kind 'm'
+//	                             minute and 'h' hour counts of a site row,
+//	                             't' hour and 'd' day top lists; bucket is the
+//	                             Unix second the bucket starts at
 //
 // <key> is "<variant>|<normalized URL>", built by the caller; storage treats it
 // as opaque bytes.
@@ -20,7 +25,8 @@
 //     through Store;
 //   - write when the filesystem is short of Options.MinFreeBytes: Pebble ends
 //     the process when a WAL write hits a full disk, so writes are refused with
-//     ErrDiskFull first while reads keep working;
+//     ErrDiskFull first while reads keep working. Deletes free space and go
+//     on below it, down to a floor of two memtables (deleteFloor in store.go);
 //   - copy a page body on the hit path (ViewPage) or log per hit;
 //   - decide policy: what to store, when to recache, what to evict belong to
 //     the actors; storage keeps the data and its indexes consistent.

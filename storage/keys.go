@@ -18,6 +18,9 @@ const (
 	prefixQueue   = "q/" // the priority queue, q/<seq_be64>
 	prefixSitemap = "s/" // sitemap poll state, written by the sitemaps actor only
 	prefixSetting = "c/" // runtime settings changed through the API
+	// analytics rows, a/<kind>/<name>/<bucket_be64>, written by the analytics
+	// recorder only (analytics.go)
+	prefixAnalytics = "a/"
 )
 
 // dueKeyLen is the length of a d/ key before the page key: "d/", 8 bytes of

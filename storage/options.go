@@ -29,6 +29,9 @@ type Options struct {
 	MinFreeBytes int64
 	// Logger receives storage and Pebble events; default slog.Default().
 	Logger *slog.Logger
+	// FreeBytes, when set, replaces the statfs of Dir that the free-space
+	// guard reads, so that tests can give the store a disk of any fullness.
+	FreeBytes func() (int64, error)
 }
 
 // EnsureDefaults fills zero fields with their defaults.

@@ -274,8 +274,9 @@ func bodyETag(plain []byte) string {
 // metadata, in one synced batch. Deleting a key that has nothing stored is
 // not an error.
 //
-// Deletes are refused only below half of MinFreeBytes, so that eviction can
-// still make room once puts are refused; a delete writes only tombstones.
+// Deletes free space, so they go on below MinFreeBytes, down to the floor
+// Pebble needs to take them (see deleteFloor): an operator can clear pages
+// and eviction can make room once puts are refused.
 //
 // INVARIANT: see PutPage; only the key's shard owner deletes it.
 func (s *Store) DeletePage(key string) error {
@@ -289,7 +290,7 @@ func (s *Store) DeletePage(key string) error {
 	if err != nil {
 		return err
 	}
-	if err := s.checkFree(int64(b.Len()), s.opts.MinFreeBytes/2); err != nil {
+	if err := s.checkFree(int64(b.Len()), s.deleteFloor()); err != nil {
 		return fmt.Errorf("cannot delete page %q: %w", key, err)
 	}
 	if err := b.Commit(pebble.Sync); err != nil {

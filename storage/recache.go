@@ -215,7 +215,7 @@ func (s *Store) DeleteQueue(seqs ...uint64) error {
 	for _, seq := range seqs {
 		_ = b.Delete(queueKey(seq), nil)
 	}
-	if err := s.checkFree(int64(b.Len()), s.opts.MinFreeBytes/2); err != nil {
+	if err := s.checkFree(int64(b.Len()), s.deleteFloor()); err != nil {
 		return fmt.Errorf("cannot delete %d queue entries: %w", len(seqs), err)
 	}
 	if err := b.Commit(pebble.NoSync); err != nil {

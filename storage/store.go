@@ -93,6 +93,9 @@ func Open(opts Options) (*Store, error) {
 		s.dir = dir
 		s.freeBytes = s.diskFreeBytes
 	}
+	if opts.FreeBytes != nil {
+		s.freeBytes = opts.FreeBytes
+	}
 	db, err := pebble.Open(dir, po)
 	if err != nil {
 		if !opts.InMemory {
@@ -214,16 +217,43 @@ func (s *Store) diskFreeBytes() (int64, error) {
 // checkFree is the guard in front of every write: it refuses a write of n
 // bytes when it would leave less than floor bytes free. Pebble ends the
 // process when its WAL cannot be written, so this must run before Commit.
+// The error names the disk and the figures, so the refusal an operator sees
+// says what to free.
 func (s *Store) checkFree(n, floor int64) error {
 	free, err := s.freeBytes()
 	if err != nil {
 		return fmt.Errorf("cannot check free space before writing: %w", err)
 	}
 	if free-n < floor {
-		return fmt.Errorf("%w: %d bytes free at %q, %d bytes to write, %d bytes must stay free",
-			ErrDiskFull, free, s.dir, n, floor)
+		where := s.dir
+		if where == "" {
+			where = "(in memory)"
+		}
+		return fmt.Errorf("%w: %d bytes free (%d MiB) on the disk of %q, %d bytes to write, %d bytes (%d MiB) must stay free",
+			ErrDiskFull, free, free>>20, where, n, floor, floor>>20)
 	}
 	return nil
+}
+
+// deleteHeadroom is the free space below which even a delete is refused.
+//
+// INVARIANT: a delete commits only while deleteFloor bytes stay free after
+// it. A delete frees nothing at once: it writes tombstones, first into the
+// WAL (a failed WAL write ends the process, see pebbleLogger.Fatalf) and the
+// memtable; the space comes back when compactions drop the deleted values.
+// Until then deletes can make Pebble write at most one memtable's worth of
+// WAL (Pebble also preallocates 1.1 memtable per WAL file, and ignores a
+// preallocation that fails) and, when that memtable fills, flush it into a
+// table of at most its size. Flushes and compactions that run out of space
+// fail in the background and are retried; only the WAL must never. Two
+// memtables of room cover both, so puts stop at MinFreeBytes and deletes at
+// the smaller of MinFreeBytes and this.
+const deleteHeadroom = 2 * memTableSize
+
+// deleteFloor is the free space a delete must leave: deletes are never
+// refused where a put would be allowed.
+func (s *Store) deleteFloor() int64 {
+	return min(s.opts.MinFreeBytes, deleteHeadroom)
 }
 
 // pebbleLogger sends Pebble's printf-style logs to slog.

@@ -107,7 +107,7 @@ func TestDataSurvivesCloseAndOpen(t *testing.T) {
 }
 
 func TestFreeSpaceGuard(t *testing.T) {
-	t.Run("with less free space than the guard on a real disk, writes are refused and reads work", func(t *testing.T) {
+	t.Run("with less free space than the guard on a real disk, writes are refused, reads and deletes work", func(t *testing.T) {
 		dir := t.TempDir()
 		s := openDisk(t, dir, Options{})
 		stored := testPage("desktop|https://shop.example/", t0)
@@ -131,7 +131,6 @@ func TestFreeSpaceGuard(t *testing.T) {
 			{"PutPage", func() error { return s.PutPage(testPage("desktop|https://shop.example/new", t0)) }},
 			{"PutPage of a stored key", func() error { return s.PutPage(testPage(stored.Key, t0.Add(time.Hour))) }},
 			{"PutMeta", func() error { return s.PutMeta(stored.Key, Meta{Hits: 1}) }},
-			{"DeletePage", func() error { return s.DeletePage(stored.Key) }},
 		}
 		for _, w := range writes {
 			err := w.do()
@@ -154,9 +153,17 @@ func TestFreeSpaceGuard(t *testing.T) {
 		if n := s.PageCount(); n != 1 {
 			t.Fatalf("PageCount = %d, want 1", n)
 		}
+		// Deletes free space: refusing them would leave an operator no way to
+		// make room through the API.
+		if err := s.DeletePage(stored.Key); err != nil {
+			t.Fatalf("DeletePage with less free space than the guard = %v, want it done", err)
+		}
+		if n := s.PageCount(); n != 0 {
+			t.Fatalf("PageCount after the delete = %d, want 0", n)
+		}
 	})
 
-	t.Run("writes resume once space is free again, and deletes stop only at half the guard", func(t *testing.T) {
+	t.Run("writes resume once space is free again, and deletes stop only at the delete floor", func(t *testing.T) {
 		s := openMem(t)
 		free := int64(inMemoryFreeBytes)
 		s.freeBytes = func() (int64, error) { return free, nil }
@@ -171,8 +178,11 @@ func TestFreeSpaceGuard(t *testing.T) {
 		}{
 			{"a put with plenty of room succeeds", 1 << 40, func() error { return s.PutPage(testPage(key, t0)) }, nil},
 			{"a put just under the guard is refused", floor + 10, func() error { return s.PutPage(testPage(key+"2", t0)) }, ErrDiskFull},
-			{"a delete under the guard but above half of it succeeds", floor - 1, func() error { return s.DeletePage(key) }, nil},
-			{"a delete under half the guard is refused", floor/2 - 1, func() error { return s.DeletePage(key) }, ErrDiskFull},
+			{"a delete just under the guard succeeds", floor - 1, func() error { return s.DeletePage(key) }, nil},
+			{"a put with room again succeeds", 1 << 40, func() error { return s.PutPage(testPage(key, t0)) }, nil},
+			{"a delete far under the guard but above the delete floor succeeds", deleteHeadroom + 1<<20, func() error { return s.DeletePage(key) }, nil},
+			{"a delete under the delete floor of two memtables is refused", deleteHeadroom - 1, func() error { return s.DeletePage(key) }, ErrDiskFull},
+			{"a bulk delete under the delete floor is refused", deleteHeadroom - 1, func() error { _, err := s.DeletePages([]string{key}); return err }, ErrDiskFull},
 			{"a put after space came back succeeds", floor * 4, func() error { return s.PutPage(testPage(key+"3", t0)) }, nil},
 		}
 		for _, st := range steps {
@@ -180,6 +190,20 @@ func TestFreeSpaceGuard(t *testing.T) {
 			if err := st.do(); !errors.Is(err, st.wantErr) || (st.wantErr == nil && err != nil) {
 				t.Errorf("%s: got %v, want %v", st.name, err, st.wantErr)
 			}
+		}
+	})
+
+	t.Run("Options.FreeBytes stands in for the disk", func(t *testing.T) {
+		s, err := Open(Options{InMemory: true, MinFreeBytes: 1 << 30, FreeBytes: func() (int64, error) { return 1 << 29, nil }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		if err := s.PutPage(testPage("desktop|x", t0)); !errors.Is(err, ErrDiskFull) || !strings.Contains(err.Error(), "(512 MiB)") {
+			t.Errorf("PutPage with 512 MiB free of a 1 GiB guard = %v, want ErrDiskFull saying how much is free", err)
+		}
+		if free, err := s.FreeBytes(); err != nil || free != 1<<29 {
+			t.Errorf("FreeBytes = %d, %v; want the figure of Options.FreeBytes", free, err)
 		}
 	})
 
