@@ -144,6 +144,8 @@ type crash struct{}
 // when set, gets one value once they are written.
 type flushHits struct{ Done chan<- struct{} }
 
+// --- to the pool (pool.go), and its answers to a render child (render.go) ---
+
 // AcquireTab asks the pool for a tab. The pool answers ReplyTo with TabGranted or
 // TabRefused carrying the same ID.
 type AcquireTab struct {
@@ -217,6 +219,8 @@ type upgradeWait struct {
 	Deadline time.Time
 }
 
+// --- to a browser actor (browseractor.go) ---
+
 type browserStarted struct {
 	Browser    *browser.Browser
 	Generation uint64
@@ -280,11 +284,21 @@ type tabRendered struct {
 	Lease  Lease
 }
 
+// --- to the root and the httpfront actor (tree.go) ---
+
+// spawnFront asks the root to spawn the httpfront actor (Appliance.Serve).
+type spawnFront struct {
+	props *actor.Props
+	reply chan *actor.PID
+}
+
 // stopHTTP asks the httpfront actor to shut its server down; Done closes when it has.
 type stopHTTP struct {
 	Deadline time.Time
 	Done     chan<- error
 }
+
+// --- to the recache queues (queues.go) ---
 
 // enqueueRecache asks the priority queue to add items. Reply, when set, gets
 // the outcome once the items are persisted.
@@ -322,3 +336,30 @@ type setRecacheSpeed struct {
 
 // dueCounted carries the normal queue's periodic count of pages past their TTL.
 type dueCounted struct{ N int }
+
+// dueCount asks the normal queue to count the pages past their TTL (every
+// dueCountEvery).
+type dueCount struct{}
+
+// --- to the sitemaps actor (sitemapsactor.go) ---
+
+// addSitemap asks the sitemaps actor to persist and poll a sitemap added through
+// the API. Reply gets nil once it is persisted (synced).
+type addSitemap struct {
+	URL   string
+	Reply chan<- error
+}
+
+// pollSitemaps starts a poll of every root (the interval passed, or start-up).
+type pollSitemaps struct{}
+
+// sitemapPolled carries the state of one file from the poll goroutine to the
+// actor, the only writer of s/ keys.
+type sitemapPolled struct {
+	URL   string
+	State storage.SitemapState
+}
+
+// sitemapsPolled: the poll goroutine ended; All says whether it was the periodic
+// poll of every root.
+type sitemapsPolled struct{ All bool }

@@ -390,8 +390,6 @@ func (q *normalQueue) Receive(ctx actor.Context) {
 	}
 }
 
-type dueCount struct{}
-
 func (q *normalQueue) pump(ctx actor.Context) {
 	a := q.app
 	if a.stopping.Load() {
