@@ -163,3 +163,6 @@ func (a *Appliance) Ready(ctx context.Context) error {
 	}
 	return fmt.Errorf("no browser answers: %w", last)
 }
+
+// MobileDevice is the phone renders of the mobile variant emulate.
+func (a *Appliance) MobileDevice() browser.Device { return a.cfg.MobileDevice }

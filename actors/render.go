@@ -10,6 +10,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 
 	"prerenderd/browser"
+	"prerenderd/cachekey"
 )
 
 var leaseIDs atomic.Uint64
@@ -44,6 +45,18 @@ type renderActor struct {
 	// reported: RenderDone was sent. A child stopped before it reports (its
 	// shard stops, or it failed: renderChildren stops it) reports then.
 	reported bool
+}
+
+// renderRequest is the browser request of a cached render of key: the variant
+// in the key chooses the screen, so a mobile key is rendered as a phone
+// whoever asks for it (a crawler, a recache, a sitemap, the normal queue).
+func (a *Appliance) renderRequest(key, url string) browser.Request {
+	req := browser.Request{URL: url}
+	if cachekey.VariantOfKey(key) == cachekey.Mobile {
+		d := a.cfg.MobileDevice
+		req.Device = &d
+	}
+	return req
 }
 
 func (r *renderActor) Receive(ctx actor.Context) {
