@@ -51,7 +51,7 @@ func TestARestartedShardOrPoolAnswersEveryWaiter(t *testing.T) {
 	app, _ := startApp(t, func(c *Config) { c.TabsPerBrowser = 1 })
 
 	t.Run("a shard restarted mid-render answers the render's three waiters", func(t *testing.T) {
-		url := origin.URL + "/slowdoc?ms=3000&shard=1"
+		url := origin.URL + "/slowdoc?ms=1500&shard=1"
 		calls := []<-chan asked{ask(app, url), ask(app, url), ask(app, url)}
 		waitFor(t, func() bool { return origin.Hits("/slowdoc") >= 1 })
 		time.Sleep(100 * time.Millisecond) // the two others have joined
@@ -69,7 +69,7 @@ func TestARestartedShardOrPoolAnswersEveryWaiter(t *testing.T) {
 
 	t.Run("a pool restarted with renders waiting for its one tab answers them", func(t *testing.T) {
 		base := origin.Hits("/slowdoc")
-		running := ask(app, origin.URL+"/slowdoc?ms=3000&pool=running")
+		running := ask(app, origin.URL+"/slowdoc?ms=1500&pool=running")
 		waitFor(t, func() bool { return origin.Hits("/slowdoc") > base })
 		var waiting []<-chan asked
 		var urls []string
