@@ -277,8 +277,8 @@ func TestTheGrafanaBoardHasThePanelsOfAnOperator(t *testing.T) {
 		}
 	}
 	for what, q := range map[string]string{
-		"render p50": `histogram_quantile(0.5, sum by (le) (rate(prerender_render_duration_seconds_bucket`,
-		"render p95": `histogram_quantile(0.95, sum by (le) (rate(prerender_render_duration_seconds_bucket`,
+		"render p50":   `histogram_quantile(0.5, sum by (le) (rate(prerender_render_duration_seconds_bucket`,
+		"render p95":   `histogram_quantile(0.95, sum by (le) (rate(prerender_render_duration_seconds_bucket`,
 		"tab wait p95": `histogram_quantile(0.95, sum by (le, class) (rate(prerender_tab_wait_seconds_bucket`,
 	} {
 		found := false
