@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 
@@ -125,6 +126,25 @@ func TestMetricsArePrometheusTextWithHelpAndLeBuckets(t *testing.T) {
 		sort.Strings(bare)
 		if len(bare) > 0 {
 			t.Fatalf("families without # HELP text or # TYPE (add them to help in httpfront/metrics.go): %v", bare)
+		}
+	})
+
+	t.Run("the prerender families pass the lint of promtool check metrics", func(t *testing.T) {
+		// promtool check metrics is this linter (promlint). The library's go_*
+		// families are left out: some lack a help text, go_cgo_calls_count is
+		// a counter without _total; they are the library's to fix.
+		var own []*dto.MetricFamily
+		for name, f := range fams {
+			if strings.HasPrefix(name, "prerender_") {
+				own = append(own, f)
+			}
+		}
+		problems, err := promlint.NewWithMetricFamilies(own).Lint()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range problems {
+			t.Errorf("%s: %s", p.Metric, p.Text)
 		}
 	})
 
