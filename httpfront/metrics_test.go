@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/VictoriaMetrics/metrics"
 	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
@@ -310,5 +311,19 @@ func TestEveryHelpTextIsOneLineOfPrometheusText(t *testing.T) {
 		if text == "" || strings.ContainsAny(text, "\\\n") || !strings.HasSuffix(text, ".") {
 			t.Errorf("help[%q] = %q: want one sentence, no backslash or newline", name, text)
 		}
+	}
+}
+
+// BenchmarkCountAnswer is what /metrics adds to each answer: classifying the
+// User-Agent once (shared with the analytics) and three counter increments.
+func BenchmarkCountAnswer(b *testing.B) {
+	m := newFrontMetrics(metrics.NewSet())
+	for _, c := range []struct{ name, ua string }{{"crawler", uaGooglebot}, {"browser", uaBrowser}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				m.count(cacheHit, http.StatusOK, analytics.Classify(c.ua))
+			}
+		})
 	}
 }
