@@ -3,6 +3,7 @@ package httpfront
 import (
 	"math"
 	"net/http"
+	"os"
 	"sort"
 	"strings"
 	"testing"
@@ -269,6 +270,20 @@ func TestMetricsArePrometheusTextWithHelpAndLeBuckets(t *testing.T) {
 			family(t, name, dto.MetricType_GAUGE)
 		}
 		family(t, "process_cpu_seconds_total", dto.MetricType_COUNTER)
+	})
+
+	t.Run("the README's Metrics section names every prerender family", func(t *testing.T) {
+		b, err := os.ReadFile("../README.md")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, section, _ := strings.Cut(string(b), "\n### Metrics\n")
+		section, _, _ = strings.Cut(section, "\n## ")
+		for name := range fams {
+			if strings.HasPrefix(name, "prerender_") && !strings.Contains(section, "`"+name+"`") {
+				t.Errorf("README.md's ### Metrics does not list %s", name)
+			}
+		}
 	})
 
 	t.Run("no label holds a URL and no family has an unbounded set of series", func(t *testing.T) {
