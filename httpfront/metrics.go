@@ -27,17 +27,19 @@ var codeLabels = [...]string{"1xx", "2xx", "3xx", "4xx", "5xx", "other"}
 
 // frontMetrics counts the answers of the render route.
 type frontMetrics struct {
-	byCache map[string]*metrics.Counter
-	byCode  [len(codeLabels)]*metrics.Counter
+	cacheIndex map[string]int // a cacheLabels value → its index
+	byCache    [len(cacheLabels)]*metrics.Counter
+	byCode     [len(codeLabels)]*metrics.Counter
 	// byGroup[g][c] counts the answers to crawler group g (analytics.Groups)
 	// with cache result cacheLabels[c]: 9 groups × 7 results, a fixed set.
 	byGroup [][len(cacheLabels)]*metrics.Counter
 }
 
 func newFrontMetrics(set *metrics.Set) *frontMetrics {
-	m := &frontMetrics{byCache: make(map[string]*metrics.Counter, len(cacheLabels))}
-	for _, c := range cacheLabels {
-		m.byCache[c] = set.NewCounter(`prerender_requests_total{cache="` + c + `"}`)
+	m := &frontMetrics{cacheIndex: make(map[string]int, len(cacheLabels))}
+	for i, c := range cacheLabels {
+		m.cacheIndex[c] = i
+		m.byCache[i] = set.NewCounter(`prerender_requests_total{cache="` + c + `"}`)
 	}
 	for i, c := range codeLabels {
 		m.byCode[i] = set.NewCounter(`prerender_responses_total{code="` + c + `"}`)
@@ -53,25 +55,21 @@ func newFrontMetrics(set *metrics.Set) *frontMetrics {
 }
 
 // count counts one answer of the render route: its cache result (an
-// X-Prerender-Cache value or cacheError), its status and its crawler class. It
-// is on the hit path: no allocation, no lock.
+// X-Prerender-Cache value or cacheError; anything else counts as cacheError),
+// its status and its crawler class. It is on the hit path: no allocation, no
+// lock.
 func (m *frontMetrics) count(label string, status int, class analytics.Class) {
-	c, ok := m.byCache[label]
+	c, ok := m.cacheIndex[label]
 	if !ok {
-		label, c = cacheError, m.byCache[cacheError]
+		c = m.cacheIndex[cacheError]
 	}
-	c.Inc()
+	m.byCache[c].Inc()
 	code := len(codeLabels) - 1
 	if status >= 100 && status <= 599 {
 		code = status/100 - 1
 	}
 	m.byCode[code].Inc()
-	for i, l := range cacheLabels {
-		if l == label {
-			m.byGroup[class.GroupIndex()][i].Inc()
-			return
-		}
-	}
+	m.byGroup[class.GroupIndex()][c].Inc()
 }
 
 // writeStorageMetrics writes Pebble's health (storage.Health). A closed store
