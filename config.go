@@ -16,8 +16,8 @@ import (
 
 	"prerenderd/actors"
 	"prerenderd/browser"
-	"prerenderd/browser/netguard"
-	"prerenderd/storage/cachekey"
+	"prerenderd/cachekey"
+	"prerenderd/netguard"
 )
 
 //go:embed config.toml

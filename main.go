@@ -154,44 +154,7 @@ func run(cfg *Config, log *slog.Logger, build buildDesc) error {
 	}
 
 	t = time.Now()
-	app, err := actors.Start(actors.Config{
-		Shards:             cfg.Shards,
-		TTL:                cfg.TTL,
-		Browsers:           cfg.Browsers,
-		TabsPerBrowser:     cfg.TabsPerBrowser,
-		MaxQueue:           cfg.MaxQueue,
-		QueueTimeout:       cfg.QueueTimeout,
-		ReservedLive:       cfg.ReservedLive,
-		RendersPerBrowser:  cfg.RendersPer,
-		MaxBrowserAge:      cfg.MaxBrowserAge,
-		MaxBrowserRSS:      cfg.MaxBrowserRSS,
-		MaxBytes:           cfg.MaxBytes,
-		RecacheURLsPerHour: cfg.RecacheURLsPerHour,
-		Sitemaps: actors.SitemapsConfig{
-			Interval:   cfg.SitemapInterval,
-			Sites:      cfg.Sites,
-			StripQuery: cfg.StripQuery,
-			AllowHosts: cfg.AllowHosts,
-			Variants:   cfg.Variants,
-		},
-		Egress: egress.Options{
-			Policy: cfg.Policy,
-			Self:   ln.Addr().String(),
-		},
-		MobileDevice: cfg.MobileDevice,
-		Browser: browser.Options{
-			Path:        chromium,
-			UserAgent:   cfg.UserAgent,
-			IdleWindow:  cfg.IdleWindow,
-			PageTimeout: cfg.PageTimeout,
-			Block:       cfg.Block,
-			BlockURLs:   cfg.BlockURLs,
-
-			MaxHTMLBytes: cfg.MaxHTMLBytes,
-		},
-		OnRender: httpfront.RenderHook(stats),
-		Logger:   log,
-	}, store)
+	app, err := actors.Start(actorsConfig(cfg, chromium, ln.Addr().String(), httpfront.RenderHook(stats), log), store)
 	if err != nil {
 		ln.Close()
 		return err
@@ -199,16 +162,15 @@ func run(cfg *Config, log *slog.Logger, build buildDesc) error {
 	log.Info("started actors", "shards", cfg.Shards, "browsers", cfg.Browsers, "tabs_per_browser", cfg.TabsPerBrowser, "ms", time.Since(t).Milliseconds())
 
 	front := httpfront.New(httpfront.Config{
-		Listen:               ln.Addr().String(),
-		Tokens:               cfg.Tokens,
-		StripQuery:           cfg.StripQuery,
-		AllowHosts:           cfg.AllowHosts,
-		Policy:               cfg.Policy,
-		StaleWhileRevalidate: cfg.StaleWhileRevalidate,
-		Logger:               log,
-		Version:              build.Version,
-		Commit:               build.Commit,
-		Variants:             cfg.Variants,
+		Listen:     ln.Addr().String(),
+		Tokens:     cfg.Tokens,
+		StripQuery: cfg.StripQuery,
+		AllowHosts: cfg.AllowHosts,
+		Policy:     cfg.Policy,
+		Logger:     log,
+		Version:    build.Version,
+		Commit:     build.Commit,
+		Variants:   cfg.Variants,
 
 		TimeoutStatus: cfg.TimeoutStatus,
 		WriteTimeout:  cfg.WriteTimeout,
@@ -297,4 +259,49 @@ func newLogger(cfg *Config) *slog.Logger {
 		return slog.New(slog.NewTextHandler(os.Stderr, opts))
 	}
 	return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+}
+
+// actorsConfig is what the actor tree gets of the configuration: listen is
+// the HTTP listener (the one address a page may load, for the demo), onRender
+// the analytics hook (nil when analytics are off).
+func actorsConfig(cfg *Config, chromium, listen string, onRender func(actors.RenderEvent), log *slog.Logger) actors.Config {
+	return actors.Config{
+		Shards:               cfg.Shards,
+		TTL:                  cfg.TTL,
+		StaleWhileRevalidate: cfg.StaleWhileRevalidate,
+		Browsers:             cfg.Browsers,
+		TabsPerBrowser:       cfg.TabsPerBrowser,
+		MaxQueue:             cfg.MaxQueue,
+		QueueTimeout:         cfg.QueueTimeout,
+		ReservedLive:         cfg.ReservedLive,
+		RendersPerBrowser:    cfg.RendersPer,
+		MaxBrowserAge:        cfg.MaxBrowserAge,
+		MaxBrowserRSS:        cfg.MaxBrowserRSS,
+		MaxBytes:             cfg.MaxBytes,
+		RecacheURLsPerHour:   cfg.RecacheURLsPerHour,
+		Sitemaps: actors.SitemapsConfig{
+			Interval:   cfg.SitemapInterval,
+			Sites:      cfg.Sites,
+			StripQuery: cfg.StripQuery,
+			AllowHosts: cfg.AllowHosts,
+			Variants:   cfg.Variants,
+		},
+		Egress: egress.Options{
+			Policy: cfg.Policy,
+			Self:   listen,
+		},
+		MobileDevice: cfg.MobileDevice,
+		Browser: browser.Options{
+			Path:        chromium,
+			UserAgent:   cfg.UserAgent,
+			IdleWindow:  cfg.IdleWindow,
+			PageTimeout: cfg.PageTimeout,
+			Block:       cfg.Block,
+			BlockURLs:   cfg.BlockURLs,
+
+			MaxHTMLBytes: cfg.MaxHTMLBytes,
+		},
+		OnRender: onRender,
+		Logger:   log,
+	}
 }

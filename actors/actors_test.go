@@ -13,9 +13,10 @@ import (
 
 	"prerenderd/browser"
 	"prerenderd/browser/fixture"
-	"prerenderd/browser/netguard"
 	"prerenderd/egress"
+	"prerenderd/netguard"
 	"prerenderd/storage"
+	"prerenderd/storage/storetest"
 )
 
 var chromiumPath string
@@ -191,7 +192,7 @@ func TestConcurrentRendersOfOneKeyJoinOneRender(t *testing.T) {
 	if fresh != 1 || origin.Hits("/product") != 1 {
 		t.Fatalf("%d renders started, origin fetched the document %d times; want 1 and 1", fresh, origin.Hits("/product"))
 	}
-	if _, err := store.GetPage(key); err != nil {
+	if _, err := storetest.Page(store, key); err != nil {
 		t.Fatalf("page not stored: %v", err)
 	}
 }

@@ -217,15 +217,14 @@ func (a *Appliance) deleteKeys(ctx context.Context, keys []string) (deleteResult
 	if len(keys) == 0 {
 		return res, nil
 	}
-	shards := *a.shards.Load()
 	byShard := make(map[int][]string)
 	for _, k := range keys {
-		i := shardIndex(k, len(shards))
+		i := a.shardOf(k)
 		byShard[i] = append(byShard[i], k)
 	}
 	reply := make(chan pagesDeleted, len(byShard))
 	for i, ks := range byShard {
-		a.system.Root.Send(shards[i], &deletePages{Keys: ks, Reply: reply})
+		a.system.Root.Send(a.shardPID(i), &deletePages{Keys: ks, Reply: reply})
 	}
 	var errs []error
 	for range byShard {

@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"prerenderd/storage"
+	"prerenderd/storage/storetest"
 )
 
 func TestMatcher(t *testing.T) {
@@ -56,7 +57,7 @@ func putTestPage(t testing.TB, store *storage.Store, key string, rendered time.T
 // nothingOf checks that no trace of key is left: page, summary, metadata, due entry.
 func nothingOf(t *testing.T, store *storage.Store, key string) {
 	t.Helper()
-	if _, err := store.GetPage(key); !errors.Is(err, storage.ErrNotFound) {
+	if _, err := storetest.Page(store, key); !errors.Is(err, storage.ErrNotFound) {
 		t.Errorf("%s: page left (%v)", key, err)
 	}
 	if _, err := store.Summary(key); !errors.Is(err, storage.ErrNotFound) {
@@ -257,7 +258,7 @@ func TestEvictionTakesTheLeastRecentlyHitFirst(t *testing.T) {
 		t.Fatalf("StoredBytes %d, want under 90%% of %d", got, max)
 	}
 	var kept []string
-	_ = store.ScanPages("", func(k string, _ storage.PageMeta) bool { kept = append(kept, k[len(k)-2:]); return true })
+	_ = store.ScanKeys("", func(k []byte) bool { kept = append(kept, string(k[len(k)-2:])); return true })
 	// Each page is total/20 bytes; at most 0.36 × total leaves 7 pages: the five
 	// most recently hit (15–19) and the two rendered late (0, 1).
 	want := []string{"00", "01", "15", "16", "17", "18", "19"}

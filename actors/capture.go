@@ -25,9 +25,11 @@ func (a *Appliance) Capture(ctx context.Context, req browser.Request) (*browser.
 	a.inflight.Add(1)
 	defer a.inflight.Done()
 	reply := make(chan *RenderDone, 1)
+	// A capture has no shard: the guardian of its kind stops it when it fails,
+	// and its Stopping answers reply (renderActor).
 	props := actor.PropsFromProducer(func() actor.Actor {
 		return &renderActor{app: a, req: req, class: ClassLive, reply: reply}
-	})
+	}, actor.WithGuardian(renderChildren))
 	pid := a.system.Root.SpawnPrefix(props, "capture-")
 	select {
 	case d := <-reply:

@@ -12,12 +12,13 @@ import (
 	"prerenderd/browser"
 	"prerenderd/browser/fixture"
 	"prerenderd/storage"
+	"prerenderd/storage/storetest"
 )
 
 // pageWidth is the viewport width the fixture page /device printed in a stored page.
 func pageWidth(t *testing.T, store *storage.Store, key string) string {
 	t.Helper()
-	p, err := store.GetPage(key)
+	p, err := storetest.Page(store, key)
 	if err != nil {
 		t.Fatalf("%s is not stored: %v", key, err)
 	}
@@ -64,7 +65,7 @@ func variantChoosesScreen(t *testing.T, origin *fixture.Origin, app *Appliance, 
 	}
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		if _, err := store.GetPage("mobile|" + recached); err == nil {
+		if _, err := storetest.Page(store, "mobile|"+recached); err == nil {
 			break
 		}
 		if time.Now().After(deadline) {

@@ -7,11 +7,20 @@
 // is the pure sub-package sitemap.
 //
 // It is the only package that imports protoactor-go. The rest of the program sees the
-// façade (Start, Render, ViewPage, Ready, Serve, Stop in appliance.go; Search,
-// ClearURL, StartClear, ClearProgress in cachemgr.go; AddSitemap, Sitemaps in
-// sitemapsactor.go; RefuseLoop in loops.go, which knows the URLs tabs are loading
-// so that a renderer's own request sent back to prerenderd is refused, not
-// joined; State, the live view of browsers, tabs and queues, and the
-// Config.OnRender hook of finished renders in state.go) and never a PID. Actors never block in Receive: browser and disk work runs in goroutines owned
-// by the actor that started them, and reports back by message.
+// façade and never a PID: Start, Serve, Stop (lifecycle.go); Render, Ready
+// (appliance.go); Lookup and RenderFor, a crawler's request (lookup.go: the hit
+// path reads the page and its shard's published flags with no actor hop, and
+// policy decides); Recache, SetRecacheSpeed (recache.go); Capture (capture.go);
+// Search, ClearURL, StartClear, ClearProgress (cachemgr.go); AddSitemap,
+// Sitemaps (sitemapsactor.go); RefuseLoop (loops.go), which knows the URLs tabs
+// are loading so that a renderer's own request sent back to prerenderd is
+// refused, not joined; State, the live view of browsers, tabs and queues, and
+// the Config.OnRender hook of finished renders (state.go).
+//
+// Each key belongs to one shard (shardFor), the only writer of its page and of
+// its flags (keystate.go). Every message type is in messages.go, grouped by the
+// actor that receives it. Actors never block in Receive: browser and disk work
+// runs in goroutines owned by the actor that started them, and reports back by
+// message. An actor that holds waiters answers them on Restarting as on
+// Stopping. ARCHITECTURE.md draws the tree and the request paths.
 package actors

@@ -9,7 +9,12 @@ import (
 	"prerenderd/storage"
 )
 
-// StartRender asks a shard for the rendered page of Key. The shard answers on Reply
+// Messages between the actors. Each is a plain struct named as a fact or a
+// command, grouped by the actor that receives it.
+
+// --- to a cache shard (shard.go, shard_keys.go) ---
+
+// StartRender asks a shard for the rendered page of Key. The shard answers
 // exactly once: joined to a render already running, from the store when a render
 // finished just before, or from a new render child.
 type StartRender struct {
@@ -26,7 +31,11 @@ type StartRender struct {
 	// OnlyStored: render only if a page is stored (the normal queue recaches; it
 	// does not bring back a page that was removed meanwhile).
 	OnlyStored bool
-	Reply      chan<- *Rendered
+	// The answer goes to Reply (the façade's callers) or, as a
+	// queueRenderDone carrying Item, to ReplyTo (the recache queues).
+	Reply   chan<- *Rendered
+	ReplyTo *actor.PID
+	Item    storage.QueueItem
 }
 
 // Class says who waits for a render. The pool serves live before priority before
@@ -54,14 +63,88 @@ func (c Class) String() string {
 	return "unknown"
 }
 
-// RenderDone is a render child's report to its shard. Attempts counts browsers tried.
+// RenderDone is a render child's report to its shard (or, for a capture, to
+// its caller). Flight names the shard's flight it is for.
 type RenderDone struct {
-	Key      string
-	URL      string
-	Result   *browser.Result
-	Err      error
-	Attempts int
+	Key    string
+	URL    string
+	Flight uint64
+	Result *browser.Result
+	Err    error
 }
+
+// renderApplied reports the end of a shard's store work for a finished render:
+// a write, a renewal, a removal or a failure count.
+type renderApplied struct {
+	Key      string
+	Rendered *Rendered
+}
+
+// deletePages asks a shard to remove pages of keys it owns (cache clear, eviction).
+// The shard answers on Reply exactly once.
+type deletePages struct {
+	Keys  []string
+	Reply chan<- pagesDeleted
+}
+
+// pagesDeleted is a shard's answer to deletePages: pages removed, and keys left
+// alone because a render of them was running (its result replaces the page).
+type pagesDeleted struct {
+	Deleted int
+	Busy    int
+	Err     error
+}
+
+// deletesDone reports the end of a shard's delete goroutine.
+type deletesDone struct {
+	Keys  []string
+	Busy  int
+	N     int
+	Err   error
+	Reply chan<- pagesDeleted
+}
+
+// staleHit tells a shard a crawler was served its key's page STALE: it queues
+// one priority recache unless one is queued.
+type staleHit struct {
+	Key string
+	URL string // the stored page's, which the recache loads
+}
+
+// claimPrerender asks a shard whether this request is the first serve of its
+// key's prerendered page. The shard answers on Reply (buffered).
+type claimPrerender struct {
+	Key   string
+	Reply chan<- bool
+}
+
+// markPending tells a shard the priority queue accepted explicit recaches of
+// its keys, asked for at Since. Done, when set, gets one value once the flags
+// are published.
+type markPending struct {
+	Marks []pendingMark
+	Done  chan<- struct{}
+}
+
+type pendingMark struct {
+	Key   string
+	Since time.Time
+}
+
+// staleNotQueued tells a shard the stale recache of Key could not be
+// persisted: a later stale hit may try again.
+type staleNotQueued struct{ Key string }
+
+// crash makes the shard or the pool that receives it fail, as a bug would:
+// the supervision tests send it to show that every waiter is answered and the
+// restarted actor serves the next request.
+type crash struct{}
+
+// flushHits asks a shard to write its hit counts (its timer, and Stop). Done,
+// when set, gets one value once they are written.
+type flushHits struct{ Done chan<- struct{} }
+
+// --- to the pool (pool.go), and its answers to a render child (render.go) ---
 
 // AcquireTab asks the pool for a tab. The pool answers ReplyTo with TabGranted or
 // TabRefused carrying the same ID.
@@ -136,6 +219,8 @@ type upgradeWait struct {
 	Deadline time.Time
 }
 
+// --- to a browser actor (browseractor.go) ---
+
 type browserStarted struct {
 	Browser    *browser.Browser
 	Generation uint64
@@ -199,27 +284,21 @@ type tabRendered struct {
 	Lease  Lease
 }
 
+// --- to the root and the httpfront actor (tree.go) ---
+
+// spawnFront asks the root to spawn the httpfront actor (Appliance.Serve).
+type spawnFront struct {
+	props *actor.Props
+	reply chan *actor.PID
+}
+
 // stopHTTP asks the httpfront actor to shut its server down; Done closes when it has.
 type stopHTTP struct {
 	Deadline time.Time
 	Done     chan<- error
 }
 
-// renderApplied reports the end of a shard's store work for a finished render:
-// a write, a renewal, a removal or a failure count.
-type renderApplied struct {
-	Key      string
-	Rendered *Rendered
-}
-
-// hitsBatch carries the hits counted on the hit path since the last flush, for
-// the keys of one shard.
-type hitsBatch struct {
-	Hits map[string]hitCount
-}
-
-// markServed asks a shard to clear the prerendered flag of a page a crawler got.
-type markServed struct{ Key string }
+// --- to the recache queues (queues.go) ---
 
 // enqueueRecache asks the priority queue to add items. Reply, when set, gets
 // the outcome once the items are persisted.
@@ -232,6 +311,11 @@ type enqueueRecache struct {
 type enqueueResult struct {
 	Queued, Duplicate int
 	Err               error
+	// Marked gets one value per shard told of the explicit recaches (Marks of
+	// them) once it has published their flags: the caller waits for it, so a
+	// crawler asking next is REVALIDATED.
+	Marked <-chan struct{}
+	Marks  int
 }
 
 // queueTick wakes a queue actor when its pace allows the next dispatch.
@@ -252,3 +336,30 @@ type setRecacheSpeed struct {
 
 // dueCounted carries the normal queue's periodic count of pages past their TTL.
 type dueCounted struct{ N int }
+
+// dueCount asks the normal queue to count the pages past their TTL (every
+// dueCountEvery).
+type dueCount struct{}
+
+// --- to the sitemaps actor (sitemapsactor.go) ---
+
+// addSitemap asks the sitemaps actor to persist and poll a sitemap added through
+// the API. Reply gets nil once it is persisted (synced).
+type addSitemap struct {
+	URL   string
+	Reply chan<- error
+}
+
+// pollSitemaps starts a poll of every root (the interval passed, or start-up).
+type pollSitemaps struct{}
+
+// sitemapPolled carries the state of one file from the poll goroutine to the
+// actor, the only writer of s/ keys.
+type sitemapPolled struct {
+	URL   string
+	State storage.SitemapState
+}
+
+// sitemapsPolled: the poll goroutine ended; All says whether it was the periodic
+// poll of every root.
+type sitemapsPolled struct{ All bool }

@@ -13,6 +13,8 @@ import (
 
 // poolActor hands out tabs. It spawns one browser actor per Chromium and supervises
 // them; a browser that reports itself up gets leases until it reports itself down.
+// A restart by its supervisor refuses every wait with ErrRestarted, as a stop
+// refuses them with ErrStopping; its browsers stop with it and new ones start.
 //
 // Admission: waiters queue per class and are granted live first, then priority, then
 // normal, each queue in arrival order. A share of all tabs (Config.ReservedLive) is
@@ -31,6 +33,9 @@ type poolActor struct {
 	// nonLive counts the leases held by priority and normal work.
 	// INVARIANT: nonLive <= nonLiveMax() when a non-live lease is granted.
 	nonLive int
+	// since is the last browser generation before this incarnation of the
+	// pool: it leases only later ones (generations only grow).
+	since uint64
 }
 
 // numClasses is the number of Class values; a Class indexes poolActor.queues.
@@ -65,6 +70,7 @@ func newPoolActor(a *Appliance) *poolActor {
 	p := &poolActor{
 		app: a, actors: make(map[int]*actor.PID), browsers: make(map[int]*poolBrowser),
 		retiring: make(map[uint64]*poolBrowser), byID: make(map[uint64]*list.Element),
+		since: generations.Load(),
 	}
 	for i := range p.queues {
 		p.queues[i] = list.New()
@@ -99,7 +105,8 @@ func (p *poolActor) Receive(ctx actor.Context) {
 			p.app.metrics.tabsBusy.Add(-1)
 			p.retireIfIdle(ctx, pb)
 		}
-		if m.Lease.Class != ClassLive && p.nonLive > 0 {
+		// A lease of an earlier incarnation of the pool was never counted here.
+		if m.Lease.Class != ClassLive && m.Lease.Generation > p.since && p.nonLive > 0 {
 			p.nonLive--
 		}
 		p.dispatch(ctx)
@@ -125,19 +132,37 @@ func (p *poolActor) Receive(ctx actor.Context) {
 			p.remove(el)
 			ctx.Send(w.req.ReplyTo, &TabRefused{ID: m.ID, Err: ErrOverloaded})
 		}
+	case *crash:
+		panic("pool: crash asked for")
+	case *actor.Restarting:
+		p.abandon(ctx, ErrRestarted)
 	case *actor.Stopping:
-		for _, q := range p.queues {
-			for el := q.Front(); el != nil; el = q.Front() {
-				w := el.Value.(*waiter)
-				p.remove(el)
-				ctx.Send(w.req.ReplyTo, &TabRefused{ID: w.req.ID, Err: ErrStopping})
-			}
-		}
-		for _, pb := range p.browsers {
-			pb.aged.Stop()
-		}
-		p.app.up.Store(nil)
+		p.abandon(ctx, ErrStopping)
 	}
+}
+
+// abandon refuses every wait with err and lets go of this incarnation's
+// browsers: they stop with it (a restart starts new ones), so their leases
+// are no longer counted. A render holding one fails over to a browser of the
+// next incarnation, as when a Chromium crashes.
+func (p *poolActor) abandon(ctx actor.Context, err error) {
+	for _, q := range p.queues {
+		for el := q.Front(); el != nil; el = q.Front() {
+			w := el.Value.(*waiter)
+			p.remove(el)
+			ctx.Send(w.req.ReplyTo, &TabRefused{ID: w.req.ID, Err: err})
+		}
+	}
+	busy := 0
+	for _, pb := range p.browsers {
+		pb.aged.Stop()
+		busy += pb.busy
+	}
+	for _, pb := range p.retiring {
+		busy += pb.busy
+	}
+	p.app.metrics.tabsBusy.Add(-int64(busy))
+	p.app.up.Store(nil)
 }
 
 func (p *poolActor) acquire(ctx actor.Context, m *AcquireTab) {

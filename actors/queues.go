@@ -2,6 +2,7 @@ package actors
 
 import (
 	"container/list"
+	"context"
 	"errors"
 	"math"
 	"strconv"
@@ -76,6 +77,9 @@ type priorityQueue struct {
 	perHour  int // 0 = automatic: as fast as the pool's tabs allow
 	pace     pacer
 	timer    *time.Timer
+	// marks are the explicit recaches accepted since the last sendMarks, by
+	// shard: their keys' shards flag them pending (REVALIDATED for a crawler).
+	marks map[int][]pendingMark
 }
 
 // newPriorityQueue loads the persisted queue right away: the producer runs
@@ -84,6 +88,7 @@ type priorityQueue struct {
 func newPriorityQueue(a *Appliance) *priorityQueue {
 	q := &priorityQueue{app: a, items: list.New(), byKey: make(map[string]*list.Element)}
 	q.load()
+	q.sendMarks(nil)
 	return q
 }
 
@@ -94,8 +99,13 @@ func (q *priorityQueue) Receive(ctx actor.Context) {
 	case *enqueueRecache:
 		res := q.enqueue(m.Items, m.Sync)
 		if m.Reply != nil {
+			done := make(chan struct{}, len(q.marks))
+			res.Marked, res.Marks = done, q.sendMarks(done)
 			m.Reply <- res
+		} else {
+			q.sendMarks(nil)
 		}
+		// After the marks: a shard sees them before the renders they are for.
 		q.pump(ctx)
 	case *queueTick:
 		q.timer = nil
@@ -107,7 +117,9 @@ func (q *priorityQueue) Receive(ctx actor.Context) {
 		m.Reply <- q.setSpeed(m.URLsPerHour)
 		q.pace = pacer{}
 		q.pump(ctx)
-	case *actor.Stopping:
+	case *actor.Restarting, *actor.Stopping:
+		// It holds no waiter: a Recache is answered in the Receive that takes
+		// it. A restart reloads the queue from Pebble.
 		if q.timer != nil {
 			q.timer.Stop()
 		}
@@ -151,8 +163,31 @@ func (q *priorityQueue) push(it storage.QueueItem) {
 	q.byKey[it.Key] = q.items.PushBack(it)
 	q.app.metrics.priorityLen.Store(int64(q.items.Len()))
 	if explicit(it.Source) {
-		q.app.pending.Store(it.Key, it.EnqueuedAt)
+		q.mark(it.Key, it.EnqueuedAt)
 	}
+}
+
+// mark notes that key's shard must flag it pending since since.
+func (q *priorityQueue) mark(key string, since time.Time) {
+	if q.marks == nil {
+		q.marks = make(map[int][]pendingMark)
+	}
+	i := q.app.shardOf(key)
+	q.marks[i] = append(q.marks[i], pendingMark{Key: key, Since: since})
+}
+
+// sendMarks sends the noted marks to their shards, before any render of them
+// is dispatched (one sender, so each shard gets them in order), and returns
+// how many shards were told; each sends one value on done once it has
+// published the flags.
+func (q *priorityQueue) sendMarks(done chan<- struct{}) int {
+	n := 0
+	for i, marks := range q.marks {
+		q.app.system.Root.Send(q.app.shardPID(i), &markPending{Marks: marks, Done: done})
+		n++
+	}
+	q.marks = nil
+	return n
 }
 
 // explicit sources ask for a recache because the content changed: a crawler
@@ -172,7 +207,7 @@ func (q *priorityQueue) enqueue(items []storage.QueueItem, sync bool) enqueueRes
 			// REVALIDATED.
 			old := el.Value.(storage.QueueItem)
 			if explicit(it.Source) && !explicit(old.Source) {
-				q.app.pending.Store(it.Key, old.EnqueuedAt)
+				q.mark(it.Key, old.EnqueuedAt)
 			}
 			res.Duplicate++
 			continue
@@ -187,7 +222,8 @@ func (q *priorityQueue) enqueue(items []storage.QueueItem, sync bool) enqueueRes
 		q.app.log.Error("cannot queue recache", "urls", len(fresh), "err", err)
 		for _, it := range fresh {
 			if it.Source == "stale" {
-				q.app.staleQueued.Delete(it.Key) // not queued: a later stale hit tries again
+				// Not queued: a later stale hit tries again.
+				q.app.system.Root.Send(q.app.shardFor(it.Key), &staleNotQueued{Key: it.Key})
 			}
 		}
 		return res
@@ -226,9 +262,10 @@ func (q *priorityQueue) pump(ctx actor.Context) {
 		delete(q.byKey, it.Key)
 		a.metrics.priorityLen.Store(int64(q.items.Len()))
 		q.inflight++
-		a.dispatch(ctx, &StartRender{
+		a.system.Root.Send(a.shardFor(it.Key), &StartRender{
 			Key: it.Key, URL: it.URL, Class: ClassPriority, Source: it.Source, Since: it.EnqueuedAt,
-		}, func(r *Rendered, err error) any { return &queueRenderDone{Item: it, Rendered: r, Err: err} })
+			ReplyTo: ctx.Self(), Item: it,
+		})
 	}
 }
 
@@ -242,9 +279,11 @@ func (q *priorityQueue) wake(ctx actor.Context, d time.Duration) {
 
 func (q *priorityQueue) finished(m *queueRenderDone) {
 	a := q.app
-	q.inflight--
+	// Not below zero: after a restart of this queue, answers to renders the
+	// earlier incarnation dispatched still arrive.
+	q.inflight = max(q.inflight-1, 0)
 	it := m.Item
-	if errors.Is(m.Err, ErrOverloaded) || errors.Is(m.Err, ErrStopping) {
+	if deferred(m.Err) {
 		// No tab for it: it was never rendered. Back to the head, still persisted.
 		if _, ok := q.byKey[it.Key]; !ok {
 			q.byKey[it.Key] = q.items.PushFront(it)
@@ -254,15 +293,7 @@ func (q *priorityQueue) finished(m *queueRenderDone) {
 		q.pace.took(a.cfg.Clock(), time.Second) // let the pool breathe
 		return
 	}
-	if v, ok := a.pending.Load(it.Key); ok && !v.(time.Time).After(it.EnqueuedAt) {
-		if _, queued := q.byKey[it.Key]; !queued {
-			a.pending.Delete(it.Key)
-		}
-	}
-	// Whatever its source, this render answered the stale hits of its key: the
-	// next stale period may queue again. (A stale request merged into an api or
-	// sitemap entry has no entry of its own to clear this.)
-	a.staleQueued.Delete(it.Key)
+	// The key's flags were cleared by its shard as it answered (RecacheRan).
 	if err := a.store.DeleteQueue(it.Seq); err != nil {
 		a.log.Warn("cannot delete a done queue entry; it will be rendered again after a restart", "key", it.Key, "err", err)
 	}
@@ -337,7 +368,7 @@ func (q *normalQueue) Receive(ctx actor.Context) {
 	case *queueRenderDone:
 		delete(q.inflight, m.Item.Key)
 		q.app.metrics.recache("normal", outcome(m.Rendered, m.Err)).Inc()
-		if errors.Is(m.Err, ErrOverloaded) {
+		if deferred(m.Err) {
 			q.cursor = time.Time{} // it is still due; find it again
 		}
 		q.pump(ctx)
@@ -348,7 +379,8 @@ func (q *normalQueue) Receive(ctx actor.Context) {
 		q.counter = time.AfterFunc(dueCountEvery, func() { root.Send(self, &dueCount{}) })
 	case *dueCount:
 		q.count(ctx)
-	case *actor.Stopping:
+	case *actor.Restarting, *actor.Stopping:
+		// It holds no waiter: the due index in Pebble is its queue.
 		if q.timer != nil {
 			q.timer.Stop()
 		}
@@ -357,8 +389,6 @@ func (q *normalQueue) Receive(ctx actor.Context) {
 		}
 	}
 }
-
-type dueCount struct{}
 
 func (q *normalQueue) pump(ctx actor.Context) {
 	a := q.app
@@ -400,10 +430,10 @@ func (q *normalQueue) pump(ctx actor.Context) {
 	q.pace.took(now, interval)
 	q.cursor = expires
 	q.inflight[key] = true
-	a.dispatch(ctx, &StartRender{Key: key, URL: url, Class: ClassNormal, Source: "normal", OnlyStored: true},
-		func(r *Rendered, err error) any {
-			return &queueRenderDone{Item: storage.QueueItem{Key: key, URL: url}, Rendered: r, Err: err}
-		})
+	a.system.Root.Send(a.shardFor(key), &StartRender{
+		Key: key, URL: url, Class: ClassNormal, Source: "normal", OnlyStored: true,
+		ReplyTo: ctx.Self(), Item: storage.QueueItem{Key: key, URL: url},
+	})
 	q.wake(ctx, interval)
 }
 
@@ -452,19 +482,16 @@ func (q *normalQueue) count(ctx actor.Context) {
 	if q.counting {
 		return
 	}
-	q.counting = true
 	a := q.app
 	self, root := ctx.Self(), a.system.Root
 	now := a.cfg.Clock()
-	a.tasks.Add(1)
-	go func() {
-		defer a.tasks.Done()
+	q.counting = a.goBackground(func(context.Context) {
 		n, err := a.store.CountDue(now, 10_000_000)
 		if err != nil && !errors.Is(err, storage.ErrClosed) {
 			a.log.Warn("cannot count due pages", "err", err)
 		}
 		root.Send(self, &dueCounted{N: n})
-	}()
+	})
 }
 
 func (q *normalQueue) wake(ctx actor.Context, d time.Duration) {
@@ -473,25 +500,4 @@ func (q *normalQueue) wake(ctx actor.Context, d time.Duration) {
 	}
 	self, root := ctx.Self(), q.app.system.Root
 	q.timer = time.AfterFunc(d, func() { root.Send(self, &queueTick{}) })
-}
-
-// dispatch sends a StartRender to the key's shard and turns the answer into a
-// message for the asking actor. The goroutine waiting for the answer ends when
-// the shard answers (it always does, ErrStopping at shutdown) or the appliance
-// stops.
-func (a *Appliance) dispatch(ctx actor.Context, m *StartRender, done func(*Rendered, error) any) {
-	reply := make(chan *Rendered, 1)
-	m.Reply = reply
-	self, root := ctx.Self(), a.system.Root
-	root.Send(a.shardFor(m.Key), m)
-	a.tasks.Add(1)
-	go func() {
-		defer a.tasks.Done()
-		select {
-		case r := <-reply:
-			root.Send(self, done(r, r.Err))
-		case <-a.stopped:
-			root.Send(self, done(nil, ErrStopping))
-		}
-	}()
 }

@@ -15,6 +15,7 @@ import (
 
 	"prerenderd/browser"
 	"prerenderd/storage"
+	"prerenderd/storage/storetest"
 )
 
 func TestNormalPaceIsCachedPagesOverTTLInDays(t *testing.T) {
@@ -224,7 +225,7 @@ func TestAPriorityQueueSurvivesARestart(t *testing.T) {
 		t.Fatalf("Recache = %+v, %v; want 4 queued, 1 duplicate", res, err)
 	}
 	waitUntil(t, "the first render", func() bool {
-		_, err := store.GetPage(items[0].Key)
+		_, err := storetest.Page(store, items[0].Key)
 		return err == nil
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -243,7 +244,7 @@ func TestAPriorityQueueSurvivesARestart(t *testing.T) {
 	startOn(t, store, func(c *Config) {})
 	waitUntil(t, "every queued URL to be stored", func() bool {
 		for _, it := range items {
-			if _, err := store.GetPage(it.Key); err != nil {
+			if _, err := storetest.Page(store, it.Key); err != nil {
 				return false
 			}
 		}

@@ -3,9 +3,6 @@ package actors
 import (
 	"context"
 	"errors"
-	"hash/maphash"
-	"sync"
-	"time"
 
 	"prerenderd/storage"
 )
@@ -39,14 +36,26 @@ func (a *Appliance) Recache(ctx context.Context, items []RecacheItem) (RecacheRe
 	}
 	reply := make(chan enqueueResult, 1)
 	a.system.Root.Send(a.priority, &enqueueRecache{Items: qi, Sync: true, Reply: reply})
+	var r enqueueResult
 	select {
-	case r := <-reply:
-		return RecacheResult{Queued: r.Queued, Duplicate: r.Duplicate}, r.Err
+	case r = <-reply:
 	case <-ctx.Done():
 		return RecacheResult{}, ctx.Err()
 	case <-a.stopped:
 		return RecacheResult{}, ErrStopping
 	}
+	// The answer waits for the keys' shards to flag them pending, so that a
+	// crawler asking once it has the answer is REVALIDATED.
+	for range r.Marks {
+		select {
+		case <-r.Marked:
+		case <-ctx.Done():
+			return RecacheResult{}, ctx.Err()
+		case <-a.stopped:
+			return RecacheResult{}, ErrStopping
+		}
+	}
+	return RecacheResult{Queued: r.Queued, Duplicate: r.Duplicate}, r.Err
 }
 
 // SetRecacheSpeed sets the priority queue's pace in URLs per hour (0 =
@@ -67,140 +76,13 @@ func (a *Appliance) SetRecacheSpeed(ctx context.Context, urlsPerHour int) error 
 	}
 }
 
-// RecacheStale queues one priority recache of a page served STALE. Only the
-// first stale hit of a key sends anything; the queue dedupes the rest.
-func (a *Appliance) RecacheStale(key, url string) {
-	if _, dup := a.staleQueued.LoadOrStore(key, struct{}{}); dup {
-		return
-	}
-	a.enqueueInternal(key, url, "stale")
-}
-
-// enqueueRetry queues a priority retry of a render a crawler saw fail.
-func (a *Appliance) enqueueRetry(key, url string) {
-	a.enqueueInternal(key, url, "retry")
-}
-
-func (a *Appliance) enqueueInternal(key, url, source string) {
+// enqueueRecache queues a priority recache the appliance itself asks for: a
+// STALE hit's (its shard, once per stale period) or the retry of a render a
+// crawler saw fail. Not synced: the next stale hit asks again.
+func (a *Appliance) enqueueRecache(key, url, source string) {
 	if a.stopping.Load() {
 		return
 	}
 	item := storage.QueueItem{Key: key, URL: url, Source: source, EnqueuedAt: a.cfg.Clock()}
 	a.system.Root.Send(a.priority, &enqueueRecache{Items: []storage.QueueItem{item}})
-}
-
-// PendingRecache reports whether a recache of key was asked for (Recache API,
-// sitemap, cache manager) and has not run yet, and since when. A crawler asking
-// for such a page gets a fresh render (REVALIDATED).
-func (a *Appliance) PendingRecache(key string) (time.Time, bool) {
-	v, ok := a.pending.Load(key)
-	if !ok {
-		return time.Time{}, false
-	}
-	return v.(time.Time), true
-}
-
-// Revalidate renders key now for a crawler because a recache of it was asked
-// for at since; it joins a render already running, and answers FromStore when
-// a render after since has been stored.
-func (a *Appliance) Revalidate(ctx context.Context, key, url string, since time.Time) (*Rendered, error) {
-	return a.render(ctx, &StartRender{Key: key, URL: url, Class: ClassLive, Source: "live", Since: since})
-}
-
-// FirstServe reports whether this is the first serve of a page the queues
-// rendered before any crawler asked (X-Prerender-Cache: PRERENDER), and has the
-// page's shard clear its flag. It is true once per page.
-func (a *Appliance) FirstServe(key string) bool {
-	if _, dup := a.served.LoadOrStore(key, struct{}{}); dup {
-		return false
-	}
-	a.system.Root.Send(a.shardFor(key), &markServed{Key: key})
-	return true
-}
-
-// hitStripes spreads the hit counters over locks so parallel hits rarely meet.
-const hitStripes = 64
-
-// hitRecorder counts hits in memory; a flusher hands them to the shards every
-// hitFlushEvery, so the hit path never writes to Pebble.
-type hitRecorder struct {
-	seed    maphash.Seed
-	stripes [hitStripes]struct {
-		mu   sync.Mutex
-		hits map[string]hitCount
-		_    [40]byte // keep stripes on separate cache lines
-	}
-}
-
-// NoteHit counts a cache hit of key for recency (eviction) and hit counts. It
-// is on the hit path: a striped lock and a map update, no I/O.
-func (a *Appliance) NoteHit(key string, at time.Time) {
-	h := &a.hits
-	st := &h.stripes[maphash.String(h.seed, key)%hitStripes]
-	st.mu.Lock()
-	if st.hits == nil {
-		st.hits = make(map[string]hitCount)
-	}
-	c := st.hits[key]
-	c.n++
-	c.last = at
-	st.hits[key] = c
-	st.mu.Unlock()
-}
-
-// hitFlushEvery bounds how stale the hit counts in m/ are.
-const hitFlushEvery = 10 * time.Second
-
-// flushHits hands the counted hits to their shards.
-func (a *Appliance) flushHits() {
-	shards := a.shards.Load()
-	if shards == nil {
-		return
-	}
-	batches := make(map[int]map[string]hitCount)
-	for i := range a.hits.stripes {
-		st := &a.hits.stripes[i]
-		st.mu.Lock()
-		hits := st.hits
-		st.hits = nil
-		st.mu.Unlock()
-		for key, c := range hits {
-			idx := shardIndex(key, len(*shards))
-			if batches[idx] == nil {
-				batches[idx] = make(map[string]hitCount)
-			}
-			batches[idx][key] = c
-		}
-	}
-	for idx, b := range batches {
-		a.system.Root.Send((*shards)[idx], &hitsBatch{Hits: b})
-	}
-}
-
-// runHitFlusher flushes hits until the appliance stops, then once more.
-func (a *Appliance) runHitFlusher() {
-	defer a.tasks.Done()
-	t := time.NewTicker(a.cfg.HitFlushEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-t.C:
-			a.flushHits()
-		case <-a.flushNow:
-			a.flushHits()
-			a.flushed <- struct{}{}
-		case <-a.stopped:
-			return
-		}
-	}
-}
-
-// FlushHits writes the hits counted so far through the shards (tests, and the
-// cache manager before it reads hit counts).
-func (a *Appliance) FlushHits() {
-	select {
-	case a.flushNow <- struct{}{}:
-		<-a.flushed
-	case <-a.stopped:
-	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 
 	"prerenderd/browser"
+	"prerenderd/cachekey"
 )
 
 var leaseIDs atomic.Uint64
@@ -23,6 +24,7 @@ const maxAttempts = 2
 type renderActor struct {
 	app      *Appliance
 	key      string
+	flight   uint64 // the shard's flight this render is for
 	req      browser.Request
 	class    Class
 	waitID   uint64
@@ -40,6 +42,21 @@ type renderActor struct {
 	// abandoned: the capture's caller left. Its render is cancelled, and a tab
 	// granted later is handed straight back.
 	abandoned bool
+	// reported: RenderDone was sent. A child stopped before it reports (its
+	// shard stops, or it failed: renderChildren stops it) reports then.
+	reported bool
+}
+
+// renderRequest is the browser request of a cached render of key: the variant
+// in the key chooses the screen, so a mobile key is rendered as a phone
+// whoever asks for it (a crawler, a recache, a sitemap, the normal queue).
+func (a *Appliance) renderRequest(key, url string) browser.Request {
+	req := browser.Request{URL: url}
+	if cachekey.VariantOfKey(key) == cachekey.Mobile {
+		d := a.cfg.MobileDevice
+		req.Device = &d
+	}
+	return req
 }
 
 func (r *renderActor) Receive(ctx actor.Context) {
@@ -90,6 +107,13 @@ func (r *renderActor) Receive(ctx actor.Context) {
 	case *actor.Stopping:
 		if r.cancel != nil {
 			r.cancel()
+		}
+		if !r.reported {
+			// A failure of this actor stops it (renderChildren), and so does
+			// its shard's stop or restart: whoever waits on it is answered,
+			// never left hanging, and the live state forgets it.
+			r.app.tracker.done(r)
+			r.report(ctx, nil, ErrRestarted)
 		}
 	}
 }
@@ -157,13 +181,19 @@ func (r *renderActor) finish(ctx actor.Context, res *browser.Result, err error) 
 		r.app.log.Info("rendered", "url", r.req.URL, "status", res.Status, "ms", res.Duration.Milliseconds(), "bytes", len(res.HTML)+len(res.Body))
 	}
 	r.app.renderFinished(r, res, err) // live state and Config.OnRender (state.go)
-	done := &RenderDone{Key: r.key, URL: r.req.URL, Result: res, Err: err, Attempts: r.attempts}
+	r.report(ctx, res, err)
+	ctx.Stop(ctx.Self())
+}
+
+// report sends the render's outcome to whoever waits on it, once.
+func (r *renderActor) report(ctx actor.Context, res *browser.Result, err error) {
+	r.reported = true
+	done := &RenderDone{Key: r.key, URL: r.req.URL, Flight: r.flight, Result: res, Err: err}
 	if r.reply != nil {
 		r.reply <- done // buffered: the caller may have left
-	} else {
-		ctx.Send(ctx.Parent(), done)
+		return
 	}
-	ctx.Stop(ctx.Self())
+	ctx.Send(ctx.Parent(), done)
 }
 
 // retryable: the browser or the tab failed, not the origin; another browser may

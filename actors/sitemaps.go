@@ -15,9 +15,9 @@ import (
 	"github.com/VictoriaMetrics/metrics"
 
 	"prerenderd/actors/sitemap"
-	"prerenderd/browser/netguard"
+	"prerenderd/cachekey"
+	"prerenderd/netguard"
 	"prerenderd/storage"
-	"prerenderd/storage/cachekey"
 )
 
 // SitemapsConfig configures the sitemaps actor.
@@ -59,13 +59,11 @@ type Site struct {
 	Variants []string
 }
 
-func (c *SitemapsConfig) ensureDefaults() {
-	if c.Interval <= 0 {
-		c.Interval = 6 * time.Hour
-	}
-	if c.FileTimeout <= 0 {
-		c.FileTimeout = 2 * time.Minute
-	}
+// EnsureDefaults fills the zero fields with their defaults (Config.Validate
+// checks them).
+func (c *SitemapsConfig) EnsureDefaults() {
+	setDefault(&c.Interval, defaultSitemapsInterval)
+	setDefault(&c.FileTimeout, defaultSitemapTimeout)
 	if c.StripQuery == "" {
 		c.StripQuery = cachekey.StripTracking
 	}

@@ -45,7 +45,7 @@ func newPollerRig(t testing.TB, mutate func(*SitemapsConfig)) *pollerRig {
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	cfg.ensureDefaults()
+	cfg.EnsureDefaults()
 	m := newSitemapMetrics(metrics.NewSet())
 	r := &pollerRig{store: store, origin: fixture.New(t), m: &m}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))

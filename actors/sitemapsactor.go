@@ -13,27 +13,6 @@ import (
 	"prerenderd/storage"
 )
 
-// addSitemap asks the sitemaps actor to persist and poll a sitemap added through
-// the API. Reply gets nil once it is persisted (synced).
-type addSitemap struct {
-	URL   string
-	Reply chan<- error
-}
-
-// pollSitemaps starts a poll of every root (the interval passed, or start-up).
-type pollSitemaps struct{}
-
-// sitemapPolled carries the state of one file from the poll goroutine to the
-// actor, the only writer of s/ keys.
-type sitemapPolled struct {
-	URL   string
-	State storage.SitemapState
-}
-
-// sitemapsPolled: the poll goroutine ended; All says whether it was the periodic
-// poll of every root.
-type sitemapsPolled struct{ All bool }
-
 // sitemapsActor polls the sitemaps of config.toml's [[sites]] (and their
 // robots.txt), and those added with POST /sitemap, every Interval, and feeds new and
 // changed URLs to the priority queue. One poll runs at a time, in a goroutine the
@@ -112,7 +91,9 @@ func (s *sitemapsActor) Receive(ctx actor.Context) {
 			s.pendingRoots = nil
 			s.start(ctx, roots, false)
 		}
-	case *actor.Stopping:
+	case *actor.Restarting, *actor.Stopping:
+		// It holds no waiter: an added sitemap is answered in the Receive that
+		// takes it. A restart polls again.
 		if s.timer != nil {
 			s.timer.Stop()
 		}

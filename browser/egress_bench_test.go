@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"prerenderd/browser/fixture"
-	"prerenderd/browser/netguard"
 	"prerenderd/egress"
+	"prerenderd/netguard"
 )
 
 // BenchmarkEgress measures what the egress proxy costs: two Browsers of 4 tabs

@@ -17,8 +17,8 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
-	"prerenderd/browser/netguard"
 	"prerenderd/browser/pagemeta"
+	"prerenderd/netguard"
 )
 
 const (

@@ -15,7 +15,7 @@ import (
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
 
-	"prerenderd/browser/netguard"
+	"prerenderd/netguard"
 )
 
 // readyState is what the page last assigned to window.prerenderReady.

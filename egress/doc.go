@@ -20,7 +20,7 @@
 //
 // This package must never:
 //   - import chromedp, pebble, protoactor or a prerenderd layer other than
-//     browser/netguard: it is a proxy and an address rule, nothing else;
+//     netguard: it is a proxy and an address rule, nothing else;
 //   - resolve a host twice for one request, or dial a host name: it dials the
 //     addresses it checked;
 //   - keep a goroutine past Close: Close stops the listener, ends every tunnel

@@ -20,7 +20,7 @@ import (
 
 	"github.com/VictoriaMetrics/metrics"
 
-	"prerenderd/browser/netguard"
+	"prerenderd/netguard"
 )
 
 // Header is set on every answer the proxy makes itself (a refusal, a failed

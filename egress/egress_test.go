@@ -19,7 +19,7 @@ import (
 	"testing"
 	"time"
 
-	"prerenderd/browser/netguard"
+	"prerenderd/netguard"
 )
 
 // server is a loopback HTTP server that counts what it receives.

@@ -10,10 +10,10 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
-	"time"
 
 	"prerenderd/actors"
-	"prerenderd/storage/cachekey"
+	"prerenderd/api"
+	"prerenderd/cachekey"
 )
 
 // maxAdminBody bounds the JSON body of an admin route: a recache of 1000 URLs of
@@ -117,35 +117,8 @@ func variantOf(t string) (string, error) {
 	return "", &clientError{status: http.StatusBadRequest, reason: "bad-adaptive-type", msg: fmt.Sprintf("adaptiveType %q is not desktop or mobile", t)}
 }
 
-type searchRequest struct {
-	Token        string `json:"prerenderToken"`
-	Query        string `json:"query"`
-	ExactMatch   string `json:"exactMatch"`
-	Start        int    `json:"start"`
-	AdaptiveType string `json:"adaptiveType"`
-}
-
-// SearchItem is one result of POST /search.
-type SearchItem struct {
-	URL        string     `json:"url"`
-	Variant    string     `json:"adaptive_type"`
-	Status     int        `json:"status"`
-	RenderedAt time.Time  `json:"rendered_at"`
-	ExpiresAt  time.Time  `json:"expires_at"`
-	Hits       int64      `json:"hits"`
-	LastHit    *time.Time `json:"last_hit,omitempty"`
-	Size       int        `json:"size"`
-}
-
-// SearchResponse is the answer of POST /search.
-type SearchResponse struct {
-	Total   int          `json:"total"`
-	Start   int          `json:"start"`
-	Results []SearchItem `json:"results"`
-}
-
 func (s *Server) search(w http.ResponseWriter, r *http.Request) {
-	var req searchRequest
+	var req api.SearchRequest
 	if !s.adminRequest(w, r, http.MethodPost, &req, func() string { return req.Token }) {
 		return
 	}
@@ -173,9 +146,9 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	out := SearchResponse{Total: res.Total, Start: req.Start, Results: make([]SearchItem, len(res.Items))}
+	out := api.SearchResponse{Total: res.Total, Start: req.Start, Results: make([]api.SearchItem, len(res.Items))}
 	for i, it := range res.Items {
-		out.Results[i] = SearchItem{URL: it.URL, Variant: it.Variant, Status: it.Status, RenderedAt: it.RenderedAt,
+		out.Results[i] = api.SearchItem{URL: it.URL, Variant: it.Variant, Status: it.Status, RenderedAt: it.RenderedAt,
 			ExpiresAt: it.ExpiresAt, Hits: it.Hits, Size: it.Size}
 		if !it.LastHit.IsZero() {
 			lh := it.LastHit
@@ -185,27 +158,8 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) {
 	writeAPIJSON(w, http.StatusOK, out)
 }
 
-type clearRequest struct {
-	Token        string `json:"prerenderToken"`
-	Query        string `json:"query"`
-	AdaptiveType string `json:"adaptiveType"`
-}
-
-// ClearResponse is the answer of POST /cache-clear and GET /cache-clear-status.
-type ClearResponse struct {
-	Status     string     `json:"status"` // "done", "running", "failed", "none"
-	ID         uint64     `json:"id,omitempty"`
-	Query      string     `json:"query,omitempty"`
-	Matched    int        `json:"matched"`
-	Deleted    int        `json:"deleted"`
-	Busy       int        `json:"rendering,omitempty"`
-	StartedAt  *time.Time `json:"started_at,omitempty"`
-	FinishedAt *time.Time `json:"finished_at,omitempty"`
-	Error      string     `json:"error,omitempty"`
-}
-
-func clearResponse(st actors.ClearStatus) ClearResponse {
-	out := ClearResponse{Status: st.State, ID: st.ID, Query: st.Query, Matched: st.Matched, Deleted: st.Deleted, Busy: st.Busy, Error: st.Error}
+func clearResponse(st actors.ClearStatus) api.ClearResponse {
+	out := api.ClearResponse{Status: st.State, ID: st.ID, Query: st.Query, Matched: st.Matched, Deleted: st.Deleted, Busy: st.Busy, Error: st.Error}
 	if !st.StartedAt.IsZero() {
 		out.StartedAt = &st.StartedAt
 	}
@@ -218,7 +172,7 @@ func clearResponse(st actors.ClearStatus) ClearResponse {
 // cacheClear removes one URL at once (no '%' in the query) or starts a wildcard
 // clear in the background (202; progress at GET /cache-clear-status).
 func (s *Server) cacheClear(w http.ResponseWriter, r *http.Request) {
-	var req clearRequest
+	var req api.ClearRequest
 	if !s.adminRequest(w, r, http.MethodPost, &req, func() string { return req.Token }) {
 		return
 	}
@@ -243,7 +197,7 @@ func (s *Server) cacheClear(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		s.log.Info("cache clear of one url", "url", u.Key.String(), "variant", variant, "deleted", n)
-		writeAPIJSON(w, http.StatusOK, ClearResponse{Status: "done", Query: u.Key.String(), Matched: n, Deleted: n})
+		writeAPIJSON(w, http.StatusOK, api.ClearResponse{Status: "done", Query: u.Key.String(), Matched: n, Deleted: n})
 		return
 	}
 	st, err := s.app.StartClear(req.Query, variant)
@@ -254,15 +208,11 @@ func (s *Server) cacheClear(w http.ResponseWriter, r *http.Request) {
 	writeAPIJSON(w, http.StatusAccepted, clearResponse(st))
 }
 
-type tokenOnly struct {
-	Token string `json:"prerenderToken"`
-}
-
 // cacheClearStatus answers GET /cache-clear-status/{token} (prerender.io's
 // form: the token is the last path segment), GET with X-Prerender-Token, and
 // POST {prerenderToken}. The token is never read from the query string.
 func (s *Server) cacheClearStatus(w http.ResponseWriter, r *http.Request) {
-	var req tokenOnly
+	var req api.TokenOnly
 	method, body := http.MethodGet, any(nil)
 	if r.Method == http.MethodPost {
 		method, body = http.MethodPost, &req
@@ -277,22 +227,6 @@ func (s *Server) cacheClearStatus(w http.ResponseWriter, r *http.Request) {
 	writeAPIJSON(w, http.StatusOK, clearResponse(s.app.ClearProgress()))
 }
 
-type sitemapRequest struct {
-	Token string `json:"prerenderToken"`
-	URL   string `json:"url"`
-}
-
-// SitemapItem is one sitemap file in the answer of GET /sitemap.
-type SitemapItem struct {
-	URL       string    `json:"url"`
-	Added     bool      `json:"added"`
-	Kind      string    `json:"kind,omitempty"`
-	URLs      int       `json:"urls"`
-	Children  int       `json:"children,omitempty"`
-	PolledAt  time.Time `json:"polled_at"`
-	LastError string    `json:"last_error,omitempty"`
-}
-
 // sitemap adds a sitemap to poll (POST), or lists the known sitemap files and
 // their last poll (GET).
 func (s *Server) sitemap(w http.ResponseWriter, r *http.Request) {
@@ -305,15 +239,15 @@ func (s *Server) sitemap(w http.ResponseWriter, r *http.Request) {
 			writeError(w, r, err)
 			return
 		}
-		out := make([]SitemapItem, len(list))
+		out := make([]api.SitemapItem, len(list))
 		for i, m := range list {
-			out[i] = SitemapItem{URL: m.URL, Added: m.State.Added, Kind: m.State.Kind, URLs: m.State.URLs,
+			out[i] = api.SitemapItem{URL: m.URL, Added: m.State.Added, Kind: m.State.Kind, URLs: m.State.URLs,
 				Children: len(m.State.Children), PolledAt: m.State.PolledAt, LastError: m.State.LastError}
 		}
-		writeAPIJSON(w, http.StatusOK, map[string]any{"sitemaps": out})
+		writeAPIJSON(w, http.StatusOK, api.SitemapList{Sitemaps: out})
 		return
 	}
-	var req sitemapRequest
+	var req api.SitemapRequest
 	if !s.adminRequest(w, r, http.MethodPost, &req, func() string { return req.Token }) {
 		return
 	}
@@ -337,5 +271,5 @@ func (s *Server) sitemap(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.log.Info("sitemap added through the API", "url", u.String())
-	writeAPIJSON(w, http.StatusOK, map[string]string{"status": "added", "url": u.String()})
+	writeAPIJSON(w, http.StatusOK, api.SitemapAdded{Status: "added", URL: u.String()})
 }

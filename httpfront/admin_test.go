@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"prerenderd/api"
 	"prerenderd/browser/fixture"
 	"prerenderd/storage"
 )
@@ -129,8 +130,8 @@ func TestSearchAndClearOverHTTP(t *testing.T) {
 	putAdminPages(t, "admin-b.example", 5)
 
 	t.Run("search pages by 200 with a total", func(t *testing.T) {
-		first := decode[SearchResponse](t, post(t, front, "/search", `{"query":"admin-a.example/item"}`))
-		second := decode[SearchResponse](t, post(t, front, "/search", `{"query":"admin-a.example/item","start":200}`))
+		first := decode[api.SearchResponse](t, post(t, front, "/search", `{"query":"admin-a.example/item"}`))
+		second := decode[api.SearchResponse](t, post(t, front, "/search", `{"query":"admin-a.example/item","start":200}`))
 		if first.Total != 250 || len(first.Results) != 200 || second.Total != 250 || len(second.Results) != 50 {
 			t.Fatalf("pages of %d and %d, totals %d and %d", len(first.Results), len(second.Results), first.Total, second.Total)
 		}
@@ -140,26 +141,26 @@ func TestSearchAndClearOverHTTP(t *testing.T) {
 		}
 	})
 	t.Run("exactMatch normalizes the URL it is given", func(t *testing.T) {
-		r := decode[SearchResponse](t, post(t, front, "/search", `{"exactMatch":"HTTPS://Admin-A.example:443/item/007?utm_source=x#top"}`))
+		r := decode[api.SearchResponse](t, post(t, front, "/search", `{"exactMatch":"HTTPS://Admin-A.example:443/item/007?utm_source=x#top"}`))
 		if r.Total != 1 || r.Results[0].URL != "https://admin-a.example/item/007" {
 			t.Fatalf("got %+v", r)
 		}
 	})
 	t.Run("a clear of one URL is done when it answers", func(t *testing.T) {
 		a := post(t, front, "/cache-clear", `{"query":"https://admin-a.example/item/007"}`)
-		if a.status != 200 || decode[ClearResponse](t, a).Deleted != 1 || stored(t, "https://admin-a.example/item/007") {
+		if a.status != 200 || decode[api.ClearResponse](t, a).Deleted != 1 || stored(t, "https://admin-a.example/item/007") {
 			t.Fatalf("answer %d %s", a.status, a.body)
 		}
 	})
 	t.Run("a wildcard clear of one host runs in the background and leaves the other", func(t *testing.T) {
 		a := post(t, front, "/cache-clear", `{"query":"https://admin-a.example/%"}`)
-		started := decode[ClearResponse](t, a)
+		started := decode[api.ClearResponse](t, a)
 		if a.status != http.StatusAccepted || started.ID == 0 {
 			t.Fatalf("answer %d %s", a.status, a.body)
 		}
-		var st ClearResponse
+		var st api.ClearResponse
 		for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-			st = decode[ClearResponse](t, get(t, front, "cache-clear-status"))
+			st = decode[api.ClearResponse](t, get(t, front, "cache-clear-status"))
 			if st.ID == started.ID && st.Status != "running" {
 				break
 			}
@@ -170,10 +171,10 @@ func TestSearchAndClearOverHTTP(t *testing.T) {
 		if st.Status != "done" || st.Deleted != 249 || st.FinishedAt == nil {
 			t.Fatalf("status %+v", st)
 		}
-		if byPost := decode[ClearResponse](t, post(t, front, "/cache-clear-status", `{"prerenderToken":""}`)); byPost.ID != st.ID {
+		if byPost := decode[api.ClearResponse](t, post(t, front, "/cache-clear-status", `{"prerenderToken":""}`)); byPost.ID != st.ID {
 			t.Fatalf("POST /cache-clear-status: %+v", byPost)
 		}
-		if r := decode[SearchResponse](t, post(t, front, "/search", `{"query":"https://admin-%.example/%"}`)); r.Total != 5 {
+		if r := decode[api.SearchResponse](t, post(t, front, "/search", `{"query":"https://admin-%.example/%"}`)); r.Total != 5 {
 			t.Fatalf("%d pages left, want the 5 of admin-b", r.Total)
 		}
 	})
@@ -208,7 +209,7 @@ func TestSitemapsAddedThroughTheAPI(t *testing.T) {
 	if st.URLs != 3 || !st.Added || st.ETag == "" {
 		t.Fatalf("state after the poll: %+v", st)
 	}
-	list := decode[struct{ Sitemaps []SitemapItem }](t, get(t, front, "sitemap"))
+	list := decode[struct{ Sitemaps []api.SitemapItem }](t, get(t, front, "sitemap"))
 	found := false
 	for _, it := range list.Sitemaps {
 		found = found || (it.URL == sm && it.Added && it.URLs == 3)
@@ -247,9 +248,9 @@ func TestASitemapWarmsTheCache(t *testing.T) {
 		t.Fatalf("POST /sitemap: %d %s", a.status, a.body)
 	}
 	// Five of the six URLs render as 200 and are stored; /notfound-static is a 404.
-	var r SearchResponse
+	var r api.SearchResponse
 	for deadline := time.Now().Add(90 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		r = decode[SearchResponse](t, post(t, front, "/search", `{"query":"`+origin.URL+`/"}`))
+		r = decode[api.SearchResponse](t, post(t, front, "/search", `{"query":"`+origin.URL+`/"}`))
 		if r.Total == 5 {
 			break
 		}

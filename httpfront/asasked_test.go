@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"prerenderd/api"
 	"prerenderd/browser/fixture"
 )
 
@@ -39,7 +40,7 @@ func TestChromiumLoadsTheURLAsAskedAndTheKeyStaysNormalized(t *testing.T) {
 
 	// The stored page URL is the URL Chromium loaded: recaches load it again, and
 	// search shows it.
-	res := decode[SearchResponse](t, post(t, front, "/search", `{"exactMatch": "`+origin.URL+`/where?a=1&b=2"}`))
+	res := decode[api.SearchResponse](t, post(t, front, "/search", `{"exactMatch": "`+origin.URL+`/where?a=1&b=2"}`))
 	if res.Total != 1 || res.Results[0].URL != origin.URL+"/where?b=2&a=1" {
 		t.Fatalf("search: %+v, want the URL as loaded", res)
 	}

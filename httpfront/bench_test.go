@@ -16,8 +16,8 @@ import (
 	"time"
 
 	"prerenderd/analytics"
+	"prerenderd/cachekey"
 	"prerenderd/storage"
-	"prerenderd/storage/cachekey"
 )
 
 // benchPage is a 30 KB page of ordinary HTML: repetitive enough to compress the way
@@ -209,4 +209,49 @@ func encodingName(gz bool) string {
 		return "gzip"
 	}
 	return "plain"
+}
+
+// discardWriter is a ResponseWriter that keeps nothing but its headers, reset
+// for each request, so BenchmarkHitHandler counts the handler's allocations
+// alone.
+type discardWriter struct{ h http.Header }
+
+func (d *discardWriter) Header() http.Header         { return d.h }
+func (d *discardWriter) Write(p []byte) (int, error) { return len(p), nil }
+func (d *discardWriter) WriteHeader(int)             {}
+
+// BenchmarkHitHandler serves a stored 30 KB page through the handler, in
+// process: the hit path's own cost and allocations per request, without the
+// network (go test -bench HitHandler -benchmem ./httpfront/).
+func BenchmarkHitHandler(b *testing.B) {
+	page := benchPage()
+	target := "https://bench.example/product/handler"
+	u, _ := cachekey.Normalize(target, cachekey.StripTracking)
+	now := time.Now()
+	err := testStore.PutPage(&storage.Page{
+		Key: cachekey.Key(cachekey.Desktop, u), URL: u.String(), Status: 200,
+		RenderedAt: now, ExpiresAt: now.Add(time.Hour),
+		Plain: page, Gzip: gzipBytes(b, page),
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := New(Config{}, testApp)
+	for _, gz := range []bool{false, true} {
+		b.Run(encodingName(gz), func(b *testing.B) {
+			req := httptest.NewRequest(http.MethodGet, "/"+target, nil)
+			if gz {
+				req.Header.Set("Accept-Encoding", "gzip")
+			}
+			w := &discardWriter{h: make(http.Header, 16)}
+			b.ReportAllocs()
+			for b.Loop() {
+				clear(w.h)
+				s.ServeHTTP(w, req)
+				if w.h.Get("X-Prerender-Cache") != "HIT" {
+					b.Fatalf("X-Prerender-Cache = %q", w.h.Get("X-Prerender-Cache"))
+				}
+			}
+		})
+	}
 }

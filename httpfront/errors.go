@@ -8,7 +8,7 @@ import (
 	"prerenderd/actors"
 	"prerenderd/analytics"
 	"prerenderd/browser"
-	"prerenderd/browser/netguard"
+	"prerenderd/netguard"
 	"prerenderd/storage"
 )
 
@@ -45,6 +45,9 @@ func statusOf(err error) (int, string) {
 		return http.StatusConflict, "clear-running"
 	case errors.Is(err, actors.ErrStopping):
 		return http.StatusServiceUnavailable, "shutting-down"
+	case errors.Is(err, actors.ErrRestarted):
+		// Nothing was rendered, and the restarted actor serves a retry.
+		return http.StatusServiceUnavailable, "restarted"
 	case errors.Is(err, storage.ErrDiskFull):
 		return http.StatusInsufficientStorage, "disk-full"
 	case errors.Is(err, browser.ErrDocumentIncomplete):

@@ -17,10 +17,12 @@ import (
 	"time"
 
 	"prerenderd/actors"
+	"prerenderd/api"
 	"prerenderd/browser"
+	"prerenderd/cachekey"
 	"prerenderd/egress"
 	"prerenderd/storage"
-	"prerenderd/storage/cachekey"
+	"prerenderd/storage/storetest"
 )
 
 // scriptedOrigin answers each path with the statuses a test scripts, one per
@@ -111,7 +113,7 @@ func newFreshRig(t *testing.T, ttl, swr time.Duration, mutate func(*actors.Confi
 		t.Fatal(err)
 	}
 	cfg := actors.Config{
-		Shards: 2, TTL: ttl, Browsers: 1, TabsPerBrowser: 2,
+		Shards: 2, TTL: ttl, StaleWhileRevalidate: swr, Browsers: 1, TabsPerBrowser: 2,
 		Browser: browser.Options{Path: testChromium, PageTimeout: testPageTimeout},
 		Egress:  egress.Options{Policy: loopbackOrigins},
 		Logger:  logger, Clock: clock.now, HitFlushEvery: 100 * time.Millisecond,
@@ -141,7 +143,7 @@ func newFreshRig(t *testing.T, ttl, swr time.Duration, mutate func(*actors.Confi
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	srv := httptest.NewServer(New(Config{Policy: loopbackOrigins, StaleWhileRevalidate: swr, Clock: clock.now, Logger: logger}, app))
+	srv := httptest.NewServer(New(Config{Policy: loopbackOrigins, Clock: clock.now, Logger: logger}, app))
 	t.Cleanup(srv.Close)
 	return &freshRig{app: app, store: store, front: srv.URL, clock: clock}
 }
@@ -155,7 +157,7 @@ func (r *freshRig) key(t testing.TB, target string) string {
 }
 
 func (r *freshRig) page(t testing.TB, target string) *storage.Page {
-	p, err := r.store.GetPage(r.key(t, target))
+	p, err := storetest.Page(r.store, r.key(t, target))
 	if err != nil {
 		return nil
 	}
@@ -399,7 +401,7 @@ func TestRecacheAPIValidatesEachURL(t *testing.T) {
 		})
 	}
 	a := rig.post(t, "/recache", map[string]any{"urls": []string{"ftp://x/", "http://"}})
-	var ans recacheAnswer
+	var ans api.RecacheAnswer
 	if err := json.Unmarshal([]byte(a.body), &ans); err != nil || a.status != 400 || len(ans.Invalid) != 2 {
 		t.Errorf("all invalid: %d %q, want 400 listing both", a.status, a.body)
 	}

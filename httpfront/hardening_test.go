@@ -13,10 +13,11 @@ import (
 	"testing"
 	"time"
 
+	"prerenderd/actors"
 	"prerenderd/browser"
 	"prerenderd/browser/fixture"
+	"prerenderd/cachekey"
 	"prerenderd/storage"
-	"prerenderd/storage/cachekey"
 )
 
 func TestDocumentsTheOriginDidNotDeliverAreRefusedNotCached(t *testing.T) {
@@ -272,6 +273,7 @@ func TestStatusOfEveryRenderFailure(t *testing.T) {
 		{"a document over the cap", fmt.Errorf("cannot render: %w", browser.ErrTooLarge), 502, "too-large"},
 		{"a full disk", fmt.Errorf("cannot queue: %w", storage.ErrDiskFull), 507, "disk-full"},
 		{"a hung tab", fmt.Errorf("cannot render: %w", browser.ErrTabHung), 504, "tab-hung"},
+		{"a shard or pool restarted by its supervisor", actors.ErrRestarted, 503, "restarted"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

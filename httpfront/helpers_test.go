@@ -5,7 +5,7 @@ import (
 	"net/http/httptest"
 	"testing"
 
-	"prerenderd/storage/cachekey"
+	"prerenderd/cachekey"
 )
 
 func TestAcceptsGzip(t *testing.T) {

@@ -12,7 +12,8 @@ import (
 	"testing"
 
 	"prerenderd/browser/fixture"
-	"prerenderd/storage/cachekey"
+	"prerenderd/cachekey"
+	"prerenderd/storage/storetest"
 )
 
 type answer struct {
@@ -58,7 +59,7 @@ func stored(t testing.TB, target string) bool {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = testStore.GetPage(cachekey.Key(cachekey.Desktop, u))
+	_, err = storetest.Page(testStore, cachekey.Key(cachekey.Desktop, u))
 	return err == nil
 }
 

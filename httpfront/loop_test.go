@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"prerenderd/browser/fixture"
-	"prerenderd/storage/cachekey"
+	"prerenderd/cachekey"
 )
 
 // naiveMiddleware is a site's middleware that sends bots and _escaped_fragment_

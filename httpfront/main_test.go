@@ -13,8 +13,8 @@ import (
 	"prerenderd/actors"
 	"prerenderd/browser"
 	"prerenderd/browser/fixture"
-	"prerenderd/browser/netguard"
 	"prerenderd/egress"
+	"prerenderd/netguard"
 	"prerenderd/storage"
 )
 

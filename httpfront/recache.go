@@ -2,7 +2,6 @@ package httpfront
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -10,42 +9,19 @@ import (
 	"time"
 
 	"prerenderd/actors"
-	"prerenderd/storage/cachekey"
+	"prerenderd/api"
+	"prerenderd/cachekey"
 )
 
 // maxRecacheURLs is prerender.io's limit of URLs per Recache API call.
 const maxRecacheURLs = 1000
 
-// adminToken is the token field of prerender.io's admin API bodies.
-type adminToken struct {
-	PrerenderToken string `json:"prerenderToken"`
-}
-
-type recacheRequest struct {
-	adminToken
-	URL          string   `json:"url"`
-	URLs         []string `json:"urls"`
-	AdaptiveType string   `json:"adaptiveType"`
-}
-
-type recacheAnswer struct {
-	Queued    int          `json:"queued"`
-	Duplicate int          `json:"duplicate"`
-	Invalid   []invalidURL `json:"invalid,omitempty"`
-}
-
-type invalidURL struct {
-	URL    string `json:"url"`
-	Reason string `json:"reason"`
-	Error  string `json:"error"`
-}
-
 // recache is prerender.io's Recache API: POST {prerenderToken, url | urls,
 // adaptiveType}. Valid URLs are queued in the priority queue; invalid ones are
 // reported one by one.
 func (s *Server) recache(w http.ResponseWriter, r *http.Request) {
-	var req recacheRequest
-	if !s.adminRequest(w, r, http.MethodPost, &req, func() string { return req.PrerenderToken }) {
+	var req api.RecacheRequest
+	if !s.adminRequest(w, r, http.MethodPost, &req, func() string { return req.Token }) {
 		return
 	}
 	urls := req.URLs
@@ -67,7 +43,7 @@ func (s *Server) recache(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	items, invalid := s.recacheItems(r.Context(), urls, variant, "api")
-	ans := recacheAnswer{Invalid: invalid}
+	ans := api.RecacheAnswer{Invalid: invalid}
 	if len(items) == 0 {
 		// The JSON lists each URL's reason, as when some are valid; the header says
 		// why the call as a whole did nothing.
@@ -106,9 +82,9 @@ func (s *Server) recacheVariant(adaptiveType string) (string, error) {
 // recacheItems validates URLs as a render request would be (scheme, host, the
 // host list, private addresses after DNS, once per host) and turns the valid
 // ones into queue items.
-func (s *Server) recacheItems(ctx context.Context, urls []string, variant string, source string) ([]actors.RecacheItem, []invalidURL) {
+func (s *Server) recacheItems(ctx context.Context, urls []string, variant string, source string) ([]actors.RecacheItem, []api.InvalidURL) {
 	var items []actors.RecacheItem
-	var invalid []invalidURL
+	var invalid []api.InvalidURL
 	hostErr := make(map[string]error)
 	for _, raw := range urls {
 		u, err := targetURL(raw, s.cfg.StripQuery)
@@ -124,7 +100,7 @@ func (s *Server) recacheItems(ctx context.Context, urls []string, variant string
 		}
 		if err != nil {
 			_, reason := statusOf(err)
-			invalid = append(invalid, invalidURL{URL: raw, Reason: reason, Error: err.Error()})
+			invalid = append(invalid, api.InvalidURL{URL: raw, Reason: reason, Error: err.Error()})
 			continue
 		}
 		// The queue renders the URL as given, and stores it under its key.
@@ -133,16 +109,11 @@ func (s *Server) recacheItems(ctx context.Context, urls []string, variant string
 	return items, invalid
 }
 
-type recacheSpeedRequest struct {
-	adminToken
-	URLsPerHour *json.Number `json:"urlsPerHour"`
-}
-
 // changeRecacheSpeed is prerender.io's Change Recache Speed API: POST
 // {prerenderToken, urlsPerHour}; 0 = automatic, else 3600–36000.
 func (s *Server) changeRecacheSpeed(w http.ResponseWriter, r *http.Request) {
-	var req recacheSpeedRequest
-	if !s.adminRequest(w, r, http.MethodPost, &req, func() string { return req.PrerenderToken }) {
+	var req api.RecacheSpeedRequest
+	if !s.adminRequest(w, r, http.MethodPost, &req, func() string { return req.Token }) {
 		return
 	}
 	if req.URLsPerHour == nil {
@@ -164,27 +135,10 @@ func (s *Server) changeRecacheSpeed(w http.ResponseWriter, r *http.Request) {
 	writeAPIJSON(w, http.StatusOK, recacheSpeedAnswer(int(n)))
 }
 
-// RecacheSpeed is the answer of POST /change-recache-speed, in prerender.io's
-// fields: isAutomaticDelay for 0, and the pace as recacheMetrics.
-type RecacheSpeed struct {
-	URLsPerHour      int            `json:"urlsPerHour"`
-	IsAutomaticDelay bool           `json:"isAutomaticDelay"`
-	RecacheMetrics   RecacheMetrics `json:"recacheMetrics"`
-}
-
-// RecacheMetrics is the priority queue's pace. Automatic (urlsPerHour 0) is not
-// paced: the queue renders as fast as the tabs it may use allow, and every
-// figure is 0.
-type RecacheMetrics struct {
-	DelayBetweenURLs int64 `json:"delayBetweenURLs"` // milliseconds between two URLs
-	Num1Hour         int   `json:"num1Hour"`         // URLs per hour
-	Num1Day          int   `json:"num1Day"`          // URLs per day
-}
-
-func recacheSpeedAnswer(urlsPerHour int) RecacheSpeed {
-	a := RecacheSpeed{URLsPerHour: urlsPerHour, IsAutomaticDelay: urlsPerHour == 0}
+func recacheSpeedAnswer(urlsPerHour int) api.RecacheSpeed {
+	a := api.RecacheSpeed{URLsPerHour: urlsPerHour, IsAutomaticDelay: urlsPerHour == 0}
 	if urlsPerHour > 0 {
-		a.RecacheMetrics = RecacheMetrics{
+		a.RecacheMetrics = api.RecacheMetrics{
 			DelayBetweenURLs: (time.Hour / time.Duration(urlsPerHour)).Milliseconds(),
 			Num1Hour:         urlsPerHour,
 			Num1Day:          24 * urlsPerHour,

@@ -15,8 +15,8 @@ import (
 	"prerenderd/actors"
 	"prerenderd/analytics"
 	"prerenderd/browser"
+	"prerenderd/cachekey"
 	"prerenderd/httpfront/target"
-	"prerenderd/storage/cachekey"
 )
 
 // renderOptions are the options of the npm prerender server's /render route,

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -22,11 +21,12 @@ import (
 	"prerenderd/actors"
 	"prerenderd/analytics"
 	"prerenderd/browser"
-	"prerenderd/browser/netguard"
 	"prerenderd/browser/pagemeta"
+	"prerenderd/cachekey"
 	"prerenderd/httpfront/target"
+	"prerenderd/netguard"
+	"prerenderd/policy"
 	"prerenderd/storage"
-	"prerenderd/storage/cachekey"
 )
 
 // Config is what the HTTP front needs from config.toml.
@@ -44,9 +44,6 @@ type Config struct {
 	// AllowPrivate is Policy = netguard.Everything, for tests.
 	AllowPrivate bool
 	Logger       *slog.Logger
-	// StaleWhileRevalidate: how long past its TTL a page is still served (STALE)
-	// while a priority recache runs.
-	StaleWhileRevalidate time.Duration
 	// Resolver replaces DNS in the private-address check (tests).
 	Resolver netguard.Resolver
 	Clock    func() time.Time
@@ -304,9 +301,18 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, reqID string, ur
 			return
 		}
 	}
-	since, revalidate := s.app.PendingRecache(key)
-	stored := s.serveStored(w, r, key, start, since, revalidate)
-	if stored.served {
+	// The hit path: one façade call decides and, for a stored page it serves,
+	// writes it through view.
+	view := func(v *storage.PageView, d policy.Decision) error {
+		s.writeView(w, r, v, key, start, d)
+		return nil
+	}
+	look, err := s.app.Lookup(r.Context(), key, start, view)
+	if err != nil {
+		// A store that cannot be read is not a reason to fail the crawler: render.
+		s.log.Error("cannot read cache", "key", key, "err", err)
+	}
+	if look.Decision.Serves() {
 		return
 	}
 	// Only a miss fetches anything, so only a miss pays for DNS.
@@ -316,36 +322,18 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, reqID string, ur
 			return
 		}
 	}
-	label := cacheMiss
-	var res *actors.Rendered
-	var err error
-	if revalidate && stored.exists {
-		label = cacheRevalidated
-		res, err = s.app.Revalidate(r.Context(), key, load, since)
-	} else {
-		res, err = s.app.Render(r.Context(), key, load)
-	}
+	res, err := s.app.RenderFor(r.Context(), look, load, view)
 	if r.Context().Err() != nil {
 		return // the client left; the render goes on and is stored for the next one
 	}
-	switch {
-	case err == nil && res.FromStore:
-		if s.serveFrom(w, r, key, start, cacheHit, "") {
-			return
-		}
-	case err == nil && res.Renewed:
-		// The origin said 304: the stored page is current.
-		if s.serveFrom(w, r, key, start, label, "") {
-			return
-		}
-	case stored.exists && (err != nil || res.Kept):
-		// Serving the old page beats an error (stale-if-error); the Warning tells
-		// the client it could not be refreshed.
-		if s.serveFrom(w, r, key, start, cacheStale, revalidationFailed) {
-			s.log.Warn("render failed, served stale page", "req", reqID, "url", load, "err", err,
+	if res != nil && res.Served {
+		if res.As == policy.StaleIfError {
+			// Serving the old page beats an error; the Warning told the client it
+			// could not be refreshed.
+			s.log.Warn("render failed, served stale page", "req", reqID, "url", load, "err", res.Err,
 				"ms", time.Since(start).Milliseconds())
-			return
 		}
+		return
 	}
 	if err == nil && res.Result != nil && res.Result.Incomplete && s.cfg.TimeoutStatus != http.StatusOK {
 		err = s.timeoutError()
@@ -358,7 +346,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, reqID string, ur
 		s.fail(w, r, err)
 		return
 	}
-	cache := s.writeRendered(w, r, res, label, load, key, start)
+	cache := s.writeRendered(w, r, res, cacheLabel(look.Decision), load, key, start)
 	s.log.Info("render request", "req", reqID, "key", key, "variant", variantOfKey(key), "url", load, "cache", cache,
 		"status", res.Result.Status, "incomplete", res.Result.Incomplete, "queue", "live",
 		"crawler", analytics.CrawlerOf(r.Header.Get("User-Agent")),
@@ -369,62 +357,27 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, reqID string, ur
 // failed (RFC 7234 §5.5.2).
 const revalidationFailed = `111 - "Revalidation Failed"`
 
-type storedState struct {
-	served bool // answered from the store
-	exists bool // a page is stored (fresh, stale, or past the stale window)
-}
-
-// serveStored answers from the store when it can: a fresh page (HIT, or
-// PRERENDER the first time a page rendered ahead of any crawler is served), or
-// a page past its TTL but within the stale window (STALE, and one priority
-// recache is queued). A page a recache was asked for after it was rendered is
-// not served: the caller renders it (REVALIDATED). It is the hit path: no actor
-// hop, no allocation of the body, no log line.
-func (s *Server) serveStored(w http.ResponseWriter, r *http.Request, key string, now, since time.Time, revalidate bool) storedState {
-	var st storedState
-	err := s.app.ViewPage(key, func(v *storage.PageView) error {
-		st.exists = true
-		if revalidate && v.RenderedAt.Before(since) {
-			return nil
-		}
-		label := cacheHit
-		switch {
-		case now.Before(v.ExpiresAt):
-			if v.Prerendered && s.app.FirstServe(key) {
-				label = cachePrerender
-			}
-		case now.Before(v.ExpiresAt.Add(s.cfg.StaleWhileRevalidate)):
-			label = cacheStale
-			s.app.RecacheStale(key, v.URL)
-		default:
-			return nil
-		}
-		st.served = true
-		s.writeView(w, r, v, key, now, label, "")
-		return nil
-	})
-	if err != nil && !errors.Is(err, storage.ErrNotFound) {
-		// A store that cannot be read is not a reason to fail the crawler: render.
-		s.log.Error("cannot read cache", "key", key, "err", err)
+// cacheLabel is the X-Prerender-Cache value of a decision (README, Response
+// headers).
+func cacheLabel(d policy.Decision) string {
+	switch d {
+	case policy.Hit:
+		return cacheHit
+	case policy.Prerender:
+		return cachePrerender
+	case policy.Stale, policy.StaleIfError:
+		return cacheStale
+	case policy.Revalidate:
+		return cacheRevalidated
 	}
-	return st
+	return cacheMiss
 }
 
-// serveFrom serves the stored page of key whatever its age.
-func (s *Server) serveFrom(w http.ResponseWriter, r *http.Request, key string, now time.Time, label, warning string) bool {
-	served := false
-	err := s.app.ViewPage(key, func(v *storage.PageView) error {
-		served = true
-		s.writeView(w, r, v, key, now, label, warning)
-		return nil
-	})
-	if err != nil && !errors.Is(err, storage.ErrNotFound) {
-		s.log.Error("cannot read cache", "key", key, "err", err)
-	}
-	return served
-}
-
-func (s *Server) writeView(w http.ResponseWriter, r *http.Request, v *storage.PageView, key string, now time.Time, label, warning string) {
+// writeView writes a stored page: the one place a page from the store is
+// answered (HIT, STALE, PRERENDER, and a page a render renewed or could not
+// replace). It is on the hit path: no allocation of the body, no log line.
+func (s *Server) writeView(w http.ResponseWriter, r *http.Request, v *storage.PageView, key string, now time.Time, d policy.Decision) {
+	label := cacheLabel(d)
 	h := w.Header()
 	for k, vs := range v.Header {
 		// A page stored before pagemeta's rule may hold a header net/http
@@ -442,8 +395,8 @@ func (s *Server) writeView(w http.ResponseWriter, r *http.Request, v *storage.Pa
 	} else {
 		h["X-Prerender-Cache"] = []string{label}
 	}
-	if warning != "" {
-		h["Warning"] = []string{warning}
+	if d == policy.StaleIfError {
+		h["Warning"] = warningValue
 	}
 	gz := acceptsGzip(r.Header.Get("Accept-Encoding"))
 	etag := v.ETag
@@ -453,7 +406,6 @@ func (s *Server) writeView(w http.ResponseWriter, r *http.Request, v *storage.Pa
 	h["Etag"] = []string{etag}
 	h["Vary"] = s.vary
 	h["Age"] = []string{strconv.FormatInt(int64(now.Sub(v.RenderedAt)/time.Second), 10)}
-	s.app.NoteHit(key, now)
 	if etagMatches(r.Header.Get("If-None-Match"), etag) {
 		s.answered(w, r, counted{label: label, status: http.StatusNotModified, url: v.URL, key: key, start: now, fromStore: true}) // analytics (issue 14)
 		w.WriteHeader(http.StatusNotModified)
@@ -477,10 +429,11 @@ func (s *Server) writeView(w http.ResponseWriter, r *http.Request, v *storage.Pa
 }
 
 var (
-	htmlType  = []string{"text/html; charset=utf-8"}
-	hitValue  = []string{cacheHit}
-	varyValue = []string{"Accept-Encoding"}
-	gzipValue = []string{"gzip"}
+	warningValue = []string{revalidationFailed}
+	htmlType     = []string{"text/html; charset=utf-8"}
+	hitValue     = []string{cacheHit}
+	varyValue    = []string{"Accept-Encoding"}
+	gzipValue    = []string{"gzip"}
 )
 
 // hopHeaders are never copied from a page's prerender-header tags: they describe

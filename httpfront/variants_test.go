@@ -5,8 +5,10 @@ import (
 	"testing"
 	"time"
 
+	"prerenderd/api"
 	"prerenderd/browser/fixture"
-	"prerenderd/storage/cachekey"
+	"prerenderd/cachekey"
+	"prerenderd/storage/storetest"
 )
 
 const (
@@ -31,7 +33,7 @@ func storedIn(t testing.TB, variant, target string) bool {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = testStore.GetPage(cachekey.Key(variant, u))
+	_, err = storetest.Page(testStore, cachekey.Key(variant, u))
 	return err == nil
 }
 
@@ -73,7 +75,7 @@ func TestAdaptiveTypeMobileWorksInEveryAdminRoute(t *testing.T) {
 	page := origin.URL + "/device?adaptive=1"
 
 	a := post(t, front, "/recache", `{"url":"`+page+`","adaptiveType":"mobile"}`)
-	if a.status != 200 || decode[recacheAnswer](t, a).Queued != 1 {
+	if a.status != 200 || decode[api.RecacheAnswer](t, a).Queued != 1 {
 		t.Fatalf("recache: %d %s", a.status, a.body)
 	}
 	deadline := time.Now().Add(20 * time.Second)
@@ -93,13 +95,13 @@ func TestAdaptiveTypeMobileWorksInEveryAdminRoute(t *testing.T) {
 	get(t, front, page, "User-Agent", googlebotDesktop)
 
 	q := `"` + page + `"`
-	if r := decode[SearchResponse](t, post(t, front, "/search", `{"exactMatch":`+q+`,"adaptiveType":"mobile"}`)); r.Total != 1 || r.Results[0].Variant != "mobile" {
+	if r := decode[api.SearchResponse](t, post(t, front, "/search", `{"exactMatch":`+q+`,"adaptiveType":"mobile"}`)); r.Total != 1 || r.Results[0].Variant != "mobile" {
 		t.Fatalf("search of the mobile variant: %+v", r)
 	}
-	if r := decode[SearchResponse](t, post(t, front, "/search", `{"exactMatch":`+q+`}`)); r.Total != 2 {
+	if r := decode[api.SearchResponse](t, post(t, front, "/search", `{"exactMatch":`+q+`}`)); r.Total != 2 {
 		t.Fatalf("search of every variant: %+v, want both entries", r)
 	}
-	if a := post(t, front, "/cache-clear", `{"query":`+q+`,"adaptiveType":"mobile"}`); a.status != 200 || decode[ClearResponse](t, a).Deleted != 1 {
+	if a := post(t, front, "/cache-clear", `{"query":`+q+`,"adaptiveType":"mobile"}`); a.status != 200 || decode[api.ClearResponse](t, a).Deleted != 1 {
 		t.Fatalf("cache-clear of the mobile variant: %d %s", a.status, a.body)
 	}
 	if storedIn(t, "mobile", page) || !storedIn(t, "desktop", page) {

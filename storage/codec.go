@@ -242,7 +242,7 @@ func decodePage(b []byte, f *pageFields) error {
 	return nil
 }
 
-// Page summary encoding (i/<key>), version 1: everything ScanPages and the
+// Page summary encoding (i/<key>), version 1: everything Summary and the
 // count on Open need, without the bodies.
 //
 //	off size field

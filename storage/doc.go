@@ -6,7 +6,7 @@
 //
 //	p/<key>                      page value (see codec.go for the encoding)
 //	i/<key>                      page summary: status, times, size, URL; lets
-//	                             ScanPages and the page count on Open skip bodies
+//	                             Summary, scans and the page count on Open skip bodies
 //	m/<key>                      recache metadata
 //	d/<expires_be64>/<key>       due index, exactly one entry per stored page
 //	q/<seq_be64>                 priority queue (reserved)
@@ -28,6 +28,7 @@
 //     ErrDiskFull first while reads keep working. Deletes free space and go
 //     on below it, down to a floor of two memtables (deleteFloor in store.go);
 //   - copy a page body on the hit path (ViewPage) or log per hit;
-//   - decide policy: what to store, when to recache, what to evict belong to
-//     the actors; storage keeps the data and its indexes consistent.
+//   - decide policy: what to store and serve is package policy's, when to
+//     recache and what to evict the actors'; storage keeps the data and its
+//     indexes consistent, and makes a page's one gzip and one ETag (PutPage).
 package storage

@@ -160,3 +160,70 @@ func headerEqual(a, b http.Header) bool {
 	}
 	return true
 }
+
+// The Store methods below are used by tests only.
+
+// GetPage returns a copy of the page stored under key, or ErrNotFound.
+func (s *Store) GetPage(key string) (*Page, error) {
+	var p *Page
+	err := s.viewFields(key, func(f *pageFields) {
+		body := make([]byte, len(f.gzip)+len(f.plain))
+		copy(body, f.gzip)
+		copy(body[len(f.gzip):], f.plain)
+		p = &Page{
+			Key:         key,
+			URL:         f.url,
+			Status:      f.status,
+			Header:      f.header,
+			RenderedAt:  f.renderedAt,
+			ExpiresAt:   f.expiresAt,
+			RenderTime:  f.renderTime,
+			Gzip:        body[:len(f.gzip):len(f.gzip)],
+			Plain:       body[len(f.gzip):],
+			ETag:        f.etag,
+			Prerendered: f.prerendered,
+		}
+	})
+	return p, err
+}
+
+// ScanPages calls fn for each stored page with key >= start, in key order,
+// until fn returns false. It reads the small i/ summaries, never the bodies.
+// fn may call other Store methods except Close.
+func (s *Store) ScanPages(start string, fn func(key string, meta PageMeta) bool) error {
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.leave()
+	it, err := s.prefixIter(prefixIndex, start)
+	if err != nil {
+		return fmt.Errorf("cannot scan pages: %w", err)
+	}
+	for valid := it.First(); valid; valid = it.Next() {
+		k := it.Key()
+		v, err := it.ValueAndErr()
+		if err != nil {
+			_ = it.Close()
+			return fmt.Errorf("cannot scan pages at %q: %w", k[len(prefixIndex):], err)
+		}
+		m, err := decodeSummary(v)
+		if err != nil {
+			_ = it.Close()
+			return fmt.Errorf("cannot decode page summary %q: %w", k[len(prefixIndex):], err)
+		}
+		if !fn(string(k[len(prefixIndex):]), m) {
+			break
+		}
+	}
+	if err := it.Error(); err != nil {
+		_ = it.Close()
+		return fmt.Errorf("cannot scan pages: %w", err)
+	}
+	return it.Close()
+}
+
+// FreeBytes returns the space available to this process on the filesystem
+// holding Dir (statfs), or a large constant for an in-memory store.
+func (s *Store) FreeBytes() (int64, error) {
+	return s.freeBytes()
+}

@@ -34,7 +34,7 @@ const formatVersion = pebble.FormatValueSeparation
 // instead of Pebble's 4 MiB default, which would flush every ~100 pages.
 const memTableSize = 32 << 20
 
-// inMemoryFreeBytes is what FreeBytes reports for an in-memory store.
+// inMemoryFreeBytes is the free space the guard sees for an in-memory store.
 const inMemoryFreeBytes = 1 << 50
 
 // Store is prerenderd's Pebble database. Its methods are safe for concurrent
@@ -147,7 +147,7 @@ func (s *Store) countPages() (n, size int64, err error) {
 // Close waits for calls in progress, flushes the memtable (so the next Open
 // has little WAL to replay) unless the disk is short of space, and closes the
 // database. Calls after Close begins return ErrClosed. Close must not be
-// called from a ScanPages, ScanDue or ViewPage callback: it would wait for it.
+// called from a scan or ViewPage callback: it would wait for it.
 func (s *Store) Close() error {
 	if !s.closed.CompareAndSwap(false, true) {
 		return ErrClosed
@@ -204,12 +204,6 @@ func (s *Store) DiskUsage() int64 {
 	}
 	defer s.leave()
 	return int64(s.db.Metrics().DiskSpaceUsage())
-}
-
-// FreeBytes returns the space available to this process on the filesystem
-// holding Dir (statfs), or a large constant for an in-memory store.
-func (s *Store) FreeBytes() (int64, error) {
-	return s.freeBytes()
 }
 
 func (s *Store) diskFreeBytes() (int64, error) {

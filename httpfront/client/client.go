@@ -14,7 +14,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"prerenderd/httpfront"
+	"prerenderd/api"
 )
 
 const usage = `usage: prerenderd cache <command> [args] [flags]
@@ -65,7 +65,7 @@ func Main(args []string, defaultAddr string, stdout, stderr io.Writer) int {
 			if len(args0) > 1 {
 				return usageError(fmt.Sprintf("ls takes at most one QUERY, got %d (%s): quote a QUERY that holds spaces", len(args0), quoteAll(args0)))
 			}
-			q := SearchRequest{Start: *start, AdaptiveType: *variant}
+			q := api.SearchRequest{Start: *start, AdaptiveType: *variant}
 			if *exact {
 				if len(args0) == 0 {
 					return usageError("ls -exact takes the URL to look up")
@@ -157,15 +157,15 @@ func quoteAll(args []string) string {
 
 // hint names the flag or the step that fixes err, "" when there is none to name.
 func hint(err error, base string) string {
-	var api *APIError
+	var refused *APIError
 	var conn *connError
 	switch {
 	case errors.As(err, &conn):
 		return fmt.Sprintf("is prerenderd running at %s? start it (make run, or prerenderd -config FILE), or point -addr (or $PRERENDERD_ADDR) at it", base)
-	case !errors.As(err, &api):
+	case !errors.As(err, &refused):
 		return ""
 	}
-	switch api.Reason {
+	switch refused.Reason {
 	case "token-missing":
 		return "pass -token TOKEN (or set $PRERENDERD_TOKEN) to one of the appliance's server.tokens"
 	case "token-invalid":
@@ -211,15 +211,6 @@ type Client struct {
 	Base  string // http://host:port
 	Token string
 	HTTP  *http.Client
-}
-
-// SearchRequest is the body of POST /search.
-type SearchRequest struct {
-	Token        string `json:"prerenderToken,omitempty"`
-	Query        string `json:"query,omitempty"`
-	ExactMatch   string `json:"exactMatch,omitempty"`
-	Start        int    `json:"start,omitempty"`
-	AdaptiveType string `json:"adaptiveType,omitempty"`
 }
 
 // APIError is a refusal of the appliance: its status, reject reason and message.
@@ -299,14 +290,14 @@ func (c *Client) call(ctx context.Context, method, path string, body, out any) (
 }
 
 // Search calls POST /search.
-func (c *Client) Search(ctx context.Context, q SearchRequest) (httpfront.SearchResponse, error) {
-	var out httpfront.SearchResponse
+func (c *Client) Search(ctx context.Context, q api.SearchRequest) (api.SearchResponse, error) {
+	var out api.SearchResponse
 	q.Token = c.Token
 	_, err := c.call(ctx, http.MethodPost, "/search", q, &out)
 	return out, err
 }
 
-func (c *Client) list(w io.Writer, q SearchRequest, all, asJSON bool) error {
+func (c *Client) list(w io.Writer, q api.SearchRequest, all, asJSON bool) error {
 	ctx := context.Background()
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	if !asJSON {
@@ -346,22 +337,16 @@ func (c *Client) list(w io.Writer, q SearchRequest, all, asJSON bool) error {
 	return nil
 }
 
-type clearRequest struct {
-	Token        string `json:"prerenderToken,omitempty"`
-	Query        string `json:"query"`
-	AdaptiveType string `json:"adaptiveType,omitempty"`
-}
-
 // Clear calls POST /cache-clear; with a pattern the answer is the started job.
-func (c *Client) Clear(ctx context.Context, query, variant string) (httpfront.ClearResponse, error) {
-	var out httpfront.ClearResponse
-	_, err := c.call(ctx, http.MethodPost, "/cache-clear", clearRequest{Token: c.Token, Query: query, AdaptiveType: variant}, &out)
+func (c *Client) Clear(ctx context.Context, query, variant string) (api.ClearResponse, error) {
+	var out api.ClearResponse
+	_, err := c.call(ctx, http.MethodPost, "/cache-clear", api.ClearRequest{Token: c.Token, Query: query, AdaptiveType: variant}, &out)
 	return out, err
 }
 
 // ClearStatus calls GET /cache-clear-status.
-func (c *Client) ClearStatus(ctx context.Context) (httpfront.ClearResponse, error) {
-	var out httpfront.ClearResponse
+func (c *Client) ClearStatus(ctx context.Context) (api.ClearResponse, error) {
+	var out api.ClearResponse
 	_, err := c.call(ctx, http.MethodGet, "/cache-clear-status", nil, &out)
 	return out, err
 }
@@ -458,42 +443,22 @@ func writeJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
-type recacheRequest struct {
-	Token        string   `json:"prerenderToken,omitempty"`
-	URLs         []string `json:"urls"`
-	AdaptiveType string   `json:"adaptiveType,omitempty"`
-}
-
-// RecacheAnswer is the answer of POST /recache.
-type RecacheAnswer struct {
-	Queued    int          `json:"queued"`
-	Duplicate int          `json:"duplicate"`
-	Invalid   []InvalidURL `json:"invalid,omitempty"`
-}
-
-// InvalidURL is one URL /recache refused, with its reject reason.
-type InvalidURL struct {
-	URL    string `json:"url"`
-	Reason string `json:"reason"`
-	Error  string `json:"error"`
-}
-
 func (c *Client) recache(w io.Writer, urls []string, variant string, asJSON bool) error {
 	if len(urls) > 1000 {
 		return usageError(fmt.Sprintf("%d URLs: the API takes at most 1000 per call", len(urls)))
 	}
-	var out RecacheAnswer
-	_, err := c.call(context.Background(), http.MethodPost, "/recache", recacheRequest{Token: c.Token, URLs: urls, AdaptiveType: variant}, &out)
-	var api *APIError
-	if errors.As(err, &api) && api.Reason == "no-valid-url" {
+	var out api.RecacheAnswer
+	_, err := c.call(context.Background(), http.MethodPost, "/recache", api.RecacheRequest{Token: c.Token, URLs: urls, AdaptiveType: variant}, &out)
+	var refused *APIError
+	if errors.As(err, &refused) && refused.Reason == "no-valid-url" {
 		// Every URL was refused: the answer still lists why, URL by URL.
-		if json.Unmarshal([]byte(api.Msg), &out) != nil {
+		if json.Unmarshal([]byte(refused.Msg), &out) != nil {
 			return err
 		}
 		if werr := c.printRecache(w, out, asJSON); werr != nil {
 			return werr
 		}
-		return &APIError{Status: api.Status, Reason: api.Reason,
+		return &APIError{Status: refused.Status, Reason: refused.Reason,
 			Msg: fmt.Sprintf("none of the %d URL(s) was queued (each one's reason is above)", len(urls))}
 	}
 	if err != nil {
@@ -502,7 +467,7 @@ func (c *Client) recache(w io.Writer, urls []string, variant string, asJSON bool
 	return c.printRecache(w, out, asJSON)
 }
 
-func (c *Client) printRecache(w io.Writer, a RecacheAnswer, asJSON bool) error {
+func (c *Client) printRecache(w io.Writer, a api.RecacheAnswer, asJSON bool) error {
 	if asJSON {
 		return writeJSON(w, a)
 	}

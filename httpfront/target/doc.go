@@ -14,5 +14,5 @@
 // sent as is is never decoded and an escaped one is decoded exactly once.
 //
 // It is pure: no I/O, so a table test lists every form and a fuzz test hammers
-// it. It must never import anything above storage/cachekey.
+// it. It must never import any package of prerenderd but cachekey.
 package target

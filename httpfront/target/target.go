@@ -5,7 +5,7 @@ import (
 	"net/url"
 	"strings"
 
-	"prerenderd/storage/cachekey"
+	"prerenderd/cachekey"
 )
 
 // IntegrationHeader names the middleware that sent a render request;

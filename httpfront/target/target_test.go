@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"prerenderd/storage/cachekey"
+	"prerenderd/cachekey"
 )
 
 // formCases is the measure of issue 11: every form in which a middleware or CDN

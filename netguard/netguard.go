@@ -1,9 +1,3 @@
-// Package netguard holds prerenderd's one rule about where it may connect: the
-// addresses that are public, plus those an operator allowed
-// (security.allow_addresses, security.allow_private). The request-time check of a
-// page URL (Guard), the dial-time check of Chromium's egress proxy and of the
-// sitemaps fetcher (Policy.Control) all apply this rule, so they cannot disagree.
-// It never fetches anything itself and imports nothing of prerenderd.
 package netguard
 
 import (
@@ -216,7 +210,7 @@ type Guard struct {
 }
 
 // Check returns nil when u may be fetched, or a *Rejection. u should be
-// normalized (storage/cachekey.Normalize): its host is then in the canonical form
+// normalized (cachekey.Normalize): its host is then in the canonical form
 // Chromium loads, every numeric IPv4 form written as a dotted quad.
 func (g *Guard) Check(ctx context.Context, u *url.URL) error {
 	host := strings.ToLower(u.Hostname())

@@ -1,6 +1,3 @@
-// Package cachekey turns a URL a crawler asked for into the URL Chromium loads
-// (Load) and the key its rendered page is stored under (Normalize, Key). It is pure: no I/O, no DNS, so both the HTTP front and the actors can
-// use it and a fuzz test can hammer it.
 package cachekey
 
 import (
