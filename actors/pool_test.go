@@ -98,7 +98,9 @@ func TestALiveRequestJoiningAQueuedRenderMakesItsWaitLive(t *testing.T) {
 		c.TabsPerBrowser = 2
 		c.ReservedLive = 0.5
 	})
-	busy := renderAs(app, ClassNormal, origin.URL+"/slowdoc?ms=2000&n=busy")
+	// The busy document takes 4 s: the joined render, a trivial page, must end
+	// before it even on a loaded machine.
+	busy := renderAs(app, ClassNormal, origin.URL+"/slowdoc?ms=4000&n=busy")
 	waitHits(t, origin, "/slowdoc", 1)
 	url := origin.URL + "/?n=joined"
 	queued := renderAs(app, ClassNormal, url)
