@@ -131,12 +131,16 @@ bench: deps build ## the speed benchmarks; the hit path and the browser pool are
 # "auto") beside the npm prerender server 5.21.6 (installed by npm ci into
 # internal/appliancebench/testdata/npm-prerender, pinned by its lockfile) and the naive
 # chromedp renderer, on the same Chromium and pages. BENCH_RENDERS=1000 sets the long
-# run; BENCH_SHAPE=2x2 measures another shape than "auto".
+# run (BENCH_BASELINE_RENDERS=200 shortens the baselines' part of it); BENCH_SHAPE=2x2
+# measures another shape than "auto".
 BENCH_RENDERS ?= 1000
+BENCH_BASELINE_RENDERS ?= $(BENCH_RENDERS)
+BENCH_SHAPE ?= auto
 
 bench-memory: deps build ## PSS after start, peak PSS and pages/s at 4 concurrent renders, PSS over BENCH_RENDERS (1000) renders, beside the npm prerender server (not in make test; ~25 min)
 	@mkdir -p bin
 	set -o pipefail; cd internal/appliancebench && CI=true PRERENDERD_BIN=$(CURDIR)/$(BIN) BENCH_RENDERS=$(BENCH_RENDERS) \
+		BENCH_BASELINE_RENDERS=$(BENCH_BASELINE_RENDERS) BENCH_SHAPE=$(BENCH_SHAPE) \
 		$(GO) test -run '^$$' -bench 'Memory' -benchtime 1x -timeout 90m . | tee $(CURDIR)/bin/bench-memory.txt
 
 # BENCH_SHAPES=1x4,2x2 (browsers x tabs per browser, or auto) and BENCH_ROUNDS=3.
