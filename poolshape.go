@@ -52,13 +52,14 @@ type machine struct {
 // The rule's constants, from the measurements in README ("Sizing the browser
 // pool"): make bench-shapes on 2 cores.
 const (
-	// tabsPerCPU: on 2 cores pages/s rises up to 4 concurrent renders and no
-	// further, while latency and memory keep rising.
+	// tabsPerCPU: on 2 cores 6 tabs rendered more pages/s than 4 on light
+	// pages, at a third more p90 latency and a quarter more memory; 4 is the
+	// balance of throughput against latency and memory.
 	tabsPerCPU = 2
-	// cpusPerBrowser: one Chromium served 4 tabs on 2 cores faster and with less
-	// memory than two of 2 tabs (its browser process is not the bottleneck); a
-	// second browser pays off only as cores make more tabs, and bounds what one
-	// crash or recycle takes down.
+	// cpusPerBrowser: one Chromium served 4 tabs on 2 cores as fast as two of
+	// 2 tabs with three quarters of the memory (its browser process is not the
+	// bottleneck); a second browser pays off only as cores make more tabs, and
+	// bounds what one crash or recycle takes down.
 	cpusPerBrowser = 4
 	// tabMemory is the peak PSS a busy tab adds (its renderer and the browser
 	// process's share), rounded up; browserMemory what a Chromium costs before
