@@ -22,7 +22,7 @@ LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
 .DEFAULT_GOAL := help
 
-.PHONY: help deps testdeps build run install uninstall test bench soak lint clean deploy-files screenshot
+.PHONY: help deps testdeps build run install uninstall test bench bench-memory bench-shapes soak lint clean deploy-files screenshot
 
 help: ## list the targets and their variables
 	@echo "targets:"
@@ -131,6 +131,28 @@ bench: deps build ## the speed benchmarks; the hit path and the browser pool are
 	CI=true $(GO) test -run '^$$' -bench 'Egress' -benchtime 1x -timeout 20m ./browser/ | tee -a bin/bench-browser.txt
 	@# 1,000 renders after warm-up: the PSS of the appliance must not grow by more than 10%.
 	CI=true $(GO) test -run '^$$' -bench 'MemoryOver1000' -benchtime 1x -timeout 30m ./browser/ | tee -a bin/bench-browser.txt
+
+# The appliance as a user runs it: bin/prerenderd on its default config (pool shape
+# "auto") beside the npm prerender server 5.21.6 (installed by npm ci into
+# internal/appliancebench/testdata/npm-prerender, pinned by its lockfile) and the naive
+# chromedp renderer, on the same Chromium and pages. BENCH_RENDERS=1000 sets the long
+# run (BENCH_BASELINE_RENDERS=200 shortens the baselines' part of it); BENCH_SHAPE=2x2
+# measures another shape than "auto".
+BENCH_RENDERS ?= 1000
+BENCH_BASELINE_RENDERS ?= $(BENCH_RENDERS)
+BENCH_SHAPE ?= auto
+
+bench-memory: deps build ## PSS after start, peak PSS and pages/s at 4 concurrent renders, PSS over BENCH_RENDERS (1000) renders, beside the npm prerender server (not in make test; ~25 min)
+	@mkdir -p bin
+	set -o pipefail; cd internal/appliancebench && CI=true PRERENDERD_BIN=$(CURDIR)/$(BIN) BENCH_RENDERS=$(BENCH_RENDERS) \
+		BENCH_BASELINE_RENDERS=$(BENCH_BASELINE_RENDERS) BENCH_SHAPE=$(BENCH_SHAPE) \
+		$(GO) test -run '^$$' -bench 'Memory' -benchtime 1x -timeout 90m . | tee $(CURDIR)/bin/bench-memory.txt
+
+# BENCH_SHAPES=1x4,2x2 (browsers x tabs per browser, or auto) and BENCH_ROUNDS=3.
+bench-shapes: deps build ## pages/s, latency and PSS of pool shapes through bin/prerenderd, interleaved rounds: the table behind "auto" (not in make test)
+	@mkdir -p bin
+	set -o pipefail; cd internal/appliancebench && CI=true PRERENDERD_BIN=$(CURDIR)/$(BIN) \
+		$(GO) test -run '^$$' -bench 'PoolShapes' -benchtime 1x -timeout 90m . | tee $(CURDIR)/bin/bench-shapes.txt
 
 # SOAK_DURATION shortens (or lengthens) the soak: make soak SOAK_DURATION=2m
 SOAK_DURATION ?= 10m

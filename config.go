@@ -47,8 +47,8 @@ type fileConfig struct {
 		StripQuery           string `toml:"strip_query"`
 	} `toml:"cache"`
 	Render struct {
-		Browsers       int      `toml:"browsers"`
-		TabsPerBrowser int      `toml:"tabs_per_browser"`
+		Browsers       poolSize `toml:"browsers"`
+		TabsPerBrowser poolSize `toml:"tabs_per_browser"`
 		PageTimeout    string   `toml:"page_timeout"`
 		IdleWindow     string   `toml:"idle_window"`
 		Block          []string `toml:"block"`
@@ -111,8 +111,12 @@ type Config struct {
 
 	RecacheURLsPerHour int
 
+	// Browsers and TabsPerBrowser are the pool's shape, "auto" resolved for
+	// Machine; PoolShape says how it was chosen.
 	Browsers       int
 	TabsPerBrowser int
+	PoolShape      string
+	Machine        machine
 	PageTimeout    time.Duration
 	IdleWindow     time.Duration
 	Block          []string
@@ -183,24 +187,22 @@ func decodeStrict(data string, fc *fileConfig) (toml.MetaData, error) {
 
 func (fc *fileConfig) check() (*Config, error) {
 	c := &Config{
-		Listen:         fc.Server.Listen,
-		Tokens:         fc.Server.Tokens,
-		LogFormat:      fc.Server.LogFormat,
-		LogLevel:       fc.Server.LogLevel,
-		StorageDir:     fc.Storage.Dir,
-		Shards:         fc.Cache.Shards,
-		Browsers:       fc.Render.Browsers,
-		TabsPerBrowser: fc.Render.TabsPerBrowser,
-		Block:          fc.Render.Block,
-		BlockURLs:      fc.Render.BlockURLs,
-		MaxQueue:       fc.Render.MaxQueue,
-		ReservedLive:   fc.Render.ReservedLive,
-		RendersPer:     fc.Render.RendersPer,
-		Chromium:       fc.Render.Chromium,
-		UserAgent:      fc.Render.UserAgent,
-		TimeoutStatus:  fc.Render.TimeoutStatus,
-		AllowHosts:     fc.Security.AllowHosts,
-		AllowPrivate:   fc.Security.AllowPrivate,
+		Listen:        fc.Server.Listen,
+		Tokens:        fc.Server.Tokens,
+		LogFormat:     fc.Server.LogFormat,
+		LogLevel:      fc.Server.LogLevel,
+		StorageDir:    fc.Storage.Dir,
+		Shards:        fc.Cache.Shards,
+		Block:         fc.Render.Block,
+		BlockURLs:     fc.Render.BlockURLs,
+		MaxQueue:      fc.Render.MaxQueue,
+		ReservedLive:  fc.Render.ReservedLive,
+		RendersPer:    fc.Render.RendersPer,
+		Chromium:      fc.Render.Chromium,
+		UserAgent:     fc.Render.UserAgent,
+		TimeoutStatus: fc.Render.TimeoutStatus,
+		AllowHosts:    fc.Security.AllowHosts,
+		AllowPrivate:  fc.Security.AllowPrivate,
 	}
 	var errs []error
 	dur := func(key, s string, min time.Duration) time.Duration {
@@ -268,8 +270,14 @@ func (fc *fileConfig) check() (*Config, error) {
 		errs = append(errs, errors.New("storage.dir: must not be empty"))
 	}
 	positive("cache.shards", c.Shards)
-	positive("render.browsers", c.Browsers)
-	positive("render.tabs_per_browser", c.TabsPerBrowser)
+	if !fc.Render.Browsers.auto {
+		positive("render.browsers", fc.Render.Browsers.n)
+	}
+	if !fc.Render.TabsPerBrowser.auto {
+		positive("render.tabs_per_browser", fc.Render.TabsPerBrowser.n)
+	}
+	c.Machine = thisMachine()
+	c.Browsers, c.TabsPerBrowser, c.PoolShape = autoShape(c.Machine, max(fc.Render.Browsers.n, 0), max(fc.Render.TabsPerBrowser.n, 0))
 	positive("render.max_queue", c.MaxQueue)
 	positive("render.renders_per_browser", c.RendersPer)
 	if c.MaxBrowserRSS > 0 && c.MaxBrowserRSS < 64<<20 {

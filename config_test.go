@@ -57,8 +57,10 @@ func TestAFileOverridesOnlyTheKeysItSets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Browsers != 3 || c.BlockCache != 3<<29 || c.TabsPerBrowser != 2 {
-		t.Fatalf("got browsers=%d block_cache=%d tabs=%d", c.Browsers, c.BlockCache, c.TabsPerBrowser)
+	// tabs_per_browser stays the default, "auto": spread over the 3 browsers.
+	_, wantTabs, _ := autoShape(c.Machine, 3, 0)
+	if c.Browsers != 3 || c.BlockCache != 3<<29 || c.TabsPerBrowser != wantTabs {
+		t.Fatalf("got browsers=%d block_cache=%d tabs=%d, want tabs=%d", c.Browsers, c.BlockCache, c.TabsPerBrowser, wantTabs)
 	}
 }
 

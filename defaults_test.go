@@ -26,8 +26,6 @@ func TestTheDefaultsOfConfigTOMLAreTheAppliancesDefaults(t *testing.T) {
 	}{
 		{"cache.shards", fromFile.Shards, zero.Shards},
 		{"cache.ttl", fromFile.TTL, zero.TTL},
-		{"render.browsers", fromFile.Browsers, zero.Browsers},
-		{"render.tabs_per_browser", fromFile.TabsPerBrowser, zero.TabsPerBrowser},
 		{"render.max_queue", fromFile.MaxQueue, zero.MaxQueue},
 		{"render.queue_timeout", fromFile.QueueTimeout, zero.QueueTimeout},
 		{"render.renders_per_browser", fromFile.RendersPerBrowser, zero.RendersPerBrowser},
@@ -43,5 +41,12 @@ func TestTheDefaultsOfConfigTOMLAreTheAppliancesDefaults(t *testing.T) {
 		if f.file != f.zero {
 			t.Errorf("%s: config.toml says %v, the appliance's default is %v", f.name, f.file, f.zero)
 		}
+	}
+	// render.browsers and render.tabs_per_browser default to "auto": the shape
+	// is the machine's (poolshape.go), not a number actors.Config could share.
+	// actors.Config's own 2 x 2 is for a program that sets neither.
+	b, tabs, _ := autoShape(cfg.Machine, 0, 0)
+	if cfg.Browsers != b || cfg.TabsPerBrowser != tabs {
+		t.Errorf("render.browsers, render.tabs_per_browser: config.toml gives %d x %d, \"auto\" on this machine is %d x %d", cfg.Browsers, cfg.TabsPerBrowser, b, tabs)
 	}
 }

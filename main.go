@@ -100,6 +100,8 @@ func run(cfg *Config, log *slog.Logger, build buildDesc) error {
 		return err
 	}
 	log.Info("found chromium", "path", chromium)
+	log.Info("pool shape", "browsers", cfg.Browsers, "tabs_per_browser", cfg.TabsPerBrowser, "tabs", cfg.Browsers*cfg.TabsPerBrowser,
+		"why", cfg.PoolShape, "cpus", cfg.Machine.CPUs, "memory_mib", cfg.Machine.Memory>>20)
 
 	t := time.Now()
 	store, err := storage.Open(storage.Options{

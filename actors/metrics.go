@@ -103,6 +103,10 @@ func newApplianceMetrics(a *Appliance) *applianceMetrics {
 	s.NewGauge("prerender_chromium_rss_bytes", func() float64 { return m.sumUsage(func(u *chromiumUsage) *atomic.Int64 { return &u.rss }) })
 	s.NewGauge("prerender_chromium_pss_bytes", func() float64 { return m.sumUsage(func(u *chromiumUsage) *atomic.Int64 { return &u.pss }) })
 	s.NewGauge("prerender_renders_in_flight", func() float64 { return float64(m.renderInflight.Load()) })
+	// The pool's shape (render.browsers, render.tabs_per_browser, "auto"
+	// resolved): what prerender_tabs_busy and prerender_browsers count against.
+	s.NewGauge("prerender_pool_browsers", func() float64 { return float64(a.cfg.Browsers) })
+	s.NewGauge("prerender_pool_tabs", func() float64 { return float64(a.cfg.Browsers * a.cfg.TabsPerBrowser) })
 	s.NewGauge("prerender_tabs_busy", func() float64 { return float64(m.tabsBusy.Load()) })
 	s.NewGauge("prerender_tab_queue_length", func() float64 { return float64(m.queueLen.Load()) })
 	s.NewGauge("prerender_pages_cached", func() float64 { return float64(a.store.PageCount()) })

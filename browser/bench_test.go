@@ -5,20 +5,14 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/cdp"
-	"github.com/chromedp/cdproto/network"
-	"github.com/chromedp/cdproto/page"
-	"github.com/chromedp/cdproto/runtime"
-	"github.com/chromedp/chromedp"
-
 	"prerenderd/browser/fixture"
+	naivepkg "prerenderd/browser/naive"
 )
 
 // benchPages are the fixture pages both renderers load in turn: a plain page, pages
@@ -41,95 +35,25 @@ func (o ours) render(ctx context.Context, url string) error {
 
 func (o ours) usage() Usage { return o.b.Usage() }
 
-// naive is the baseline of the issue, written the way a first prerender server is
-// (the npm prerender server's rule): a new chromedp tab per render in the default
-// browser context, opened and closed on the request path, and done when the load
-// event has fired and a check every 500 ms finds no request in flight for 500 ms.
-type naive struct {
-	root   string
-	ctx    context.Context
-	cancel context.CancelFunc
-}
+// naive is the baseline of the issue (package naive): a new tab per render in
+// the default browser context, opened and closed on the request path, done 500 ms
+// after the network went quiet.
+type naive struct{ r *naivepkg.Renderer }
 
-func startNaive(tb testing.TB, path string) *naive {
+func startNaive(tb testing.TB, path string) naive {
 	tb.Helper()
-	root, err := os.MkdirTemp("", "prerenderd-naive-")
+	r, err := naivepkg.Start(path)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	os.Mkdir(filepath.Join(root, "tmp"), 0o700)
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(path),
-		chromedp.UserDataDir(filepath.Join(root, "profile")),
-		chromedp.Env("TMPDIR="+filepath.Join(root, "tmp")),
-		chromedp.Flag("no-sandbox", true),
-		chromedp.Flag("disable-features", "WebUIOmniboxPopup,WebUIOmniboxFullPopup,WebUIOmniboxAimPopup,PreloadTopChromeWebUI,Translate"),
-		chromedp.Flag("blink-settings", "imagesEnabled=false"),
-	)
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancel := chromedp.NewContext(alloc)
-	if err := chromedp.Do(ctx); err != nil {
-		tb.Fatal(err)
-	}
-	n := &naive{root: root, ctx: ctx, cancel: func() { cancel(); cancelAlloc(); os.RemoveAll(root) }}
-	tb.Cleanup(n.cancel)
-	return n
+	tb.Cleanup(func() { r.Close() })
+	return naive{r}
 }
 
-func (n *naive) usage() Usage { return procStats(processesUsing(n.root, 0)) }
+func (n naive) usage() Usage { return procStats(processesUsing(n.r.Root(), 0)) }
 
-func (n *naive) render(ctx context.Context, url string) error {
-	tctx, cancel := chromedp.NewContext(n.ctx)
-	defer cancel() // closes the tab, on the request path
-	var (
-		mu       sync.Mutex
-		inflight = map[network.RequestID]bool{}
-		last     = time.Now()
-		loaded   bool
-	)
-	if err := chromedp.Do(tctx); err != nil {
-		return err
-	}
-	if err := chromedp.Listen(tctx, func(ev any) {
-		mu.Lock()
-		defer mu.Unlock()
-		switch ev := ev.(type) {
-		case *network.EventRequestWillBeSent:
-			inflight[ev.RequestID] = true
-			last = time.Now()
-		case *network.EventLoadingFinished:
-			delete(inflight, ev.RequestID)
-			last = time.Now()
-		case *network.EventLoadingFailed:
-			delete(inflight, ev.RequestID)
-			last = time.Now()
-		case *page.EventLoadEventFired:
-			loaded = true
-		}
-	}); err != nil {
-		return err
-	}
-	t := chromedp.FromContext(tctx).Target
-	if _, err := cdp.Call(tctx, t, page.Navigate, page.NavigateParams{URL: url}); err != nil {
-		return err
-	}
-	tick := time.NewTicker(500 * time.Millisecond)
-	defer tick.Stop()
-	timeout := time.After(defaultPageTimeout) // then snapshot anyway, as npm prerender does
-	for done := false; !done; {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-timeout:
-			done = true
-			continue
-		case <-tick.C:
-		}
-		mu.Lock()
-		done = loaded && len(inflight) == 0 && time.Since(last) >= 500*time.Millisecond
-		mu.Unlock()
-	}
-	_, err := cdp.Call(tctx, t, runtime.Evaluate, runtime.EvaluateParams{Expression: "document.documentElement.outerHTML", ReturnByValue: new(true)})
+func (n naive) render(ctx context.Context, url string) error {
+	_, err := n.r.Render(ctx, url)
 	return err
 }
 

@@ -259,7 +259,10 @@ func (b *Browser) allocatorOptions() []chromedp.ExecAllocatorOption {
 		// browser context.
 		// A tab is reused, and a page kept in the back/forward cache of a
 		// reused tab would hold its renderer's memory for nothing.
-		chromedp.Flag("disable-features", "WebUIOmniboxPopup,WebUIOmniboxFullPopup,WebUIOmniboxAimPopup,PreloadTopChromeWebUI,Translate,BackForwardCache"),
+		// The spare renderer Chromium keeps warm for the next navigation is
+		// one more process per browser, idle or not: the tab opened ahead of
+		// time (keepReady) already is the warm renderer of the next render.
+		chromedp.Flag("disable-features", "WebUIOmniboxPopup,WebUIOmniboxFullPopup,WebUIOmniboxAimPopup,PreloadTopChromeWebUI,Translate,BackForwardCache,SpareRendererForSitePerProcess"),
 		chromedp.Flag("disable-extensions", true),
 		chromedp.Flag("disable-default-apps", true),
 		// No crash report is written or sent; a dump Chromium writes anyway goes

@@ -156,6 +156,8 @@ var help = map[string]string{
 	"prerender_renders_total":           "Renders by result: ok, incomplete (a snapshot at render.page_timeout), error, overloaded (refused: queue full or timed out).",
 	"prerender_render_joins_total":      "Requests that joined a render of the same page already running instead of starting one.",
 	"prerender_renders_in_flight":       "Renders running now.",
+	"prerender_pool_browsers":           "Chromium browsers of the pool (render.browsers, \"auto\" resolved).",
+	"prerender_pool_tabs":               "Tabs of the whole pool (render.browsers × render.tabs_per_browser, \"auto\" resolved).",
 	"prerender_store_errors_total":      "Rendered pages that could not be stored.",
 	"prerender_tab_wait_seconds":        "Time a render waited for a Chromium tab, by class of work (live, priority, normal), in seconds.",
 	"prerender_tabs_busy":               "Chromium tabs rendering now.",
