@@ -46,7 +46,7 @@ const plentyFree = 1 << 40
 // testPageTimeout bounds each render, serialization included: the 5 MB page
 // must be built and serialized within it on a loaded machine (see
 // browser's sharedTimeout).
-const testPageTimeout = 7 * time.Second
+const testPageTimeout = 10 * time.Second
 
 func TestMain(m *testing.M) {
 	os.Exit(runTests(m))
