@@ -290,6 +290,7 @@ func actorsConfig(cfg *Config, chromium, listen string, onRender func(actors.Ren
 			Self:   listen,
 		},
 		MobileDevice: cfg.MobileDevice,
+		NoMarkdown:   !cfg.Markdown,
 		Browser: browser.Options{
 			Path:        chromium,
 			UserAgent:   cfg.UserAgent,

@@ -111,6 +111,14 @@ type staleHit struct {
 	URL string // the stored page's, which the recache loads
 }
 
+// storeMarkdown: store the Markdown a request made of the page of Key whose
+// ETag is ETag, stored without one (Appliance.StoreMarkdown).
+type storeMarkdown struct {
+	Key      string
+	ETag     string
+	Markdown []byte
+}
+
 // claimPrerender asks a shard whether this request is the first serve of its
 // key's prerendered page. The shard answers on Reply (buffered).
 type claimPrerender struct {

@@ -75,6 +75,8 @@ func (s *shardActor) Receive(ctx actor.Context) {
 		s.deletesDone(ctx, m)
 	case *staleHit:
 		s.staleHit(m)
+	case *storeMarkdown:
+		s.storeMarkdown(m)
 	case *claimPrerender:
 		m.Reply <- s.claimPrerender(m.Key)
 	case *markPending:
@@ -344,6 +346,7 @@ func (w *storeWork) apply() *Rendered {
 			Status: w.page.Status, Header: w.page.Header, HTML: w.page.Plain, FinalURL: w.page.URL,
 			Duration: w.page.RenderTime, StatusDeclared: res.StatusDeclared,
 		}}
+		a.withMarkdown(w.page)
 		if err := st.PutPage(w.page); err != nil {
 			a.metrics.storeFailed.Inc()
 			a.log.Error("cannot store page", "key", key, "err", err)

@@ -457,6 +457,11 @@ func (s *Store) SetPageMarkdown(key, etag string, md []byte) error {
 	if err == nil && f.etag != etag {
 		err = ErrPageChanged
 	}
+	if err == nil && len(f.md) > 0 {
+		// Two agents asked at once: the first one's is stored.
+		closer.Close()
+		return nil
+	}
 	var val []byte
 	if err == nil {
 		p := &Page{
