@@ -31,6 +31,9 @@ type StartRender struct {
 	// OnlyStored: render only if a page is stored (the normal queue recaches; it
 	// does not bring back a page that was removed meanwhile).
 	OnlyStored bool
+	// Markdown: the asker answers the page's Markdown, so the store work makes
+	// it before the answer rather than after (actors/markdown.go).
+	Markdown bool
 	// The answer goes to Reply (the façade's callers) or, as a
 	// queueRenderDone carrying Item, to ReplyTo (the recache queues).
 	Reply   chan<- *Rendered

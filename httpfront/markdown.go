@@ -1,6 +1,7 @@
 package httpfront
 
 import (
+	"errors"
 	"strconv"
 	"strings"
 
@@ -76,12 +77,16 @@ func markdownETag(tag string) string {
 // stored without one (before Markdown existed, or its conversion failed)
 // has it made now from its HTML, answered, and stored by its shard for the
 // next agent; gz is then nil (the answer is sent plain). ok is false when it
-// cannot be made: the caller answers the HTML.
+// cannot be made (or the page is over actors.MarkdownMaxHTML): the caller
+// answers the HTML.
 func (s *Server) markdownOfView(v *storage.PageView, key string) (md, gz []byte, ok bool) {
 	if len(v.Markdown) > 0 {
 		return v.Markdown, v.MarkdownGzip, true
 	}
 	md, err := actors.Markdown(v.Plain, v.URL)
+	if errors.Is(err, actors.ErrTooLargeForMarkdown) {
+		return nil, nil, false
+	}
 	if err != nil {
 		s.log.Warn("cannot make the Markdown of a stored page; answered HTML", "key", key, "err", err)
 		return nil, nil, false

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"prerenderd/actors"
 	"prerenderd/browser/fixture"
 	"prerenderd/cachekey"
 	"prerenderd/storage"
@@ -162,6 +163,19 @@ func TestAgentsAskingForMarkdownGetTheStoredRendition(t *testing.T) {
 			t.Fatalf("format=html answered %q", html.header.Get("Content-Type"))
 		}
 	})
+	t.Run("an HTML miss stores the Markdown after its answer, for the next agent", func(t *testing.T) {
+		later := origin.URL + "/product?variant=markdown-later"
+		if a := get(t, front, later); a.status != 200 || a.header.Get("X-Prerender-Cache") != "MISS" || !strings.HasPrefix(a.header.Get("Content-Type"), "text/html") {
+			t.Fatalf("HTML miss: %d %s %q", a.status, a.header.Get("X-Prerender-Cache"), a.header.Get("Content-Type"))
+		}
+		p := waitForMarkdown(t, key(later))
+		a := get(t, front, later, "Accept", md, "Accept-Encoding", "gzip")
+		isMarkdown(t, a, 200, "HIT")
+		if a.header.Get("Content-Encoding") != "gzip" || !bytes.Equal(gunzip(t, []byte(a.body)), p.Markdown) ||
+			!strings.Contains(string(p.Markdown), "# Espresso Machine 42") {
+			t.Fatalf("answered %q, stored\n%s", a.header.Get("Content-Encoding"), p.Markdown)
+		}
+	})
 	t.Run("a status page answers its Markdown with its status", func(t *testing.T) {
 		a := get(t, front, origin.URL+"/notfound-static", "Accept", md)
 		isMarkdown(t, a, 404, "BYPASS")
@@ -184,26 +198,26 @@ func TestAgentsAskingForMarkdownGetTheStoredRendition(t *testing.T) {
 			!strings.Contains(a.body, "# Old page") || !strings.Contains(a.body, "[a link](https://legacy.example/about)") {
 			t.Fatalf("Content-Encoding %q ETag %q body:\n%s", a.header.Get("Content-Encoding"), a.header.Get("ETag"), a.body)
 		}
-		deadline := time.Now().Add(5 * time.Second)
-		for {
-			p, err := storetest.Page(testStore, page.Key)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(p.Markdown) > 0 {
-				if string(p.Markdown) != a.body || !bytes.Equal(p.Plain, page.Plain) || p.ETag != page.ETag {
-					t.Fatalf("stored Markdown %q for the answered\n%s", p.Markdown, a.body)
-				}
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatal("the Markdown made on the first ask was not stored")
-			}
-			time.Sleep(10 * time.Millisecond)
+		p := waitForMarkdown(t, page.Key)
+		if string(p.Markdown) != a.body || !bytes.Equal(p.Plain, page.Plain) || p.ETag != page.ETag {
+			t.Fatalf("stored Markdown %q for the answered\n%s", p.Markdown, a.body)
 		}
 		again := get(t, front, legacy, "Accept", md, "Accept-Encoding", "gzip")
 		if again.header.Get("Content-Encoding") != "gzip" || string(gunzip(t, []byte(again.body))) != a.body {
 			t.Fatalf("the stored Markdown is not served gzipped: %q", again.header.Get("Content-Encoding"))
+		}
+	})
+	t.Run("a page over the Markdown bound is answered as HTML", func(t *testing.T) {
+		big := "https://legacy.example/big"
+		now := time.Now()
+		html := "<html><body><h1>Big</h1>" + strings.Repeat("<p>row</p>", actors.MarkdownMaxHTML/10) + "</body></html>"
+		if err := testStore.PutPage(&storage.Page{Key: key(big), URL: big, Status: 200, RenderedAt: now, ExpiresAt: now.Add(time.Hour), Plain: []byte(html)}); err != nil {
+			t.Fatal(err)
+		}
+		a := get(t, front, big, "Accept", md)
+		if a.status != 200 || !strings.HasPrefix(a.header.Get("Content-Type"), "text/html") || len(a.body) != len(html) ||
+			a.header.Get("Vary") != "Accept, Accept-Encoding" {
+			t.Fatalf("got %d %q, %d bytes, Vary %q; want the HTML", a.status, a.header.Get("Content-Type"), len(a.body), a.header.Get("Vary"))
 		}
 	})
 }
@@ -219,4 +233,24 @@ func gunzip(t testing.TB, b []byte) []byte {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// waitForMarkdown returns the page of key once its Markdown is stored (its
+// shard writes it after the answer).
+func waitForMarkdown(t *testing.T, key string) *storage.Page {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		p, err := storetest.Page(testStore, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(p.Markdown) > 0 {
+			return p
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no Markdown stored for %s", key)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }

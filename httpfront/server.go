@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -330,6 +331,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, reqID string, ur
 			return
 		}
 	}
+	look.Markdown = asMarkdown
 	res, err := s.app.RenderFor(r.Context(), look, load, view)
 	if r.Context().Err() != nil {
 		return // the client left; the render goes on and is stored for the next one
@@ -485,8 +487,10 @@ func (s *Server) writeRendered(w http.ResponseWriter, r *http.Request, res *acto
 				pageURL = url
 			}
 			md, err := actors.Markdown(rr.HTML, pageURL)
-			if err != nil {
+			if err != nil && !errors.Is(err, actors.ErrTooLargeForMarkdown) {
 				s.log.Warn("cannot make the Markdown of a render; answered HTML", "key", key, "url", url, "err", err)
+			}
+			if err != nil {
 				asMarkdown = false
 				break
 			}
@@ -516,9 +520,13 @@ func (s *Server) writeRendered(w http.ResponseWriter, r *http.Request, res *acto
 		h.Set("X-Prerender-Incomplete", "timeout")
 	}
 	s.count[cache].Inc()
+	if key != "" {
+		// A page's answer, stored or not, is chosen by Accept (HTML or
+		// Markdown) and the User-Agent (the variant); a capture's (key "") is not.
+		h["Vary"] = s.vary
+	}
 	if res.Page != nil {
 		h["Etag"] = []string{etag}
-		h["Vary"] = s.vary
 		h["Age"] = []string{"0"}
 		if acceptsGzip(r.Header.Get("Accept-Encoding")) && len(gzBody) > 0 {
 			body = gzBody
