@@ -96,9 +96,14 @@ uninstall: ## remove PREFIX/bin/prerenderd
 # -p 1: one package at a time. The Chromium-heavy packages (actors, httpfront, browser)
 # run at once on 2 cores starved each other's renders past their page timeouts (seen:
 # the 5 MB page of httpfront while actors ran 200 renders); alone, each passes.
-test: deps testdeps ## every test, with the race detector, against real Chromium, Pebble, nginx, Caddy and prerender-node (5-7 min on 2 cores)
-	@echo "==> make test: go test -race, one package at a time (5-7 minutes on 2 cores; the first run also compiles everything with -race)"
-	$(GO) test -race -count=1 -p 1 -timeout 9m $(PKGS)
+# The packages are compiled first with every core (go test -p 1 would compile one at a
+# time too), and the race-enabled binary that the tests of middleware, deploy and the
+# dashboard start is linked once for all of them (PRERENDERD_TEST_BINARY).
+test: deps testdeps ## every test, with the race detector, against real Chromium, Pebble, nginx, Caddy and prerender-node (about 9 min on 2 cores)
+	@echo "==> make test: compiling with -race, then go test -race one package at a time (about 9 minutes on 2 cores)"
+	$(GO) build -race $(PKGS)
+	$(GO) build -race -o bin/prerenderd-race .
+	PRERENDERD_TEST_BINARY=$(CURDIR)/bin/prerenderd-race $(GO) test -race -count=1 -p 1 -timeout 9m $(PKGS)
 
 bench: deps build ## the speed benchmarks; the hit path and the browser pool are reported as ratios of baselines run beside them
 	$(GO) test -run '^$$' -bench . -benchtime 2s -count 5 ./httpfront/ | tee bin/bench-httpfront.txt

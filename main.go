@@ -175,6 +175,7 @@ func run(cfg *Config, log *slog.Logger, build buildDesc) error {
 		TimeoutStatus: cfg.TimeoutStatus,
 		WriteTimeout:  cfg.WriteTimeout,
 		Analytics:     stats,
+		Store:         store,
 	}, app)
 	failed := app.Serve(front.Listener(ln))
 	log.Info("listening", "addr", ln.Addr().String())

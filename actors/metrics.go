@@ -19,12 +19,12 @@ func (a *Appliance) WriteMetrics(w io.Writer) { a.metrics.set.WritePrometheus(w)
 
 type applianceMetrics struct {
 	set              *metrics.Set
-	renderDuration   *metrics.Histogram
+	renderDuration   *metrics.PrometheusHistogram
 	rendersOK        *metrics.Counter
 	rendersIncompl   *metrics.Counter
 	rendersFailed    *metrics.Counter
 	rendersRefused   *metrics.Counter
-	tabWait          [numClasses]*metrics.Histogram
+	tabWait          [numClasses]*metrics.PrometheusHistogram
 	rendersJoined    *metrics.Counter
 	storeFailed      *metrics.Counter
 	markdownFailed   *metrics.Counter
@@ -84,18 +84,18 @@ func (m *applianceMetrics) sumUsage(field func(*chromiumUsage) *atomic.Int64) fl
 func newApplianceMetrics(a *Appliance) *applianceMetrics {
 	m := &applianceMetrics{set: metrics.NewSet()}
 	s := m.set
-	m.renderDuration = s.NewHistogram("prerender_render_duration_seconds")
+	m.renderDuration = s.NewPrometheusHistogramExt("prerender_render_duration_seconds", renderBuckets)
 	m.rendersOK = s.NewCounter(`prerender_renders_total{result="ok"}`)
 	m.rendersIncompl = s.NewCounter(`prerender_renders_total{result="incomplete"}`)
 	m.rendersFailed = s.NewCounter(`prerender_renders_total{result="error"}`)
 	m.rendersRefused = s.NewCounter(`prerender_renders_total{result="overloaded"}`)
 	for c := range m.tabWait {
-		m.tabWait[c] = s.NewHistogram(fmt.Sprintf(`prerender_tab_wait_seconds{class=%q}`, Class(c)))
+		m.tabWait[c] = s.NewPrometheusHistogramExt(fmt.Sprintf(`prerender_tab_wait_seconds{class=%q}`, Class(c)), tabWaitBuckets)
 	}
 	m.rendersJoined = s.NewCounter("prerender_render_joins_total")
 	m.storeFailed = s.NewCounter("prerender_store_errors_total")
 	m.markdownFailed = s.NewCounter("prerender_markdown_errors_total")
-	m.markdownSeconds = s.NewPrometheusHistogram("prerender_markdown_duration_seconds")
+	m.markdownSeconds = s.NewPrometheusHistogramExt("prerender_markdown_duration_seconds", markdownBuckets)
 	m.restarts = make(map[string]*metrics.Counter)
 	for _, r := range []string{reasonCrash, reasonUnresponsive, reasonRenders, reasonAge, reasonMemory} {
 		m.restarts[r] = s.NewCounter(fmt.Sprintf(`prerender_browser_restarts_total{reason=%q}`, r))

@@ -103,6 +103,9 @@ type Request struct {
 	URL string
 	// Wait is how long the answer took; read for renders (the slowest list).
 	Wait time.Duration
+	// Class is UserAgent's crawler class when the caller has it already
+	// (Classify); zero classifies UserAgent.
+	Class Class
 }
 
 // Render is one finished render.
@@ -247,7 +250,10 @@ func (r *Recorder) Record(q Request) {
 		q.Result = Error
 	}
 	site := r.sites.of(q.URL)
-	class := classify(q.UserAgent)
+	class := q.Class.index()
+	if q.Class == 0 {
+		class = classify(q.UserAgent)
+	}
 	row := r.slotAt(q.Time).row(site)
 	row[offRequests+int(q.Result)].Add(1)
 	row[offStatus+statusClass(q.Status)].Add(1)

@@ -240,6 +240,28 @@ func Groups() []string { return append([]string(nil), groupNames...) }
 // list, OtherBots or Unknown (for log lines).
 func CrawlerOf(ua string) string { return classes[classify(ua)].name }
 
+// Class is the crawler class of a User-Agent, from Classify. The front
+// classifies a request once and hands the class to Record and to its metrics:
+// classifying costs about a microsecond, a sizeable part of a hit. The zero
+// Class is "not classified".
+type Class uint16
+
+// Classify finds the crawler class of a User-Agent. It does not allocate.
+func Classify(ua string) Class { return Class(classify(ua) + 1) }
+
+func (c Class) index() int {
+	if c == 0 || int(c) > numClasses {
+		return unknownIdx
+	}
+	return int(c) - 1
+}
+
+// Name is the crawler's name in the list, OtherBots or Unknown.
+func (c Class) Name() string { return classes[c.index()].name }
+
+// GroupIndex is the index of the class's group in Groups().
+func (c Class) GroupIndex() int { return groupOf[c.index()] }
+
 // classify maps a User-Agent to its crawler class. It does not allocate.
 func classify(ua string) int {
 	if c, ok := crawlers.Match(ua); ok {

@@ -5,7 +5,8 @@
 //	nginx-prerenderd.conf  nginx in front of a site: crawlers to prerenderd, the rest to the site
 //	Caddyfile              the same for Caddy
 //	prerenderd.service     a hardened systemd unit
-//	prometheus.yml         a Prometheus scrape job for /metrics
+//	prometheus.yml         a Prometheus scrape job for /metrics, with example queries
+//	grafana-dashboard.json a Grafana board over /metrics (a test checks every metric it queries exists)
 //
 // The part of a file between "# BEGIN generated" and "# END generated" is written by
 // `make deploy-files` (go generate ./deploy/); a test fails when the committed file

@@ -73,7 +73,6 @@ func statusOf(err error) (int, string) {
 }
 
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
-	s.count[cacheError].Inc()
 	status, reason := statusOf(err)
 	s.answered(w, r, counted{label: cacheError, status: status, start: s.cfg.Clock()}) // analytics (issue 14)
 	if status < 500 {

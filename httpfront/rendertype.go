@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"prerenderd/actors"
+	"prerenderd/analytics"
 	"prerenderd/browser"
 	"prerenderd/cachekey"
 	"prerenderd/httpfront/target"
@@ -279,11 +280,11 @@ func (s *Server) writeCapture(w http.ResponseWriter, r *http.Request, res *brows
 	if res.Incomplete {
 		h.Set("X-Prerender-Incomplete", "timeout")
 	}
-	s.count[cacheBypass].Inc()
 	status := res.Status
 	if status < 100 || status > 999 {
 		status = http.StatusBadGateway
 	}
+	s.metrics.count(cacheBypass, status, analytics.Classify(r.Header.Get("User-Agent")))
 	w.WriteHeader(status)
 	if r.Method != http.MethodHead && bodyAllowed(status) {
 		s.writeBody(w, res.Body)

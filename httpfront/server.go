@@ -65,6 +65,9 @@ type Config struct {
 	// Analytics counts every answer of the render route for the dashboard
 	// (stats.go); nil when analytics.enabled is false.
 	Analytics *analytics.Recorder
+	// Store is the appliance's store, whose Pebble health /metrics reports
+	// (prerender_storage_*); nil leaves those families out.
+	Store *storage.Store
 }
 
 // Server is the HTTP API.
@@ -76,7 +79,7 @@ type Server struct {
 	idPrefix string
 	ids      atomic.Uint64
 	set      *metrics.Set
-	count    map[string]*metrics.Counter
+	metrics  *frontMetrics
 	demo     http.Handler
 	// vary is the Vary of a page: User-Agent joins Accept-Encoding only when
 	// a User-Agent can choose another variant.
@@ -126,7 +129,6 @@ func New(cfg Config, app *actors.Appliance) *Server {
 		log:      cfg.Logger,
 		idPrefix: hex.EncodeToString(rnd[:]) + "-",
 		set:      metrics.NewSet(),
-		count:    make(map[string]*metrics.Counter),
 		demo:     demoHandler(),
 		vary:     varyValue,
 	}
@@ -140,9 +142,10 @@ func New(cfg Config, app *actors.Appliance) *Server {
 	case len(cfg.Variants) > 1:
 		s.vary = []string{"Accept-Encoding, User-Agent"}
 	}
-	for _, c := range []string{cacheHit, cacheMiss, cacheBypass, cacheStale, cacheRevalidated, cachePrerender, cacheError} {
-		s.count[c] = s.set.NewCounter(`prerender_requests_total{cache="` + c + `"}`)
-	}
+	// /metrics is read by Prometheus: # HELP and # TYPE for every family
+	// (metrics.go). The switch is the library's and global; it is never off.
+	metrics.ExposeMetadata(true)
+	s.metrics = newFrontMetrics(s.set)
 	s.set.NewGauge(buildInfoMetric(cfg.Version, cfg.Commit, runtime.Version()), func() float64 { return 1 })
 	return s
 }
@@ -207,10 +210,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case r.URL.Path == "/readyz":
 		s.readyz(w, r)
 	case r.URL.Path == "/metrics":
-		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-		metrics.WriteProcessMetrics(w)
-		s.app.WriteMetrics(w)
-		s.set.WritePrometheus(w)
+		s.serveMetrics(w, r)
 	case r.URL.Path == "/demo" || strings.HasPrefix(r.URL.Path, "/demo/"):
 		s.demo.ServeHTTP(w, r)
 	default:
@@ -427,7 +427,6 @@ func (s *Server) writeView(w http.ResponseWriter, r *http.Request, v *storage.Pa
 	h["Etag"] = []string{etag}
 	h["Vary"] = s.vary
 	h["Age"] = []string{strconv.FormatInt(int64(now.Sub(v.RenderedAt)/time.Second), 10)}
-	s.count[label].Inc()
 	if etagMatches(r.Header.Get("If-None-Match"), etag) {
 		s.answered(w, r, counted{label: label, status: http.StatusNotModified, url: v.URL, key: key, start: now, fromStore: true}) // analytics (issue 14)
 		w.WriteHeader(http.StatusNotModified)
@@ -519,7 +518,6 @@ func (s *Server) writeRendered(w http.ResponseWriter, r *http.Request, res *acto
 	if rr.Incomplete {
 		h.Set("X-Prerender-Incomplete", "timeout")
 	}
-	s.count[cache].Inc()
 	if key != "" {
 		// A page's answer, stored or not, is chosen by Accept (HTML or
 		// Markdown) and the User-Agent (the variant); a capture's (key "") is not.

@@ -33,19 +33,22 @@ type counted struct {
 }
 
 // answered is called once per answer of the render route, where its cache
-// result is decided (where prerender_requests_total counts it): it records the
-// answer in the analytics and, at log level debug, logs answers from the store
+// result is decided: it counts the answer in /metrics (metrics.go), records it
+// in the analytics and, at log level debug, logs answers from the store
 // (renders and errors have a line of their own). It is the analytics' seam in
 // the hit path.
 func (s *Server) answered(w http.ResponseWriter, r *http.Request, a counted) {
+	ua := r.Header.Get("User-Agent")
+	class := analytics.Classify(ua)
+	s.metrics.count(a.label, a.status, class)
 	if rec := s.cfg.Analytics; rec != nil {
 		res, _ := analytics.ResultOf(a.label)
 		rec.Record(analytics.Request{Time: a.start, Result: res, Status: a.status, Bytes: a.bytes,
-			UserAgent: r.Header.Get("User-Agent"), URL: a.url, Wait: a.wait})
+			UserAgent: ua, Class: class, URL: a.url, Wait: a.wait})
 	}
 	if a.fromStore && s.log.Enabled(r.Context(), slog.LevelDebug) {
 		s.log.Debug("answered from the cache", "req", requestID(w), "key", a.key, "variant", variantOfKey(a.key), "cache", a.label,
-			"status", a.status, "bytes", a.bytes, "crawler", analytics.CrawlerOf(r.Header.Get("User-Agent")))
+			"status", a.status, "bytes", a.bytes, "crawler", class.Name())
 	}
 }
 

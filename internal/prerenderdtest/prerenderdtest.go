@@ -19,8 +19,16 @@ import (
 )
 
 // Build compiles prerenderd into dir with the race detector, as main's tests do, so
-// `make test` links it from packages already in the build cache.
+// `make test` links it from packages already in the build cache. When
+// PRERENDERD_TEST_BINARY names a file (`make test` links one for every package),
+// that binary is used instead.
 func Build(dir string) (string, error) {
+	if bin := os.Getenv("PRERENDERD_TEST_BINARY"); bin != "" {
+		if _, err := os.Stat(bin); err != nil {
+			return "", fmt.Errorf("PRERENDERD_TEST_BINARY: %w", err)
+		}
+		return bin, nil
+	}
 	bin := filepath.Join(dir, "prerenderd")
 	out, err := exec.Command("go", "build", "-race", "-o", bin, "prerenderd").CombinedOutput()
 	if err != nil {
