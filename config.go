@@ -66,6 +66,7 @@ type fileConfig struct {
 		MobileViewport string   `toml:"mobile_viewport"`
 		MaxHTMLBytes   string   `toml:"max_html_bytes"`
 		TimeoutStatus  int      `toml:"timeout_status"`
+		Markdown       bool     `toml:"markdown"`
 	} `toml:"render"`
 	Recache struct {
 		URLsPerHour int `toml:"urls_per_hour"`
@@ -137,6 +138,9 @@ type Config struct {
 	MobileDevice  browser.Device
 	MaxHTMLBytes  int64
 	TimeoutStatus int
+	// Markdown: each stored page gets its Markdown rendition, answered to
+	// Accept: text/markdown (render.markdown).
+	Markdown bool
 
 	AllowHosts   []string
 	AllowPrivate bool
@@ -317,6 +321,7 @@ func (fc *fileConfig) check() (*Config, error) {
 		c.Policy = p
 	}
 	c.SitemapInterval = dur("sitemaps.interval", fc.Sitemaps.Interval, time.Minute)
+	c.Markdown = fc.Render.Markdown
 	c.Analytics = fc.Analytics.Enabled
 	c.AnalyticsFlushEvery = dur("analytics.flush_interval", fc.Analytics.FlushInterval, 100*time.Millisecond)
 	if c.AnalyticsFlushEvery > time.Minute {

@@ -37,6 +37,7 @@ func TestTheDefaultsOfConfigTOMLAreTheAppliancesDefaults(t *testing.T) {
 		{"render.idle_window", fromFile.Browser.IdleWindow, zero.Browser.IdleWindow},
 		{"render.max_html_bytes", fromFile.Browser.MaxHTMLBytes, zero.Browser.MaxHTMLBytes},
 		{"render.block", fmt.Sprint(fromFile.Browser.Block), fmt.Sprint(zero.Browser.Block)},
+		{"render.markdown", fromFile.NoMarkdown, zero.NoMarkdown},
 	} {
 		if f.file != f.zero {
 			t.Errorf("%s: config.toml says %v, the appliance's default is %v", f.name, f.file, f.zero)

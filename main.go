@@ -293,6 +293,7 @@ func actorsConfig(cfg *Config, chromium, listen string, onRender func(actors.Ren
 			Self:   listen,
 		},
 		MobileDevice: cfg.MobileDevice,
+		NoMarkdown:   !cfg.Markdown,
 		Browser: browser.Options{
 			Path:        chromium,
 			UserAgent:   cfg.UserAgent,

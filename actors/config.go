@@ -70,6 +70,9 @@ type Config struct {
 	EvictInterval time.Duration
 	// Sitemaps configures the sitemaps actor.
 	Sitemaps SitemapsConfig
+	// NoMarkdown turns off the Markdown renditions of stored pages
+	// (render.markdown = false); by default every stored page gets one.
+	NoMarkdown bool
 	// MobileDevice is the phone a render of the mobile variant emulates
 	// (render.mobile_viewport); default browser.DefaultMobileDevice.
 	MobileDevice browser.Device

@@ -25,6 +25,10 @@ type Lookup struct {
 	// Stored: a page is stored under Key (fresh, stale, or past the stale
 	// window), which a failed render serves instead of an error.
 	Stored bool
+	// Markdown is set by the caller whose crawler asked for the page's
+	// Markdown, before RenderFor: the render's store work then makes it
+	// before answering (otherwise after, so HTML crawlers never wait for it).
+	Markdown bool
 }
 
 // Lookup decides what a crawler's request for key gets (policy.Serve) from the
@@ -89,7 +93,7 @@ func (a *Appliance) claimPrerender(ctx context.Context, key string) bool {
 // through view and returns a Rendered with Served set; otherwise it returns
 // the render's result, or its error, for the caller to answer.
 func (a *Appliance) RenderFor(ctx context.Context, l Lookup, url string, view ViewFunc) (*Rendered, error) {
-	m := &StartRender{Key: l.Key, URL: url, Class: ClassLive, Source: "live"}
+	m := &StartRender{Key: l.Key, URL: url, Class: ClassLive, Source: "live", Markdown: l.Markdown}
 	if l.Decision == policy.Revalidate {
 		m.Since = l.Since
 	}
@@ -112,7 +116,7 @@ func (a *Appliance) RenderFor(ctx context.Context, l Lookup, url string, view Vi
 		}
 		if r != nil && r.Result == nil && err == nil {
 			// The page that was to answer is gone (cleared meanwhile): render it.
-			return a.render(ctx, &StartRender{Key: l.Key, URL: url, Class: ClassLive, Source: "live"})
+			return a.render(ctx, &StartRender{Key: l.Key, URL: url, Class: ClassLive, Source: "live", Markdown: l.Markdown})
 		}
 	}
 	return r, err

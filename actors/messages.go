@@ -31,6 +31,9 @@ type StartRender struct {
 	// OnlyStored: render only if a page is stored (the normal queue recaches; it
 	// does not bring back a page that was removed meanwhile).
 	OnlyStored bool
+	// Markdown: the asker answers the page's Markdown, so the store work makes
+	// it before the answer rather than after (actors/markdown.go).
+	Markdown bool
 	// The answer goes to Reply (the façade's callers) or, as a
 	// queueRenderDone carrying Item, to ReplyTo (the recache queues).
 	Reply   chan<- *Rendered
@@ -109,6 +112,14 @@ type deletesDone struct {
 type staleHit struct {
 	Key string
 	URL string // the stored page's, which the recache loads
+}
+
+// storeMarkdown: store the Markdown a request made of the page of Key whose
+// ETag is ETag, stored without one (Appliance.StoreMarkdown).
+type storeMarkdown struct {
+	Key      string
+	ETag     string
+	Markdown []byte
 }
 
 // claimPrerender asks a shard whether this request is the first serve of its

@@ -27,6 +27,8 @@ type applianceMetrics struct {
 	tabWait          [numClasses]*metrics.PrometheusHistogram
 	rendersJoined    *metrics.Counter
 	storeFailed      *metrics.Counter
+	markdownFailed   *metrics.Counter
+	markdownSeconds  *metrics.PrometheusHistogram
 	restarts         map[string]*metrics.Counter // by reason
 	renderInflight   atomic.Int64
 	tabsBusy         atomic.Int64
@@ -92,6 +94,8 @@ func newApplianceMetrics(a *Appliance) *applianceMetrics {
 	}
 	m.rendersJoined = s.NewCounter("prerender_render_joins_total")
 	m.storeFailed = s.NewCounter("prerender_store_errors_total")
+	m.markdownFailed = s.NewCounter("prerender_markdown_errors_total")
+	m.markdownSeconds = s.NewPrometheusHistogramExt("prerender_markdown_duration_seconds", markdownBuckets)
 	m.restarts = make(map[string]*metrics.Counter)
 	for _, r := range []string{reasonCrash, reasonUnresponsive, reasonRenders, reasonAge, reasonMemory} {
 		m.restarts[r] = s.NewCounter(fmt.Sprintf(`prerender_browser_restarts_total{reason=%q}`, r))

@@ -43,6 +43,8 @@ type flight struct {
 	class   Class // the most urgent class of its askers
 	started Class // the class of the asker that started the render
 	live    bool  // a crawler waits on it (it started it or joined)
+	// markdown: a waiter answers the page's Markdown (StartRender.Markdown).
+	markdown bool
 	// hits counted for this key while its store work runs; applied after it, so
 	// the two read-modify-writes of m/<key> never interleave.
 	hits hitCount
@@ -75,6 +77,8 @@ func (s *shardActor) Receive(ctx actor.Context) {
 		s.deletesDone(ctx, m)
 	case *staleHit:
 		s.staleHit(m)
+	case *storeMarkdown:
+		s.storeMarkdown(m)
 	case *claimPrerender:
 		m.Reply <- s.claimPrerender(m.Key)
 	case *markPending:
@@ -140,6 +144,7 @@ func (s *shardActor) start(ctx actor.Context, m *StartRender) {
 			ctx.Send(f.child, &upgradeToLive{})
 		}
 		f.live = f.live || m.Class == ClassLive
+		f.markdown = f.markdown || m.Markdown
 		s.app.metrics.rendersJoined.Inc()
 		return
 	}
@@ -164,7 +169,7 @@ func (s *shardActor) start(ctx actor.Context, m *StartRender) {
 	}
 	s.inflight[m.Key] = &flight{
 		id: id, waiters: []*StartRender{m}, child: child,
-		class: class, started: m.Class, live: m.Class == ClassLive,
+		class: class, started: m.Class, live: m.Class == ClassLive, markdown: m.Markdown,
 	}
 }
 
@@ -233,7 +238,7 @@ func (s *shardActor) done(ctx actor.Context, m *RenderDone) {
 	// renderApplied arrives (at this incarnation or, after a restart, the next).
 	st := &storeWork{
 		shard: s, key: m.Key, verdict: v, result: m.Result, err: m.Err,
-		queued: f.started != ClassLive, now: s.app.cfg.Clock(),
+		queued: f.started != ClassLive, now: s.app.cfg.Clock(), markdownFirst: f.markdown,
 	}
 	if v.Action == policy.Store {
 		st.page = s.newPage(m.Key, m.URL, m.Result, st.now)
@@ -243,6 +248,9 @@ func (s *shardActor) done(ctx actor.Context, m *RenderDone) {
 	self, root := ctx.Self(), s.app.system.Root
 	go func() {
 		root.Send(self, &renderApplied{Key: st.key, Rendered: st.apply()})
+		if st.markdownLater {
+			st.storeMarkdownLater(self)
+		}
 	}()
 }
 
@@ -333,6 +341,10 @@ type storeWork struct {
 	page    *storage.Page // the page to store, for policy.Store
 	queued  bool          // started by a recache queue
 	now     time.Time
+	// markdownFirst: make the page's Markdown before storing it (a waiter
+	// answers it); otherwise apply stores the HTML and sets markdownLater.
+	markdownFirst bool
+	markdownLater bool
 }
 
 // apply does the store work of the verdict and says what it did.
@@ -344,6 +356,9 @@ func (w *storeWork) apply() *Rendered {
 			Status: w.page.Status, Header: w.page.Header, HTML: w.page.Plain, FinalURL: w.page.URL,
 			Duration: w.page.RenderTime, StatusDeclared: res.StatusDeclared,
 		}}
+		if w.markdownFirst {
+			w.page.Markdown = a.markdownOf(w.page)
+		}
 		if err := st.PutPage(w.page); err != nil {
 			a.metrics.storeFailed.Inc()
 			a.log.Error("cannot store page", "key", key, "err", err)
@@ -351,6 +366,7 @@ func (w *storeWork) apply() *Rendered {
 			return r
 		}
 		r.Stored, r.Page = true, w.page
+		w.markdownLater = !w.markdownFirst && !a.cfg.NoMarkdown
 		return r
 	case policy.Renew:
 		if err := st.SetPageExpiry(key, w.now.Add(a.cfg.TTL)); err != nil && !errors.Is(err, storage.ErrNotFound) {

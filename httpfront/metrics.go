@@ -152,16 +152,18 @@ var help = map[string]string{
 	"prerender_build_info":             "Always 1; the labels describe the build (git describe, commit, Go version).",
 
 	// Renders (actors).
-	"prerender_render_duration_seconds": "Time from the start of a render to its end, retries included, in seconds.",
-	"prerender_renders_total":           "Renders by result: ok, incomplete (a snapshot at render.page_timeout), error, overloaded (refused: queue full or timed out).",
-	"prerender_render_joins_total":      "Requests that joined a render of the same page already running instead of starting one.",
-	"prerender_renders_in_flight":       "Renders running now.",
-	"prerender_pool_browsers":           "Chromium browsers of the pool (render.browsers, \"auto\" resolved).",
-	"prerender_pool_tabs":               "Tabs of the whole pool (render.browsers × render.tabs_per_browser, \"auto\" resolved).",
-	"prerender_store_errors_total":      "Rendered pages that could not be stored.",
-	"prerender_tab_wait_seconds":        "Time a render waited for a Chromium tab, by class of work (live, priority, normal), in seconds.",
-	"prerender_tabs_busy":               "Chromium tabs rendering now.",
-	"prerender_tab_queue_length":        "Renders waiting for a tab now.",
+	"prerender_render_duration_seconds":   "Time from the start of a render to its end, retries included, in seconds.",
+	"prerender_renders_total":             "Renders by result: ok, incomplete (a snapshot at render.page_timeout), error, overloaded (refused: queue full or timed out).",
+	"prerender_render_joins_total":        "Requests that joined a render of the same page already running instead of starting one.",
+	"prerender_renders_in_flight":         "Renders running now.",
+	"prerender_pool_browsers":             "Chromium browsers of the pool (render.browsers, \"auto\" resolved).",
+	"prerender_pool_tabs":                 "Tabs of the whole pool (render.browsers × render.tabs_per_browser, \"auto\" resolved).",
+	"prerender_store_errors_total":        "Rendered pages that could not be stored.",
+	"prerender_markdown_duration_seconds": "Time to make the Markdown rendition of a rendered page, in seconds.",
+	"prerender_markdown_errors_total":     "Rendered pages whose Markdown rendition could not be made (stored and answered as HTML only).",
+	"prerender_tab_wait_seconds":          "Time a render waited for a Chromium tab, by class of work (live, priority, normal), in seconds.",
+	"prerender_tabs_busy":                 "Chromium tabs rendering now.",
+	"prerender_tab_queue_length":          "Renders waiting for a tab now.",
 
 	// Browsers (actors).
 	"prerender_browsers":                   "Chromium processes by state (up, starting, draining).",

@@ -21,7 +21,8 @@ import (
 
 // renderOptions are the options of the npm prerender server's /render route,
 // by its parameter names: url, renderType (html, png, jpeg, pdf, har),
-// userAgent, fullpage, width, height, followRedirects.
+// userAgent, fullpage, width, height, followRedirects; and prerenderd's
+// format (html, markdown).
 type renderOptions struct {
 	url             string
 	output          browser.Output
@@ -29,6 +30,7 @@ type renderOptions struct {
 	fullPage        bool
 	width, height   int // CSS pixels; 0 = not given
 	followRedirects bool
+	markdown        bool // format=markdown: the Markdown rendition, not the HTML
 }
 
 // cached: an HTML render that no option changes is the page GET /{url}
@@ -85,8 +87,13 @@ func (s *Server) renderRoute(w http.ResponseWriter, r *http.Request, reqID strin
 		s.fail(w, r, err)
 		return
 	}
+	if opts.markdown && !s.app.MarkdownOn() {
+		s.fail(w, r, &clientError{status: http.StatusBadRequest, reason: "bad-format",
+			msg: "format=markdown is not served: Markdown renditions are turned off (render.markdown = false)"})
+		return
+	}
 	if opts.cached() {
-		s.render(w, r, reqID, urls)
+		s.render(w, r, reqID, urls, opts.markdown)
 		return
 	}
 	s.capture(w, r, reqID, opts, urls)
@@ -189,6 +196,16 @@ func parseRenderOptions(p map[string]string) (*renderOptions, error) {
 		}
 		*f.into = b
 	}
+	switch f := p["format"]; strings.ToLower(f) {
+	case "", "html":
+	case "markdown", "md":
+		if o.output != browser.OutputHTML {
+			return nil, bad("bad-format", "format=%s needs renderType html (the default), not %s", f, o.output)
+		}
+		o.markdown = true
+	default:
+		return nil, bad("bad-format", "format %q is not html or markdown (a page URL with its own format parameter must be percent-encoded: url=https%%3A%%2F%%2F…)", f)
+	}
 	if len(o.userAgent) > maxUserAgent || strings.ContainsFunc(o.userAgent, func(r rune) bool { return r < ' ' || r == 0x7f }) {
 		return nil, bad("bad-user-agent", "userAgent must be at most %d bytes without control characters", maxUserAgent)
 	}
@@ -247,7 +264,7 @@ func (s *Server) capture(w http.ResponseWriter, r *http.Request, reqID string, o
 	}
 	if res.Body == nil {
 		// HTML, or the redirect or bare status that answered the document.
-		s.writeRendered(w, r, &actors.Rendered{Result: res}, cacheBypass, load, "", start)
+		s.writeRendered(w, r, &actors.Rendered{Result: res}, cacheBypass, load, "", start, o.markdown)
 	} else {
 		s.writeCapture(w, r, res)
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -131,7 +132,14 @@ func New(cfg Config, app *actors.Appliance) *Server {
 		demo:     demoHandler(),
 		vary:     varyValue,
 	}
-	if len(cfg.Variants) > 1 {
+	switch {
+	case app.MarkdownOn() && len(cfg.Variants) > 1:
+		s.vary = []string{"Accept, Accept-Encoding, User-Agent"}
+	case app.MarkdownOn():
+		// Accept chooses HTML or Markdown (prefersMarkdown), on every answer
+		// of a page: a shared cache must not give one to who asked the other.
+		s.vary = []string{"Accept, Accept-Encoding"}
+	case len(cfg.Variants) > 1:
 		s.vary = []string{"Accept-Encoding, User-Agent"}
 	}
 	// /metrics is read by Prometheus: # HELP and # TYPE for every family
@@ -275,12 +283,13 @@ func (s *Server) renderRequest(w http.ResponseWriter, r *http.Request, reqID str
 		s.fail(w, r, badURL(err))
 		return
 	}
-	s.render(w, r, reqID, urls)
+	s.render(w, r, reqID, urls, s.app.MarkdownOn() && prefersMarkdown(r.Header.Get("Accept")))
 }
 
 // render answers the page of urls, the request's token checked: from the store,
 // or rendered now. Chromium loads urls.Load; the page is stored under urls.Key.
-func (s *Server) render(w http.ResponseWriter, r *http.Request, reqID string, urls target.URLs) {
+// asMarkdown answers its Markdown rendition instead of its HTML.
+func (s *Server) render(w http.ResponseWriter, r *http.Request, reqID string, urls target.URLs, asMarkdown bool) {
 	start := s.cfg.Clock()
 	page, load := urls.Key, urls.Load.String()
 	key := cachekey.Key(cachekey.VariantFor(r.Header.Get("User-Agent"), s.cfg.Variants), page)
@@ -304,7 +313,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, reqID string, ur
 	// The hit path: one façade call decides and, for a stored page it serves,
 	// writes it through view.
 	view := func(v *storage.PageView, d policy.Decision) error {
-		s.writeView(w, r, v, key, start, d)
+		s.writeView(w, r, v, key, start, d, asMarkdown)
 		return nil
 	}
 	look, err := s.app.Lookup(r.Context(), key, start, view)
@@ -322,6 +331,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, reqID string, ur
 			return
 		}
 	}
+	look.Markdown = asMarkdown
 	res, err := s.app.RenderFor(r.Context(), look, load, view)
 	if r.Context().Err() != nil {
 		return // the client left; the render goes on and is stored for the next one
@@ -346,10 +356,10 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, reqID string, ur
 		s.fail(w, r, err)
 		return
 	}
-	cache := s.writeRendered(w, r, res, cacheLabel(look.Decision), load, key, start)
+	cache := s.writeRendered(w, r, res, cacheLabel(look.Decision), load, key, start, asMarkdown)
 	s.log.Info("render request", "req", reqID, "key", key, "variant", variantOfKey(key), "url", load, "cache", cache,
 		"status", res.Result.Status, "incomplete", res.Result.Incomplete, "queue", "live",
-		"crawler", analytics.CrawlerOf(r.Header.Get("User-Agent")),
+		"crawler", analytics.CrawlerOf(r.Header.Get("User-Agent")), "markdown", asMarkdown,
 		"joined", res.Joined, "removed", res.Removed, "ms", time.Since(start).Milliseconds())
 }
 
@@ -375,9 +385,18 @@ func cacheLabel(d policy.Decision) string {
 
 // writeView writes a stored page: the one place a page from the store is
 // answered (HIT, STALE, PRERENDER, and a page a render renewed or could not
-// replace). It is on the hit path: no allocation of the body, no log line.
-func (s *Server) writeView(w http.ResponseWriter, r *http.Request, v *storage.PageView, key string, now time.Time, d policy.Decision) {
+// replace), as HTML or, asMarkdown, as its Markdown rendition. It is on the
+// hit path: no allocation of the body, no log line.
+func (s *Server) writeView(w http.ResponseWriter, r *http.Request, v *storage.PageView, key string, now time.Time, d policy.Decision, asMarkdown bool) {
 	label := cacheLabel(d)
+	plain, gzBody, etag := v.Plain, v.Gzip, v.ETag
+	if asMarkdown {
+		if md, gz, ok := s.markdownOfView(v, key); ok {
+			plain, gzBody, etag = md, gz, markdownETag(v.ETag)
+		} else {
+			asMarkdown = false
+		}
+	}
 	h := w.Header()
 	for k, vs := range v.Header {
 		// A page stored before pagemeta's rule may hold a header net/http
@@ -387,7 +406,9 @@ func (s *Server) writeView(w http.ResponseWriter, r *http.Request, v *storage.Pa
 			h[k] = vs
 		}
 	}
-	if _, ok := h["Content-Type"]; !ok {
+	if asMarkdown {
+		h["Content-Type"] = markdownType
+	} else if _, ok := h["Content-Type"]; !ok {
 		h["Content-Type"] = htmlType
 	}
 	if label == cacheHit {
@@ -398,8 +419,8 @@ func (s *Server) writeView(w http.ResponseWriter, r *http.Request, v *storage.Pa
 	if d == policy.StaleIfError {
 		h["Warning"] = warningValue
 	}
-	gz := acceptsGzip(r.Header.Get("Accept-Encoding"))
-	etag := v.ETag
+	// A Markdown made just now has no gzip: it is sent plain.
+	gz := len(gzBody) > 0 && acceptsGzip(r.Header.Get("Accept-Encoding"))
 	if gz {
 		etag = gzipETag(etag)
 	}
@@ -411,9 +432,9 @@ func (s *Server) writeView(w http.ResponseWriter, r *http.Request, v *storage.Pa
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	body := v.Plain
+	body := plain
 	if gz {
-		body = v.Gzip
+		body = gzBody
 		h["Content-Encoding"] = gzipValue
 	}
 	h["Content-Length"] = []string{strconv.Itoa(len(body))}
@@ -444,15 +465,49 @@ var hopHeaders = map[string]bool{
 	"X-Prerender-Cache": true, "X-Prerender-Request-Id": true, "Etag": true,
 }
 
-func (s *Server) writeRendered(w http.ResponseWriter, r *http.Request, res *actors.Rendered, label, url, key string, start time.Time) string {
+// writeRendered answers a render (MISS, REVALIDATED, BYPASS), as HTML or,
+// asMarkdown, as its Markdown rendition: the stored one, or one made now for a
+// render that was not stored.
+func (s *Server) writeRendered(w http.ResponseWriter, r *http.Request, res *actors.Rendered, label, url, key string, start time.Time, asMarkdown bool) string {
 	rr := res.Result
+	body, gzBody, etag := rr.HTML, []byte(nil), ""
+	if res.Page != nil {
+		gzBody, etag = res.Page.Gzip, res.Page.ETag
+	}
+	if asMarkdown {
+		switch {
+		case res.Page != nil && len(res.Page.Markdown) > 0:
+			body, gzBody, etag = res.Page.Markdown, res.Page.MarkdownGzip, markdownETag(res.Page.ETag)
+		default:
+			// Not stored (a capture, an incomplete snapshot), or its conversion
+			// failed in the store work (it fails again here, and HTML answers).
+			pageURL := rr.FinalURL
+			if pageURL == "" {
+				pageURL = url
+			}
+			md, err := actors.Markdown(rr.HTML, pageURL)
+			if err != nil && !errors.Is(err, actors.ErrTooLargeForMarkdown) {
+				s.log.Warn("cannot make the Markdown of a render; answered HTML", "key", key, "url", url, "err", err)
+			}
+			if err != nil {
+				asMarkdown = false
+				break
+			}
+			body, gzBody = md, nil
+			if etag != "" {
+				etag = markdownETag(etag)
+			}
+		}
+	}
 	h := w.Header()
 	for k, vs := range rr.Header {
 		if ck := http.CanonicalHeaderKey(k); !hopHeaders[ck] && pagemeta.Valid(ck, vs) {
 			h[ck] = vs
 		}
 	}
-	if h.Get("Content-Type") == "" {
+	if asMarkdown {
+		h["Content-Type"] = markdownType
+	} else if h.Get("Content-Type") == "" {
 		h["Content-Type"] = htmlType
 	}
 	cache := cacheBypass
@@ -463,15 +518,18 @@ func (s *Server) writeRendered(w http.ResponseWriter, r *http.Request, res *acto
 	if rr.Incomplete {
 		h.Set("X-Prerender-Incomplete", "timeout")
 	}
-	body := rr.HTML
-	if res.Page != nil {
-		h["Etag"] = []string{res.Page.ETag}
+	if key != "" {
+		// A page's answer, stored or not, is chosen by Accept (HTML or
+		// Markdown) and the User-Agent (the variant); a capture's (key "") is not.
 		h["Vary"] = s.vary
+	}
+	if res.Page != nil {
+		h["Etag"] = []string{etag}
 		h["Age"] = []string{"0"}
-		if acceptsGzip(r.Header.Get("Accept-Encoding")) && len(res.Page.Gzip) > 0 {
-			body = res.Page.Gzip
+		if acceptsGzip(r.Header.Get("Accept-Encoding")) && len(gzBody) > 0 {
+			body = gzBody
 			h["Content-Encoding"] = gzipValue
-			h["Etag"] = []string{gzipETag(res.Page.ETag)}
+			h["Etag"] = []string{gzipETag(etag)}
 		}
 	}
 	status := rr.Status

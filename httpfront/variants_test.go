@@ -47,11 +47,11 @@ func TestMobileCrawlersGetTheMobileVariant(t *testing.T) {
 		cache, screen   string
 		vary            string
 	}{
-		{"Googlebot smartphone gets a render as a phone", both, googlebotSmartphone, "MISS", "412 mobile", "Accept-Encoding, User-Agent"},
-		{"Googlebot desktop gets a render of its own", both, googlebotDesktop, "MISS", "1366 desktop", "Accept-Encoding, User-Agent"},
-		{"the phone's page is then a hit of its own", both, googlebotSmartphone, "HIT", "412 mobile", "Accept-Encoding, User-Agent"},
-		{"any UA with iPhone is mobile", both, "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) some-bot", "HIT", "412 mobile", "Accept-Encoding, User-Agent"},
-		{"with only desktop rendered a phone gets the desktop page and no Vary on User-Agent", desktopOnly, googlebotSmartphone, "HIT", "1366 desktop", "Accept-Encoding"},
+		{"Googlebot smartphone gets a render as a phone", both, googlebotSmartphone, "MISS", "412 mobile", "Accept, Accept-Encoding, User-Agent"},
+		{"Googlebot desktop gets a render of its own", both, googlebotDesktop, "MISS", "1366 desktop", "Accept, Accept-Encoding, User-Agent"},
+		{"the phone's page is then a hit of its own", both, googlebotSmartphone, "HIT", "412 mobile", "Accept, Accept-Encoding, User-Agent"},
+		{"any UA with iPhone is mobile", both, "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) some-bot", "HIT", "412 mobile", "Accept, Accept-Encoding, User-Agent"},
+		{"with only desktop rendered a phone gets the desktop page and no Vary on User-Agent", desktopOnly, googlebotSmartphone, "HIT", "1366 desktop", "Accept, Accept-Encoding"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -174,7 +174,8 @@ func (p *prerenderer) wants(r *http.Request) bool {
 		return false
 	}
 	if !crawlers.IsCrawler(ua) && !p.isExtra(ua) &&
-		!strings.Contains(r.URL.RawQuery, "_escaped_fragment_") && first(r.Header["X-Bufferbot"]) == "" {
+		!strings.Contains(r.URL.RawQuery, "_escaped_fragment_") && first(r.Header["X-Bufferbot"]) == "" &&
+		!asksMarkdown(first(r.Header["Accept"])) {
 		return false
 	}
 	// prerenderd's and prerender.io's Chromium say so in their User-Agent; checked
@@ -186,6 +187,15 @@ func (p *prerenderer) wants(r *http.Request) bool {
 		return false
 	}
 	return p.opts.Skip == nil || !p.opts.Skip(r)
+}
+
+// asksMarkdown: an AI agent that names text/markdown in its Accept gets the
+// page's Markdown from prerenderd whatever its User-Agent (many agents send a
+// browser's). prerenderd weighs the q-values; a browser never names it. Media
+// types are sent in lower case, and a case-sensitive search keeps a browser's
+// request at one pass over its Accept.
+func asksMarkdown(accept string) bool {
+	return strings.Contains(accept, "markdown")
 }
 
 func (p *prerenderer) isExtra(ua string) bool {

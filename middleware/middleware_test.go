@@ -95,6 +95,7 @@ func TestWhoGetsTheRenderedPage(t *testing.T) {
 		{"a HEAD from a crawler is prerendered too", "HEAD", "/product", gptBot, nil, true, ""},
 		{"Chrome gets the app", "GET", "/product", chrome, nil, false, ""},
 		{"a browser asking for _escaped_fragment_ gets the rendered page", "GET", "/product?_escaped_fragment_=", chrome, nil, true, ""},
+		{"an agent asking for Markdown gets the page's Markdown", "GET", "/product?md=1", chrome, http.Header{"Accept": {"text/markdown"}}, true, ""},
 		{"a crawler's request for a script gets the script", "GET", "/app.js", gptBot, nil, false, "fetch(\"/api/product\")"},
 		{"a crawler's POST reaches the site", "POST", "/product", gptBot, nil, false, "posted"},
 		{"a request carrying X-Prerender: 1 reaches the site", "GET", "/product", gptBot, http.Header{"X-Prerender": {"1"}}, false, ""},
@@ -118,6 +119,10 @@ func TestWhoGetsTheRenderedPage(t *testing.T) {
 				}
 				if a.header.Get("X-Prerender-Cache") == "" || a.header.Get("X-Prerender-Request-Id") == "" {
 					t.Fatalf("prerenderd's headers are missing: %v", a.header)
+				}
+				if md := tc.header.Get("Accept") == "text/markdown"; md != strings.HasPrefix(a.header.Get("Content-Type"), "text/markdown") ||
+					md && !strings.HasPrefix(a.body, "---\n") {
+					t.Fatalf("Accept %q answered %q: %.300s", tc.header.Get("Accept"), a.header.Get("Content-Type"), a.body)
 				}
 			case tc.body != "":
 				if !strings.Contains(a.body, tc.body) || a.header.Get("X-Prerender-Cache") != "" {

@@ -10,10 +10,10 @@ import (
 	"time"
 )
 
-// Page value encoding (p/<key>), version 1. All integers little-endian.
+// Page value encoding (p/<key>), version 1 or 2. All integers little-endian.
 //
 //	off size field
-//	  0    1 version (1)
+//	  0    1 version (1: no Markdown; 2: the Markdown sections follow)
 //	  1    1 flags: bit 0 = prerendered (see Page.Prerendered); others 0
 //	  2    2 status
 //	  4    8 rendered at, Unix ns (math.MinInt64 = zero time)
@@ -35,9 +35,23 @@ import (
 // The value is exactly 48+E+U+H+G+P bytes; anything else is corrupt. The
 // fixed part is decoded with a few loads and the bodies are slices of the
 // value, so a hit is a Get plus slicing.
+//
+// Version 2 is version 1 with the page's Markdown rendition (Page.Markdown)
+// after the plain body, and its two lengths after the fixed part:
+//
+//	48    4 MG: Markdown gzip length
+//	52    4 MP: Markdown plain length
+//	56    … ETag, URL, header block, gzip body, plain body as in version 1
+//	     MG Markdown gzip
+//	     MP Markdown plain
+//
+// A page without Markdown is written as version 1, so pages stored before
+// Markdown existed, and pages stored with it turned off, read the same.
 const (
 	pageVersion     = 1
+	pageVersionMD   = 2
 	pageFixedLen    = 48
+	pageFixedLenMD  = 56
 	pageFlagsOff    = 1
 	pageExpiresOff  = 12
 	flagPrerendered = 1 << 0
@@ -62,6 +76,8 @@ type pageFields struct {
 	header      http.Header
 	gzip        []byte
 	plain       []byte
+	mdGzip      []byte // nil for a version 1 value
+	md          []byte
 }
 
 // encodeHeader encodes h with canonical, sorted names; names with no values
@@ -172,16 +188,20 @@ func readBytes(b []byte) ([]byte, []byte, error) {
 
 // encodePage encodes a prepared page (see preparePage) with its encoded header.
 func encodePage(p *Page, header []byte) ([]byte, error) {
-	lens := [5]int{len(p.ETag), len(p.URL), len(header), len(p.Gzip), len(p.Plain)}
-	total := pageFixedLen
-	for _, n := range lens {
+	lens := [7]int{len(p.ETag), len(p.URL), len(header), len(p.Gzip), len(p.Plain), len(p.MarkdownGzip), len(p.Markdown)}
+	version, fixed, sections := byte(pageVersion), pageFixedLen, 5
+	if len(p.Markdown) > 0 {
+		version, fixed, sections = pageVersionMD, pageFixedLenMD, 7
+	}
+	total := fixed
+	for _, n := range lens[:sections] {
 		if n > maxSectionLen {
 			return nil, fmt.Errorf("storage: page %q has a field of %d bytes, over the 4 GiB limit", p.Key, n)
 		}
 		total += n
 	}
-	b := make([]byte, pageFixedLen, total)
-	b[0] = pageVersion
+	b := make([]byte, fixed, total)
+	b[0] = version
 	if p.Prerendered {
 		b[pageFlagsOff] |= flagPrerendered
 	}
@@ -189,7 +209,7 @@ func encodePage(p *Page, header []byte) ([]byte, error) {
 	binary.LittleEndian.PutUint64(b[4:], uint64(encodeTime(p.RenderedAt)))
 	binary.LittleEndian.PutUint64(b[12:], uint64(encodeTime(p.ExpiresAt)))
 	binary.LittleEndian.PutUint64(b[20:], uint64(p.RenderTime))
-	for i, n := range lens {
+	for i, n := range lens[:sections] {
 		binary.LittleEndian.PutUint32(b[28+4*i:], uint32(n))
 	}
 	b = append(b, p.ETag...)
@@ -197,6 +217,10 @@ func encodePage(p *Page, header []byte) ([]byte, error) {
 	b = append(b, header...)
 	b = append(b, p.Gzip...)
 	b = append(b, p.Plain...)
+	if sections == 7 {
+		b = append(b, p.MarkdownGzip...)
+		b = append(b, p.Markdown...)
+	}
 	return b, nil
 }
 
@@ -207,7 +231,21 @@ func decodePage(b []byte, f *pageFields) error {
 	if len(b) < pageFixedLen {
 		return corruptf("page value of %d bytes", len(b))
 	}
-	if b[0] != pageVersion {
+	fixed := uint64(pageFixedLen)
+	var mg, mp uint64
+	switch b[0] {
+	case pageVersion:
+	case pageVersionMD:
+		if len(b) < pageFixedLenMD {
+			return corruptf("page value of %d bytes", len(b))
+		}
+		fixed = pageFixedLenMD
+		mg = uint64(binary.LittleEndian.Uint32(b[48:]))
+		mp = uint64(binary.LittleEndian.Uint32(b[52:]))
+		if mp == 0 {
+			return corruptf("page version %d without Markdown", b[0])
+		}
+	default:
 		return corruptf("page version %d", b[0])
 	}
 	e := uint64(binary.LittleEndian.Uint32(b[28:]))
@@ -215,15 +253,15 @@ func decodePage(b []byte, f *pageFields) error {
 	h := uint64(binary.LittleEndian.Uint32(b[36:]))
 	g := uint64(binary.LittleEndian.Uint32(b[40:]))
 	p := uint64(binary.LittleEndian.Uint32(b[44:]))
-	if pageFixedLen+e+u+h+g+p != uint64(len(b)) {
-		return corruptf("page value of %d bytes, sections say %d", len(b), pageFixedLen+e+u+h+g+p)
+	if want := fixed + e + u + h + g + p + mg + mp; want != uint64(len(b)) {
+		return corruptf("page value of %d bytes, sections say %d", len(b), want)
 	}
 	f.prerendered = b[pageFlagsOff]&flagPrerendered != 0
 	f.status = int(binary.LittleEndian.Uint16(b[2:]))
 	f.renderedAt = decodeTime(int64(binary.LittleEndian.Uint64(b[4:])))
 	f.expiresAt = decodeTime(int64(binary.LittleEndian.Uint64(b[12:])))
 	f.renderTime = time.Duration(binary.LittleEndian.Uint64(b[20:]))
-	rest := b[pageFixedLen:]
+	rest := b[fixed:]
 	if e+u > 0 {
 		s := string(rest[:e+u])
 		f.etag, f.url = s[:e], s[e:]
@@ -238,7 +276,13 @@ func decodePage(b []byte, f *pageFields) error {
 	f.header = header
 	rest = rest[h:]
 	f.gzip = rest[:g:g]
-	f.plain = rest[g:]
+	f.plain = rest[g : g+p : g+p]
+	f.mdGzip, f.md = nil, nil
+	if mp > 0 {
+		rest = rest[g+p:]
+		f.mdGzip = rest[:mg:mg]
+		f.md = rest[mg:]
+	}
 	return nil
 }
 

@@ -24,7 +24,8 @@ func TestDecodePageRejectsDamagedValues(t *testing.T) {
 	}{
 		{"an empty value", nil},
 		{"a value shorter than the fixed part", good[:pageFixedLen-1]},
-		{"an unknown version", mutate(func(b []byte) []byte { b[0] = 2; return b })},
+		{"an unknown version", mutate(func(b []byte) []byte { b[0] = 3; return b })},
+		{"a version 1 value labelled version 2", mutate(func(b []byte) []byte { b[0] = pageVersionMD; return b })},
 		{"a truncated body", good[:len(good)-1]},
 		{"trailing bytes", append(bytes.Clone(good), 0)},
 		{"a section length past the end", mutate(func(b []byte) []byte { b[47] = 0xff; return b })},
@@ -48,6 +49,7 @@ func FuzzDecodePage(f *testing.F) {
 		{Key: "k", Status: 200, ExpiresAt: t0, Plain: []byte("<html></html>")},
 		{Key: "k", URL: "https://a/", Status: 301, ExpiresAt: t0, RenderedAt: t0, RenderTime: time.Second,
 			Header: http.Header{"Location": {"https://b/"}, "X-A": {"1", "2"}}},
+		{Key: "k", URL: "https://a/", Status: 200, ExpiresAt: t0, Plain: []byte("<h1>A</h1>"), Markdown: []byte("# A\n")},
 	} {
 		if err := preparePage(p); err != nil {
 			f.Fatal(err)
@@ -68,8 +70,13 @@ func FuzzDecodePage(f *testing.F) {
 		// What decodes must encode back to the same bytes, except that
 		// header names are canonicalized and sorted on encode.
 		p := &Page{URL: pf.url, Status: pf.status, RenderedAt: pf.renderedAt, ExpiresAt: pf.expiresAt,
-			RenderTime: pf.renderTime, ETag: pf.etag, Gzip: pf.gzip, Plain: pf.plain}
-		if len(pf.gzip)+len(pf.plain) != len(b)-pageFixedLen-len(pf.etag)-len(pf.url)-headerLen(b) {
+			RenderTime: pf.renderTime, ETag: pf.etag, Gzip: pf.gzip, Plain: pf.plain,
+			Markdown: pf.md, MarkdownGzip: pf.mdGzip}
+		fixed := pageFixedLen
+		if b[0] == pageVersionMD {
+			fixed = pageFixedLenMD
+		}
+		if len(pf.gzip)+len(pf.plain)+len(pf.mdGzip)+len(pf.md) != len(b)-fixed-len(pf.etag)-len(pf.url)-headerLen(b) {
 			t.Fatalf("bodies do not cover the rest of the value")
 		}
 		again, err := encodePage(p, encodeHeader(pf.header))
@@ -81,7 +88,8 @@ func FuzzDecodePage(f *testing.F) {
 			t.Fatalf("re-encoded value does not decode: %v", err)
 		}
 		if pf2.status != pf.status || !bytes.Equal(pf2.plain, pf.plain) || !bytes.Equal(pf2.gzip, pf.gzip) ||
-			pf2.etag != pf.etag || pf2.url != pf.url || !pf2.expiresAt.Equal(pf.expiresAt) {
+			pf2.etag != pf.etag || pf2.url != pf.url || !pf2.expiresAt.Equal(pf.expiresAt) ||
+			!bytes.Equal(pf2.md, pf.md) || !bytes.Equal(pf2.mdGzip, pf.mdGzip) {
 			t.Fatalf("re-encoded value decodes differently")
 		}
 	})

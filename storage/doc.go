@@ -4,7 +4,7 @@
 //
 // Keyspace (DESIGN §3), all keys under a one-letter prefix:
 //
-//	p/<key>                      page value (see codec.go for the encoding)
+//	p/<key>                      page value: HTML, gzip, headers, Markdown rendition (see codec.go)
 //	i/<key>                      page summary: status, times, size, URL; lets
 //	                             Summary, scans and the page count on Open skip bodies
 //	m/<key>                      recache metadata

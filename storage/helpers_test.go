@@ -183,6 +183,10 @@ func (s *Store) GetPage(key string) (*Page, error) {
 			ETag:        f.etag,
 			Prerendered: f.prerendered,
 		}
+		if len(f.md) > 0 {
+			p.Markdown = bytes.Clone(f.md)
+			p.MarkdownGzip = bytes.Clone(f.mdGzip)
+		}
 	})
 	return p, err
 }

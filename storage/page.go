@@ -40,6 +40,13 @@ type Page struct {
 	// it; the first serve says so (X-Prerender-Cache: PRERENDER), then
 	// MarkServed clears it.
 	Prerendered bool
+	// Markdown is the page's Markdown rendition for AI agents (package
+	// markdown), made once when the page is rendered; empty for a page
+	// stored without one (before Markdown existed, with it turned off, or
+	// when the conversion failed). MarkdownGzip is its gzip, made by PutPage
+	// like Gzip.
+	Markdown     []byte
+	MarkdownGzip []byte
 }
 
 // PageView is a page as seen by a ViewPage callback. Gzip and Plain alias
@@ -56,6 +63,10 @@ type PageView struct {
 	URL        string
 	// Prerendered: see Page.Prerendered.
 	Prerendered bool
+	// Markdown and MarkdownGzip: see Page.Markdown; both empty for a page
+	// stored without Markdown. Valid only inside the callback, like Plain.
+	Markdown     []byte
+	MarkdownGzip []byte
 }
 
 // PageMeta summarizes a stored page (Summary, ScanPagesMeta).
@@ -106,15 +117,17 @@ func (s *Store) ViewPage(key string, fn func(v *PageView) error) error {
 	}
 	f := &st.page
 	st.view = PageView{
-		Status:      f.status,
-		Header:      f.header,
-		RenderedAt:  f.renderedAt,
-		ExpiresAt:   f.expiresAt,
-		ETag:        f.etag,
-		Gzip:        f.gzip,
-		Plain:       f.plain,
-		URL:         f.url,
-		Prerendered: f.prerendered,
+		Status:       f.status,
+		Header:       f.header,
+		RenderedAt:   f.renderedAt,
+		ExpiresAt:    f.expiresAt,
+		ETag:         f.etag,
+		Gzip:         f.gzip,
+		Plain:        f.plain,
+		URL:          f.url,
+		Prerendered:  f.prerendered,
+		Markdown:     f.md,
+		MarkdownGzip: f.mdGzip,
 	}
 	return fn(&st.view)
 }
@@ -240,6 +253,17 @@ func preparePage(p *Page) error {
 	}
 	if p.ETag == "" {
 		p.ETag = bodyETag(p.Plain)
+	}
+	if len(p.Markdown) == 0 {
+		p.MarkdownGzip = nil
+	} else if len(p.MarkdownGzip) == 0 {
+		// Stored gzipped too: a Markdown hit must cost what an HTML hit costs,
+		// and a gzip per answer would not (see gzipBody).
+		gz, err := gzipBody(p.Markdown)
+		if err != nil {
+			return fmt.Errorf("cannot gzip the Markdown of page %q: %w", p.Key, err)
+		}
+		p.MarkdownGzip = gz
 	}
 	return nil
 }
@@ -398,4 +422,86 @@ func (s *Store) ScanDueFrom(from, before time.Time, fn func(key string, expires 
 		return fmt.Errorf("cannot scan due pages: %w", err)
 	}
 	return it.Close()
+}
+
+// ErrPageChanged: the page was rendered again (its ETag is not the one a
+// write was made for), so the write was not made.
+var ErrPageChanged = errors.New("storage: the page changed")
+
+// SetPageMarkdown stores md as the Markdown rendition of the page under key,
+// made from the page whose ETag is etag (a page stored without one, asked for
+// as Markdown: see httpfront). It returns ErrNotFound when no page is stored
+// and ErrPageChanged when another render replaced it meanwhile. The page is
+// rewritten whole (p/ and its summary i/, whose size changes); not synced:
+// lost in a crash, the Markdown is made again on the next ask.
+//
+// INVARIANT: see PutPage; only the key's shard owner calls it.
+func (s *Store) SetPageMarkdown(key, etag string, md []byte) error {
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.leave()
+	if len(md) == 0 {
+		return fmt.Errorf("storage: page %q: empty Markdown", key)
+	}
+	pageKey := appendKey(nil, prefixPage, key)
+	raw, closer, err := s.db.Get(pageKey)
+	if err != nil {
+		if errors.Is(err, pebble.ErrNotFound) {
+			return ErrNotFound
+		}
+		return fmt.Errorf("cannot read page %q to store its Markdown: %w", key, err)
+	}
+	var f pageFields
+	err = decodePage(raw, &f)
+	if err == nil && f.etag != etag {
+		err = ErrPageChanged
+	}
+	if err == nil && len(f.md) > 0 {
+		// Two agents asked at once: the first one's is stored.
+		closer.Close()
+		return nil
+	}
+	var val []byte
+	if err == nil {
+		p := &Page{
+			Key: key, URL: f.url, Status: f.status, RenderedAt: f.renderedAt, ExpiresAt: f.expiresAt,
+			RenderTime: f.renderTime, Gzip: f.gzip, Plain: f.plain, ETag: f.etag, Prerendered: f.prerendered,
+			Markdown: md,
+		}
+		if err = preparePage(p); err == nil {
+			val, err = encodePage(p, encodeHeader(f.header))
+		}
+	}
+	closer.Close()
+	if err != nil {
+		return fmt.Errorf("cannot store the Markdown of page %q: %w", key, err)
+	}
+	prev, existed, err := s.summary(key)
+	if err != nil {
+		return err
+	}
+	if !existed {
+		prev = PageMeta{URL: f.url, Status: f.status, RenderedAt: f.renderedAt, ExpiresAt: f.expiresAt}
+	}
+	sum := prev
+	sum.Size = len(val)
+	b := s.db.NewBatchWithSize(len(val) + 2*len(key) + 128)
+	defer b.Close()
+	_ = b.Set(pageKey, val, nil)
+	_ = b.Set(appendKey(nil, prefixIndex, key), encodeSummary(sum), nil)
+	if !existed {
+		_ = b.Set(appendDueKey(nil, sum.ExpiresAt, key), nil, nil)
+	}
+	if err := s.checkFree(int64(b.Len()), s.opts.MinFreeBytes); err != nil {
+		return fmt.Errorf("cannot store the Markdown of page %q: %w", key, err)
+	}
+	if err := b.Commit(pebble.NoSync); err != nil {
+		return fmt.Errorf("cannot store the Markdown of page %q: %w", key, err)
+	}
+	if !existed {
+		s.pages.Add(1)
+	}
+	s.bytes.Add(int64(len(val) - prev.Size))
+	return nil
 }

@@ -112,7 +112,7 @@ func unescapeNginx(s string, nginx, guess bool) string {
 // to the first of these.
 var renderOptions = map[string]bool{
 	"renderType": true, "userAgent": true, "fullpage": true, "width": true, "height": true,
-	"followRedirects": true, "javascript": true,
+	"followRedirects": true, "javascript": true, "format": true,
 }
 
 // fromRender reads the url parameter of /render. Encoded

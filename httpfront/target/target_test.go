@@ -64,6 +64,8 @@ var formCases = []struct {
 	{"render: an encoded url is decoded once", "/render?url=https%3A%2F%2Fshop.example%2Fs%3Fq%3Da%2520b", "", "https://shop.example/s?q=a%20b", ""},
 	{"render: an unencoded url keeps its own parameters", "/render?url=https://shop.example/s?q=1&page=2", "", "https://shop.example/s?q=1&page=2", "https://shop.example/s?page=2&q=1"},
 	{"render: render options after an unencoded url are not the page's", "/render?url=https://shop.example/s?q=1&page=2&renderType=html", "", "https://shop.example/s?q=1&page=2", "https://shop.example/s?page=2&q=1"},
+	{"render: format after an unencoded url is /render's, not the page's", "/render?url=https://shop.example/s?q=1&format=markdown", "", "https://shop.example/s?q=1", ""},
+	{"render: a page's own format parameter comes through in an encoded url", "/render?url=https%3A%2F%2Fshop.example%2Fs%3Fformat%3Dgrid&format=markdown", "", "https://shop.example/s?format=grid", ""},
 	{"render: an encoded plus is a plus", "/render?renderType=html&url=https%3A%2F%2Fshop.example%2Fa%2Bb", "", "https://shop.example/a+b", ""},
 	{"render: an unencoded plus is a plus", "/render?url=https://shop.example/a+b", "", "https://shop.example/a+b", ""},
 	{"render: a plus in an encoded url is a space", "/render?url=http%3A%2F%2Fshop.example%2Fs%3Fq%3Da+b", "", "http://shop.example/s?q=a%20b", ""},

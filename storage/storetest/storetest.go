@@ -21,6 +21,10 @@ func Page(s *storage.Store, key string) (*storage.Page, error) {
 			ETag:        v.ETag,
 			Prerendered: v.Prerendered,
 		}
+		if len(v.Markdown) > 0 {
+			p.Markdown = append([]byte(nil), v.Markdown...)
+			p.MarkdownGzip = append([]byte(nil), v.MarkdownGzip...)
+		}
 		return nil
 	})
 	return p, err
