@@ -169,7 +169,7 @@ lint: ## go vet and staticcheck (the version pinned in go.mod)
 # The test of the dashboard in Chromium, with a few minutes of traffic first so the
 # charts have points; SCREENSHOT_MINUTES=n changes how many.
 screenshot: deps ## write docs/dashboard.png: the dashboard in Chromium after 4 minutes of real traffic on the built binary
-	SCREENSHOT=$(CURDIR)/docs/dashboard.png $(GO) test -count=1 -run TestTheDashboard -timeout 20m ./internal/dashboardtest/
+	SCREENSHOT=$(CURDIR)/docs/dashboard.png $(GO) test -count=1 -run TestTheDashboard -timeout 20m ./browser/dashboardtest/
 	@echo "==> wrote docs/dashboard.png"
 
 deploy-files: ## regenerate the crawler matchers of deploy/ from crawlers/crawlers.json
