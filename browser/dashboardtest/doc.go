@@ -4,6 +4,6 @@
 // must empty the cache of that page. `make screenshot` runs the same test to
 // write docs/dashboard.png.
 //
-// It has no code but its tests. chromedp is imported by its tests only:
-// browser/ stays the one package of prerenderd that uses it.
+// It has no code but its tests. It lives under browser/ because only browser/
+// may import chromedp, tests included.
 package dashboardtest
