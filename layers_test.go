@@ -80,8 +80,9 @@ var standalone = []string{
 // testHelpers are packages only tests import, which may read the layer they
 // help test.
 var testHelpers = map[string]string{
-	"prerenderd/storage/storetest":     "prerenderd/storage",
-	"prerenderd/browser/dashboardtest": "prerenderd/browser", // loads the dashboard in a real Chromium
+	"prerenderd/storage/storetest":       "prerenderd/storage",
+	"prerenderd/browser/dashboardtest":   "prerenderd/browser", // loads the dashboard in a real Chromium
+	"prerenderd/internal/appliancebench": "prerenderd/browser", // benchmarks the binary; finds Chromium and serves fixture pages
 }
 
 // layerOf is the layer a package belongs to, and the top-level package of it.
