@@ -99,8 +99,8 @@ uninstall: ## remove PREFIX/bin/prerenderd
 # The packages are compiled first with every core (go test -p 1 would compile one at a
 # time too), and the race-enabled binary that the tests of middleware, deploy and the
 # dashboard start is linked once for all of them (PRERENDERD_TEST_BINARY).
-test: deps testdeps ## every test, with the race detector, against real Chromium, Pebble, nginx, Caddy and prerender-node (about 9 min on 2 cores)
-	@echo "==> make test: compiling with -race, then go test -race one package at a time (about 9 minutes on 2 cores)"
+test: deps testdeps ## every test, with the race detector, against real Chromium, Pebble, nginx, Caddy and prerender-node (about 11 min on 2 cores)
+	@echo "==> make test: compiling with -race, then go test -race one package at a time (about 11 minutes on 2 cores)"
 	$(GO) build -race $(PKGS)
 	$(GO) build -race -o bin/prerenderd-race .
 	PRERENDERD_TEST_BINARY=$(CURDIR)/bin/prerenderd-race $(GO) test -race -count=1 -p 1 -timeout 9m $(PKGS)

@@ -108,10 +108,10 @@ func settled(t *testing.T, dir string, within time.Duration, what string, ok fun
 	}
 }
 
-func TestThirtyRendersRecycledEveryFiveLeaveOnlyTheConfiguredChromiums(t *testing.T) {
+func TestSixtyRendersRecycledEveryTenLeaveOnlyTheConfiguredChromiums(t *testing.T) {
 	tmp := isolatedTMPDIR(t)
 	origin := fixture.New(t)
-	const browsers, tabs, renders, every = 2, 2, 30, 5 // six recycles
+	const browsers, tabs, renders, every = 2, 2, 60, 10 // six recycles
 	app, _ := startApp(t, func(c *Config) {
 		c.Browsers, c.TabsPerBrowser, c.RendersPerBrowser = browsers, tabs, every
 		c.Browser.IdleWindow = 50 * time.Millisecond // trivial pages: the test is about processes

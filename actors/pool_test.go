@@ -97,6 +97,7 @@ func TestALiveRequestJoiningAQueuedRenderMakesItsWaitLive(t *testing.T) {
 	app, _ := startApp(t, func(c *Config) {
 		c.TabsPerBrowser = 2
 		c.ReservedLive = 0.5
+		c.Browser.PageTimeout = 10 * time.Second // room for the busy document below
 	})
 	// The busy document takes 4 s: the joined render, a trivial page, must end
 	// before it even on a loaded machine.

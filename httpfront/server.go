@@ -132,10 +132,13 @@ func New(cfg Config, app *actors.Appliance) *Server {
 		demo:     demoHandler(),
 		vary:     varyValue,
 	}
+	// app is nil only for a front that refuses before any cache work (the CLI
+	// client's tests).
+	markdown := app != nil && app.MarkdownOn()
 	switch {
-	case app.MarkdownOn() && len(cfg.Variants) > 1:
+	case markdown && len(cfg.Variants) > 1:
 		s.vary = []string{"Accept, Accept-Encoding, User-Agent"}
-	case app.MarkdownOn():
+	case markdown:
 		// Accept chooses HTML or Markdown (prefersMarkdown), on every answer
 		// of a page: a shared cache must not give one to who asked the other.
 		s.vary = []string{"Accept, Accept-Encoding"}
