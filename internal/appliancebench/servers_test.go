@@ -25,6 +25,7 @@ import (
 	"prerenderd/browser"
 	"prerenderd/browser/fixture"
 	"prerenderd/browser/naive"
+	"prerenderd/internal/prerenderdtest"
 )
 
 // treeEnv marks every process of one server's tree: each server is started with
@@ -85,25 +86,8 @@ type server struct {
 	tag    string // value of treeEnv in its tree
 	dir    string // its files, removed by stop
 	cmd    *exec.Cmd
-	log    *syncBuffer
+	log    *prerenderdtest.SyncBuffer
 	exited chan error
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 func newTag(name string) string {
@@ -128,7 +112,7 @@ func freePort(tb testing.TB) int {
 func (s *server) launch(tb testing.TB, cmd *exec.Cmd, env ...string) io.Reader {
 	tb.Helper()
 	s.tag = newTag(s.name)
-	s.log = &syncBuffer{}
+	s.log = &prerenderdtest.SyncBuffer{}
 	s.exited = make(chan error, 1)
 	cmd.Env = append(append(os.Environ(), treeEnv+"="+s.tag), env...)
 	cmd.Stderr = s.log

@@ -44,7 +44,7 @@ type Appliance struct {
 
 	cmd    *exec.Cmd
 	dir    string
-	log    *syncBuffer
+	log    *SyncBuffer
 	exited chan error
 }
 
@@ -71,7 +71,7 @@ func Start(bin, chromium, serverKeys string) (*Appliance, error) {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	a := &Appliance{Addr: addr, URL: "http://" + addr, dir: dir, log: &syncBuffer{}, exited: make(chan error, 1)}
+	a := &Appliance{Addr: addr, URL: "http://" + addr, dir: dir, log: &SyncBuffer{}, exited: make(chan error, 1)}
 	a.cmd = exec.Command(bin, "-config", cfgPath)
 	a.cmd.Env = append(os.Environ(), "TMPDIR="+dir)
 	a.cmd.Stdout, a.cmd.Stderr = a.log, a.log
@@ -138,18 +138,19 @@ func freeAddr() (string, error) {
 	return ln.Addr().String(), nil
 }
 
-type syncBuffer struct {
+// SyncBuffer collects a process's output while a test reads it.
+type SyncBuffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
 }
 
-func (b *syncBuffer) Write(p []byte) (int, error) {
+func (b *SyncBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.Write(p)
 }
 
-func (b *syncBuffer) String() string {
+func (b *SyncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
