@@ -74,7 +74,7 @@ var standalone = []string{
 	"prerenderd/deploy/gen", "prerenderd/egress", "prerenderd/markdown", "prerenderd/middleware",
 	"prerenderd/netguard", "prerenderd/policy", "prerenderd/actors/sitemap", "prerenderd/browser/pagemeta",
 	"prerenderd/httpfront/client", "prerenderd/httpfront/target", "prerenderd/browser/fixture",
-	"prerenderd/internal/prerenderdtest", "prerenderd/soak",
+	"prerenderd/soak",
 }
 
 // testHelpers are packages only tests import, which may read the layer they
@@ -83,6 +83,7 @@ var testHelpers = map[string]string{
 	"prerenderd/storage/storetest":       "prerenderd/storage",
 	"prerenderd/browser/dashboardtest":   "prerenderd/browser", // loads the dashboard in a real Chromium
 	"prerenderd/internal/appliancebench": "prerenderd/browser", // benchmarks the binary; finds Chromium and serves fixture pages
+	"prerenderd/internal/prerenderdtest": "prerenderd/browser", // starts the binary on the Chromium browser finds
 }
 
 // layerOf is the layer a package belongs to, and the top-level package of it.

@@ -1,7 +1,7 @@
 // Package prerenderdtest runs the built prerenderd binary for the tests of packages
 // that stand outside it and talk to it over HTTP only, as users' programs do: the Go
 // middleware and the nginx and Caddy configs in deploy/. It is for tests only; no
-// part of prerenderd imports it.
+// part of prerenderd imports it. It imports browser only to find Chromium.
 package prerenderdtest
 
 import (
