@@ -47,6 +47,10 @@ type Store struct {
 
 	pages atomic.Int64 // number of p/ keys
 	bytes atomic.Int64 // sum of the sizes of the p/ values (from their summaries)
+	// countMu orders the batches that move pages and bytes (commitCounted);
+	// session names this Open in the persisted record of both (counters.go).
+	countMu sync.Mutex
+	session string
 
 	// freeBytes reports the free space the guard compares against;
 	// tests replace it.
@@ -96,6 +100,7 @@ func Open(opts Options) (*Store, error) {
 	if opts.FreeBytes != nil {
 		s.freeBytes = opts.FreeBytes
 	}
+	prevSession := lastSession(dir, po.FS)
 	db, err := pebble.Open(dir, po)
 	if err != nil {
 		if !opts.InMemory {
@@ -106,15 +111,13 @@ func Open(opts Options) (*Store, error) {
 		return nil, fmt.Errorf("cannot open storage at %q: %w", dir, err)
 	}
 	s.db = db
-	n, size, err := s.countPages()
+	counted, err := s.restoreCounters(prevSession, lastSession(dir, po.FS))
 	if err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("cannot count pages in storage at %q: %w", dir, err)
 	}
-	s.pages.Store(n)
-	s.bytes.Store(size)
-	s.log.Info("storage opened", "dir", dir, "in_memory", opts.InMemory, "pages", n,
-		"max_open_files", po.MaxOpenFiles, "duration", time.Since(start))
+	s.log.Info("storage opened", "dir", dir, "in_memory", opts.InMemory, "pages", s.pages.Load(),
+		"bytes", s.bytes.Load(), "counted", counted, "max_open_files", po.MaxOpenFiles, "duration", time.Since(start))
 	return s, nil
 }
 
