@@ -151,7 +151,7 @@ func TestPageCountersAgreeAfterConcurrentWriters(t *testing.T) {
 	for w := range 4 {
 		wg.Go(func() {
 			r := rand.New(rand.NewPCG(uint64(w), 7))
-			for i := range 60 {
+			for i := range 30 {
 				// Each writer owns its keys, as each shard does.
 				k := fmt.Sprintf("desktop|https://w%d.example/%d", w, r.IntN(20))
 				var err error

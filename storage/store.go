@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
-	"github.com/cockroachdb/pebble/v2/bloom"
 	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
@@ -29,10 +28,6 @@ var (
 // ratchets the on-disk format behind our back (a ratchet cannot be undone by
 // rolling the binary back).
 const formatVersion = pebble.FormatValueSeparation
-
-// memTableSize holds a few hundred pages of ~40 KB (gzip + plain) per flush
-// instead of Pebble's 4 MiB default, which would flush every ~100 pages.
-const memTableSize = 32 << 20
 
 // inMemoryFreeBytes is the free space the guard sees for an in-memory store.
 const inMemoryFreeBytes = 1 << 50
@@ -75,19 +70,7 @@ func Open(opts Options) (*Store, error) {
 
 	cache := pebble.NewCache(opts.BlockCache)
 	defer cache.Unref() // the DB holds its own reference
-	po := &pebble.Options{
-		Cache:              cache,
-		FormatMajorVersion: formatVersion,
-		MaxOpenFiles:       maxOpenFiles(),
-		MemTableSize:       memTableSize,
-		Logger:             pebbleLogger{s.log},
-	}
-	// Bloom filters on every level: most Gets of a cache server are for one
-	// key, and a miss must not read a data block per level.
-	for i := range po.Levels {
-		po.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
-		po.Levels[i].FilterType = pebble.TableFilter
-	}
+	po := pebbleOptions(cache, pebbleLogger{s.log})
 	dir := opts.Dir
 	if opts.InMemory {
 		po.FS = vfs.NewMem()
