@@ -23,7 +23,6 @@ import (
 	"testing"
 	"time"
 
-	"prerenderd/browser"
 	"prerenderd/storage"
 )
 
@@ -404,7 +403,8 @@ func mib(b int64) string { return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20)) }
 // the temporary store goes (default TMPDIR); SCALE_WRK_SECONDS the length of each
 // wrk run (10) and SCALE_ROUNDS how many interleaved rounds of hot and random hits
 // (3). SCALE_BASELINE_BIN, when set, is another build whose start-up on the same
-// store is measured last (for a before/after).
+// store is measured last (for a before/after); SCALE_CHROMIUM a Chromium that is
+// not on PATH.
 func BenchmarkScale(b *testing.B) {
 	bin := os.Getenv("PRERENDERD_BIN")
 	if bin == "" {
@@ -413,10 +413,9 @@ func BenchmarkScale(b *testing.B) {
 	if _, err := exec.LookPath("wrk"); err != nil {
 		b.Fatal("wrk is not installed: make bench-scale installs it when root; else apt-get install -y wrk")
 	}
-	chromium, err := browser.FindChromium("")
-	if err != nil {
-		b.Fatalf("Chromium is needed by the binary: %v", err)
-	}
+	// The binary finds Chromium on PATH (render.chromium ""), as a user's does;
+	// make bench-scale installs it (make deps).
+	chromium := os.Getenv("SCALE_CHROMIUM")
 	n := envInt(b, "SCALE_PAGES", 1_000_000)
 	wrkFor := time.Duration(envInt(b, "SCALE_WRK_SECONDS", 10)) * time.Second
 	rounds := envInt(b, "SCALE_ROUNDS", 3)
