@@ -22,7 +22,7 @@ LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
 .DEFAULT_GOAL := help
 
-.PHONY: help deps testdeps build run install uninstall test bench bench-memory bench-shapes soak lint clean deploy-files screenshot
+.PHONY: help deps testdeps build run install uninstall test bench bench-memory bench-shapes bench-scale soak lint clean deploy-files screenshot
 
 help: ## list the targets and their variables
 	@echo "targets:"
@@ -165,6 +165,23 @@ bench-shapes: deps build ## pages/s, latency and PSS of pool shapes through bin/
 	@mkdir -p bin
 	set -o pipefail; cd internal/appliancebench && CI=true PRERENDERD_BIN=$(CURDIR)/$(BIN) \
 		$(GO) test -run '^$$' -bench 'PoolShapes' -benchtime 1x -timeout 90m . | tee $(CURDIR)/bin/bench-shapes.txt
+
+# SCALE_PAGES=20000 for a quick run; SCALE_DIR=/big/disk for the temporary store
+# (a million pages take about 30 GiB while it runs; it is removed at the end);
+# SCALE_BASELINE_BIN=path measures another build's start-up on the same store last.
+SCALE_PAGES ?= 1000000
+SCALE_DIR ?=
+SCALE_BASELINE_BIN ?=
+
+bench-scale: deps build ## SCALE_PAGES (1,000,000) pages: fill, disk, start-up, memory, hits (wrk), search, clear, the normal queue, eviction, through bin/prerenderd (not in make test)
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+		echo "wrk is missing: installing Debian's wrk package (the hit figures are measured with it)…" && \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y wrk; } || \
+		{ echo "wrk is missing: install it (Debian/Ubuntu: sudo apt-get install -y wrk); make bench-scale measures hits with it" >&2; exit 1; }
+	@mkdir -p bin
+	set -o pipefail; cd internal/scalebench && PRERENDERD_BIN=$(CURDIR)/$(BIN) SCALE_PAGES=$(SCALE_PAGES) \
+		SCALE_DIR=$(SCALE_DIR) SCALE_BASELINE_BIN=$(SCALE_BASELINE_BIN) \
+		$(GO) test -run '^$$' -bench Scale -benchtime 1x -timeout 6h . | tee $(CURDIR)/bin/bench-scale.txt
 
 # SOAK_DURATION shortens (or lengthens) the soak: make soak SOAK_DURATION=2m
 SOAK_DURATION ?= 10m

@@ -84,6 +84,7 @@ var testHelpers = map[string]string{
 	"prerenderd/browser/dashboardtest":   "prerenderd/browser", // loads the dashboard in a real Chromium
 	"prerenderd/internal/appliancebench": "prerenderd/browser", // benchmarks the binary; finds Chromium and serves fixture pages
 	"prerenderd/internal/prerenderdtest": "prerenderd/browser", // starts the binary on the Chromium browser finds
+	"prerenderd/internal/scalebench":     "prerenderd/storage", // fills a store through its public API, then benchmarks the binary on it
 }
 
 // layerOf is the layer a package belongs to, and the top-level package of it.

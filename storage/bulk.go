@@ -52,11 +52,9 @@ func (s *Store) DeletePages(keys []string) (int, error) {
 	if err := s.checkFree(int64(b.Len()), s.deleteFloor()); err != nil {
 		return 0, fmt.Errorf("cannot delete %d pages: %w", len(keys), err)
 	}
-	if err := b.Commit(pebble.Sync); err != nil {
+	if err := s.commitCounted(b, pebble.Sync, -int64(pages), -size); err != nil {
 		return 0, fmt.Errorf("cannot delete %d pages: %w", len(keys), err)
 	}
-	s.pages.Add(-int64(pages))
-	s.bytes.Add(-size)
 	return pages, nil
 }
 
@@ -146,6 +144,43 @@ func (s *Store) ScanKeys(start string, fn func(key []byte) bool) error {
 	}
 	if err := it.Error(); err != nil {
 		return fmt.Errorf("cannot scan page keys: %w", err)
+	}
+	return nil
+}
+
+// PutPages stores pages as PutPage does, all in one synced batch: an import or a
+// warm-up of many pages pays one fsync per call instead of one per page. The keys
+// must be distinct; a batch of a few megabytes (a hundred pages of 30 KB) is the
+// size to aim for, since the whole batch is held in memory.
+//
+// INVARIANT: see PutPage; only the shard owner of every key writes it, and no
+// other write of these keys runs at the same time.
+func (s *Store) PutPages(pages []*Page) error {
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.leave()
+	seen := make(map[string]struct{}, len(pages))
+	b := s.db.NewBatch()
+	defer b.Close()
+	var added, size int64
+	for _, p := range pages {
+		if _, dup := seen[p.Key]; dup {
+			return fmt.Errorf("storage: PutPages given the key %q twice", p.Key)
+		}
+		seen[p.Key] = struct{}{}
+		a, n, err := s.putInto(b, p)
+		if err != nil {
+			return fmt.Errorf("cannot store %d pages: %w", len(pages), err)
+		}
+		added += a
+		size += n
+	}
+	if err := s.checkFree(int64(b.Len()), s.opts.MinFreeBytes); err != nil {
+		return fmt.Errorf("cannot store %d pages: %w", len(pages), err)
+	}
+	if err := s.commitCounted(b, pebble.Sync, added, size); err != nil {
+		return fmt.Errorf("cannot store %d pages: %w", len(pages), err)
 	}
 	return nil
 }

@@ -6,7 +6,7 @@
 //
 //	p/<key>                      page value: HTML, gzip, headers, Markdown rendition (see codec.go)
 //	i/<key>                      page summary: status, times, size, URL; lets
-//	                             Summary, scans and the page count on Open skip bodies
+//	                             Summary, scans and a recount skip bodies
 //	m/<key>                      recache metadata
 //	d/<expires_be64>/<key>       due index, exactly one entry per stored page
 //	q/<seq_be64>                 priority queue (reserved)
@@ -16,6 +16,9 @@
 //	                             minute and 'h' hour counts of a site row,
 //	                             't' hour and 'd' day top lists; bucket is the
 //	                             Unix second the bucket starts at
+//	n/pages                      the page count and stored bytes, written in the
+//	                             batch of every change of them, so Open reads
+//	                             them instead of counting (counters.go)
 //
 // <key> is "<variant>|<normalized URL>", built by the caller; storage treats it
 // as opaque bytes.

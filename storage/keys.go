@@ -21,6 +21,8 @@ const (
 	// analytics rows, a/<kind>/<name>/<bucket_be64>, written by the analytics
 	// recorder only (analytics.go)
 	prefixAnalytics = "a/"
+	// the persisted page count and stored bytes, n/pages (counters.go)
+	prefixCounter = "n/"
 )
 
 // dueKeyLen is the length of a d/ key before the page key: "d/", 8 bytes of

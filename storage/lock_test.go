@@ -26,6 +26,9 @@ func TestMain(m *testing.M) {
 		_ = s.Close()
 		os.Exit(0)
 	}
+	if dir := os.Getenv(writeUntilKilledEnv); dir != "" {
+		writeUntilKilled(dir)
+	}
 	os.Exit(m.Run())
 }
 

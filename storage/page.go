@@ -174,20 +174,39 @@ func (s *Store) PutPage(p *Page) error {
 }
 
 func (s *Store) putPage(p *Page, wo *pebble.WriteOptions) error {
-	if err := preparePage(p); err != nil {
+	b := s.db.NewBatch()
+	defer b.Close()
+	added, size, err := s.putInto(b, p)
+	if err != nil {
 		return err
+	}
+	if err := s.checkFree(int64(b.Len()), s.opts.MinFreeBytes); err != nil {
+		return fmt.Errorf("cannot store page %q: %w", p.Key, err)
+	}
+	if err := s.commitCounted(b, wo, added, size); err != nil {
+		return fmt.Errorf("cannot store page %q: %w", p.Key, err)
+	}
+	return nil
+}
+
+// putInto adds to b the writes of PutPage for p, and returns what they add to the
+// page count (0 or 1) and to the stored bytes. It reads the previous summary and
+// meta of p.Key from the database, not from b: a batch holds one put per key.
+func (s *Store) putInto(b *pebble.Batch, p *Page) (added, size int64, err error) {
+	if err := preparePage(p); err != nil {
+		return 0, 0, err
 	}
 	val, err := encodePage(p, encodeHeader(p.Header))
 	if err != nil {
-		return err
+		return 0, 0, err
 	}
 	prev, existed, err := s.summary(p.Key)
 	if err != nil {
-		return err
+		return 0, 0, err
 	}
 	meta, err := s.meta(p.Key)
 	if err != nil && !errors.Is(err, ErrNotFound) {
-		return err
+		return 0, 0, err
 	}
 	meta.LastStatus = p.Status
 	meta.RenderedAt = p.RenderedAt
@@ -197,9 +216,6 @@ func (s *Store) putPage(p *Page, wo *pebble.WriteOptions) error {
 	summary := encodeSummary(PageMeta{
 		URL: p.URL, Status: p.Status, RenderedAt: p.RenderedAt, ExpiresAt: p.ExpiresAt, Size: len(val),
 	})
-
-	b := s.db.NewBatchWithSize(len(val) + len(summary) + 3*len(p.Key) + 128)
-	defer b.Close()
 	_ = b.Set(appendKey(nil, prefixPage, p.Key), val, nil)
 	_ = b.Set(appendKey(nil, prefixIndex, p.Key), summary, nil)
 	newDue := appendDueKey(nil, p.ExpiresAt, p.Key)
@@ -210,17 +226,10 @@ func (s *Store) putPage(p *Page, wo *pebble.WriteOptions) error {
 	}
 	_ = b.Set(newDue, nil, nil)
 	_ = b.Set(appendKey(nil, prefixMeta, p.Key), encodeMeta(meta), nil)
-	if err := s.checkFree(int64(b.Len()), s.opts.MinFreeBytes); err != nil {
-		return fmt.Errorf("cannot store page %q: %w", p.Key, err)
-	}
-	if err := b.Commit(wo); err != nil {
-		return fmt.Errorf("cannot store page %q: %w", p.Key, err)
-	}
 	if !existed {
-		s.pages.Add(1)
+		added = 1
 	}
-	s.bytes.Add(int64(len(val) - prev.Size))
-	return nil
+	return added, int64(len(val) - prev.Size), nil
 }
 
 // preparePage checks p and fills in the derived fields.
@@ -317,12 +326,12 @@ func (s *Store) DeletePage(key string) error {
 	if err := s.checkFree(int64(b.Len()), s.deleteFloor()); err != nil {
 		return fmt.Errorf("cannot delete page %q: %w", key, err)
 	}
-	if err := b.Commit(pebble.Sync); err != nil {
-		return fmt.Errorf("cannot delete page %q: %w", key, err)
-	}
+	var removed int64
 	if counted {
-		s.pages.Add(-1)
-		s.bytes.Add(-size)
+		removed = 1
+	}
+	if err := s.commitCounted(b, pebble.Sync, -removed, -size); err != nil {
+		return fmt.Errorf("cannot delete page %q: %w", key, err)
 	}
 	return nil
 }
@@ -496,12 +505,12 @@ func (s *Store) SetPageMarkdown(key, etag string, md []byte) error {
 	if err := s.checkFree(int64(b.Len()), s.opts.MinFreeBytes); err != nil {
 		return fmt.Errorf("cannot store the Markdown of page %q: %w", key, err)
 	}
-	if err := b.Commit(pebble.NoSync); err != nil {
+	var added int64
+	if !existed {
+		added = 1
+	}
+	if err := s.commitCounted(b, pebble.NoSync, added, int64(len(val)-prev.Size)); err != nil {
 		return fmt.Errorf("cannot store the Markdown of page %q: %w", key, err)
 	}
-	if !existed {
-		s.pages.Add(1)
-	}
-	s.bytes.Add(int64(len(val) - prev.Size))
 	return nil
 }

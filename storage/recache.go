@@ -77,11 +77,14 @@ func (s *Store) patchPage(key, what string, wo *pebble.WriteOptions, fn func(val
 	if err := s.checkFree(int64(b.Len()), s.opts.MinFreeBytes); err != nil {
 		return fmt.Errorf("cannot %s page %q: %w", what, key, err)
 	}
-	if err := b.Commit(wo); err != nil {
-		return fmt.Errorf("cannot %s page %q: %w", what, key, err)
-	}
+	// A page without a summary was not counted; its new summary counts it (with
+	// its size, which the summary now records).
+	var added, size int64
 	if !existed {
-		s.pages.Add(1)
+		added, size = 1, int64(sum.Size)
+	}
+	if err := s.commitCounted(b, wo, added, size); err != nil {
+		return fmt.Errorf("cannot %s page %q: %w", what, key, err)
 	}
 	return nil
 }

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
-	"github.com/cockroachdb/pebble/v2/bloom"
 	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
@@ -30,10 +29,6 @@ var (
 // rolling the binary back).
 const formatVersion = pebble.FormatValueSeparation
 
-// memTableSize holds a few hundred pages of ~40 KB (gzip + plain) per flush
-// instead of Pebble's 4 MiB default, which would flush every ~100 pages.
-const memTableSize = 32 << 20
-
 // inMemoryFreeBytes is the free space the guard sees for an in-memory store.
 const inMemoryFreeBytes = 1 << 50
 
@@ -47,6 +42,10 @@ type Store struct {
 
 	pages atomic.Int64 // number of p/ keys
 	bytes atomic.Int64 // sum of the sizes of the p/ values (from their summaries)
+	// countMu orders the batches that move pages and bytes (commitCounted);
+	// session names this Open in the persisted record of both (counters.go).
+	countMu sync.Mutex
+	session string
 
 	// freeBytes reports the free space the guard compares against;
 	// tests replace it.
@@ -71,19 +70,7 @@ func Open(opts Options) (*Store, error) {
 
 	cache := pebble.NewCache(opts.BlockCache)
 	defer cache.Unref() // the DB holds its own reference
-	po := &pebble.Options{
-		Cache:              cache,
-		FormatMajorVersion: formatVersion,
-		MaxOpenFiles:       maxOpenFiles(),
-		MemTableSize:       memTableSize,
-		Logger:             pebbleLogger{s.log},
-	}
-	// Bloom filters on every level: most Gets of a cache server are for one
-	// key, and a miss must not read a data block per level.
-	for i := range po.Levels {
-		po.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
-		po.Levels[i].FilterType = pebble.TableFilter
-	}
+	po := pebbleOptions(cache, pebbleLogger{s.log})
 	dir := opts.Dir
 	if opts.InMemory {
 		po.FS = vfs.NewMem()
@@ -96,6 +83,7 @@ func Open(opts Options) (*Store, error) {
 	if opts.FreeBytes != nil {
 		s.freeBytes = opts.FreeBytes
 	}
+	prevSession := lastSession(dir, po.FS)
 	db, err := pebble.Open(dir, po)
 	if err != nil {
 		if !opts.InMemory {
@@ -106,15 +94,13 @@ func Open(opts Options) (*Store, error) {
 		return nil, fmt.Errorf("cannot open storage at %q: %w", dir, err)
 	}
 	s.db = db
-	n, size, err := s.countPages()
+	counted, err := s.restoreCounters(prevSession, lastSession(dir, po.FS))
 	if err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("cannot count pages in storage at %q: %w", dir, err)
 	}
-	s.pages.Store(n)
-	s.bytes.Store(size)
-	s.log.Info("storage opened", "dir", dir, "in_memory", opts.InMemory, "pages", n,
-		"max_open_files", po.MaxOpenFiles, "duration", time.Since(start))
+	s.log.Info("storage opened", "dir", dir, "in_memory", opts.InMemory, "pages", s.pages.Load(),
+		"bytes", s.bytes.Load(), "counted", counted, "max_open_files", po.MaxOpenFiles, "duration", time.Since(start))
 	return s, nil
 }
 

@@ -341,7 +341,7 @@ func TestKeyspaceUsesOnlyKnownPrefixes(t *testing.T) {
 	s := openMem(t)
 	mustPut(t, s, testPage("desktop|a", t0))
 	_ = s.PutMeta("mobile|b", Meta{})
-	known := []string{prefixPage, prefixIndex, prefixMeta, prefixDue, prefixQueue, prefixSitemap, prefixSetting}
+	known := []string{prefixPage, prefixIndex, prefixMeta, prefixDue, prefixQueue, prefixSitemap, prefixSetting, prefixCounter}
 	for _, k := range rawKeys(t, s) {
 		ok := false
 		for _, p := range known {
