@@ -84,6 +84,8 @@ type Server struct {
 	// vary is the Vary of a page: User-Agent joins Accept-Encoding only when
 	// a User-Agent can choose another variant.
 	vary []string
+	// targets remembers the targets of recent render requests (targets.go).
+	targets *targetCache
 }
 
 // Cache results, the values of X-Prerender-Cache and of the metric's label.
@@ -131,6 +133,7 @@ func New(cfg Config, app *actors.Appliance) *Server {
 		set:      metrics.NewSet(),
 		demo:     demoHandler(),
 		vary:     varyValue,
+		targets:  newTargetCache(),
 	}
 	// app is nil only for a front that refuses before any cache work (the CLI
 	// client's tests).
@@ -281,21 +284,22 @@ func (s *Server) renderRequest(w http.ResponseWriter, r *http.Request, reqID str
 		s.fail(w, r, err)
 		return
 	}
-	urls, err := target.Parse(r.RequestURI, r.Header.Get(target.IntegrationHeader), s.cfg.StripQuery)
+	p, err := s.targets.resolve(r.RequestURI, headerValue(r.Header, target.IntegrationHeader), s.cfg.StripQuery, s.cfg.Variants)
 	if err != nil {
 		s.fail(w, r, badURL(err))
 		return
 	}
-	s.render(w, r, reqID, urls, s.app.MarkdownOn() && prefersMarkdown(r.Header.Get("Accept")))
+	s.render(w, r, reqID, p, s.app.MarkdownOn() && prefersMarkdown(headerValue(r.Header, "Accept")))
 }
 
-// render answers the page of urls, the request's token checked: from the store,
-// or rendered now. Chromium loads urls.Load; the page is stored under urls.Key.
-// asMarkdown answers its Markdown rendition instead of its HTML.
-func (s *Server) render(w http.ResponseWriter, r *http.Request, reqID string, urls target.URLs, asMarkdown bool) {
+// render answers the page p, the request's token checked: from the store, or
+// rendered now. Chromium loads p.urls.Load; the page is stored under its key
+// for the request's variant. asMarkdown answers its Markdown rendition instead
+// of its HTML.
+func (s *Server) render(w http.ResponseWriter, r *http.Request, reqID string, p *resolvedPage, asMarkdown bool) {
 	start := s.cfg.Clock()
-	page, load := urls.Key, urls.Load.String()
-	key := cachekey.Key(cachekey.VariantFor(r.Header.Get("User-Agent"), s.cfg.Variants), page)
+	page, load := p.urls.Key, p.load
+	key := p.key(cachekey.VariantFor(headerValue(r.Header, "User-Agent"), s.cfg.Variants), s.cfg.Variants)
 	if fromRenderer(r) && s.app.RefuseLoop(key) {
 		// A renderer asks for a page prerenderd is loading: Chromium's own request,
 		// sent back by a middleware. Joining the render would wait on itself.
@@ -423,14 +427,14 @@ func (s *Server) writeView(w http.ResponseWriter, r *http.Request, v *storage.Pa
 		h["Warning"] = warningValue
 	}
 	// A Markdown made just now has no gzip: it is sent plain.
-	gz := len(gzBody) > 0 && acceptsGzip(r.Header.Get("Accept-Encoding"))
+	gz := len(gzBody) > 0 && acceptsGzip(headerValue(r.Header, "Accept-Encoding"))
 	if gz {
 		etag = gzipETag(etag)
 	}
 	h["Etag"] = []string{etag}
 	h["Vary"] = s.vary
 	h["Age"] = []string{strconv.FormatInt(int64(now.Sub(v.RenderedAt)/time.Second), 10)}
-	if etagMatches(r.Header.Get("If-None-Match"), etag) {
+	if etagMatches(headerValue(r.Header, "If-None-Match"), etag) {
 		s.answered(w, r, counted{label: label, status: http.StatusNotModified, url: v.URL, key: key, start: now, fromStore: true}) // analytics (issue 14)
 		w.WriteHeader(http.StatusNotModified)
 		return
@@ -674,4 +678,14 @@ func etagMatches(inm, etag string) bool {
 		}
 	}
 	return false
+}
+
+// headerValue is r.Header.Get(name) for a name already in canonical form: the
+// hit path reads five headers per request, and Get canonicalizes each name
+// first.
+func headerValue(h http.Header, name string) string {
+	if v := h[name]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
 }
