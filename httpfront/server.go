@@ -396,12 +396,48 @@ func cacheLabel(d policy.Decision) string {
 // hit path: no allocation of the body, no log line.
 func (s *Server) writeView(w http.ResponseWriter, r *http.Request, v *storage.PageView, key string, now time.Time, d policy.Decision, asMarkdown bool) {
 	label := cacheLabel(d)
-	plain, gzBody, etag := v.Plain, v.Gzip, v.ETag
+	gzBody, etag := v.Gzip, v.ETag
+	var made []byte // a Markdown made now, for a page stored without one
 	if asMarkdown {
-		if md, gz, ok := s.markdownOfView(v, key); ok {
-			plain, gzBody, etag = md, gz, markdownETag(v.ETag)
+		switch {
+		case v.HasMarkdown():
+			gzBody, etag = v.MarkdownGzip, markdownETag(v.ETag)
+		default:
+			var ok bool
+			if made, ok = s.markdownOfView(v, key); ok {
+				gzBody, etag = nil, markdownETag(v.ETag)
+			} else {
+				asMarkdown = false
+			}
+		}
+	}
+	// A Markdown made just now has no gzip: it is sent plain.
+	gz := len(gzBody) > 0 && acceptsGzip(headerValue(r.Header, "Accept-Encoding"))
+	if gz {
+		etag = gzipETag(etag)
+	}
+	notModified := etagMatches(headerValue(r.Header, "If-None-Match"), etag)
+	var body []byte
+	switch {
+	case notModified:
+	case gz:
+		body = gzBody
+	case made != nil:
+		body = made
+	default:
+		// Stored gzipped only: the plain body comes from the hot-body cache,
+		// gunzipped once per page (storage.PageView.Plain).
+		var err error
+		if asMarkdown {
+			body, err = v.Markdown()
 		} else {
-			asMarkdown = false
+			body, err = v.Plain()
+		}
+		if err != nil {
+			s.log.Error("cannot read a stored page; answered 500", "key", key, "err", err)
+			s.fail(w, r, &clientError{status: http.StatusInternalServerError, reason: "damaged-page",
+				msg: "the stored page cannot be read (its body is damaged); clear it to have it rendered again"})
+			return
 		}
 	}
 	h := w.Header()
@@ -426,22 +462,15 @@ func (s *Server) writeView(w http.ResponseWriter, r *http.Request, v *storage.Pa
 	if d == policy.StaleIfError {
 		h["Warning"] = warningValue
 	}
-	// A Markdown made just now has no gzip: it is sent plain.
-	gz := len(gzBody) > 0 && acceptsGzip(headerValue(r.Header, "Accept-Encoding"))
-	if gz {
-		etag = gzipETag(etag)
-	}
 	h["Etag"] = []string{etag}
 	h["Vary"] = s.vary
 	h["Age"] = []string{strconv.FormatInt(int64(now.Sub(v.RenderedAt)/time.Second), 10)}
-	if etagMatches(headerValue(r.Header, "If-None-Match"), etag) {
+	if notModified {
 		s.answered(w, r, counted{label: label, status: http.StatusNotModified, url: v.URL, key: key, start: now, fromStore: true}) // analytics (issue 14)
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	body := plain
 	if gz {
-		body = gzBody
 		h["Content-Encoding"] = gzipValue
 	}
 	h["Content-Length"] = []string{strconv.Itoa(len(body))}

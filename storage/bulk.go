@@ -52,7 +52,7 @@ func (s *Store) DeletePages(keys []string) (int, error) {
 	if err := s.checkFree(int64(b.Len()), s.deleteFloor()); err != nil {
 		return 0, fmt.Errorf("cannot delete %d pages: %w", len(keys), err)
 	}
-	if err := b.Commit(pebble.Sync); err != nil {
+	if err := s.commitPages(b, pebble.Sync, keys...); err != nil {
 		return 0, fmt.Errorf("cannot delete %d pages: %w", len(keys), err)
 	}
 	s.pages.Add(-int64(pages))

@@ -77,7 +77,7 @@ func (s *Store) patchPage(key, what string, wo *pebble.WriteOptions, fn func(val
 	if err := s.checkFree(int64(b.Len()), s.opts.MinFreeBytes); err != nil {
 		return fmt.Errorf("cannot %s page %q: %w", what, key, err)
 	}
-	if err := b.Commit(wo); err != nil {
+	if err := s.commitPages(b, wo, key); err != nil {
 		return fmt.Errorf("cannot %s page %q: %w", what, key, err)
 	}
 	if !existed {
