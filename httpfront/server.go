@@ -178,7 +178,9 @@ func (b *boundServer) Shutdown(ctx context.Context) error { return b.srv.Shutdow
 // ServeHTTP routes by hand: http.ServeMux would clean "/http://host/" into
 // "/http:/host/" with a redirect, so the render target comes from r.RequestURI.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	reqID := s.idPrefix + strconv.FormatUint(s.ids.Add(1), 36)
+	// Built in a buffer on the stack: one allocation, the string.
+	var buf [32]byte
+	reqID := string(strconv.AppendUint(append(buf[:0], s.idPrefix...), s.ids.Add(1), 36))
 	w.Header()["X-Prerender-Request-Id"] = []string{reqID}
 	uri := r.RequestURI
 	switch {
@@ -462,9 +464,12 @@ func (s *Server) writeView(w http.ResponseWriter, r *http.Request, v *storage.Pa
 	if d == policy.StaleIfError {
 		h["Warning"] = warningValue
 	}
-	h["Etag"] = []string{etag}
+	// One allocation for the values made per answer, not one per header.
+	vals := new([3]string)
+	vals[0], vals[1] = etag, strconv.FormatInt(int64(now.Sub(v.RenderedAt)/time.Second), 10)
+	h["Etag"] = vals[0:1:1]
 	h["Vary"] = s.vary
-	h["Age"] = []string{strconv.FormatInt(int64(now.Sub(v.RenderedAt)/time.Second), 10)}
+	h["Age"] = vals[1:2:2]
 	if notModified {
 		s.answered(w, r, counted{label: label, status: http.StatusNotModified, url: v.URL, key: key, start: now, fromStore: true}) // analytics (issue 14)
 		w.WriteHeader(http.StatusNotModified)
@@ -473,7 +478,8 @@ func (s *Server) writeView(w http.ResponseWriter, r *http.Request, v *storage.Pa
 	if gz {
 		h["Content-Encoding"] = gzipValue
 	}
-	h["Content-Length"] = []string{strconv.Itoa(len(body))}
+	vals[2] = strconv.Itoa(len(body))
+	h["Content-Length"] = vals[2:3:3]
 	sent := 0
 	if r.Method != http.MethodHead && bodyAllowed(v.Status) {
 		sent = len(body)
