@@ -95,6 +95,11 @@ func BenchmarkHitsThroughBinary(b *testing.B) {
 		}
 	}
 	got := map[string]map[string][]float64{}
+	// ratios[scenario][baseline]: prerenderd's rate over the baseline's in each
+	// round, the two measured back to back. On a shared machine whose load
+	// drifts, the median of these paired ratios moves less than the ratio of
+	// the medians; both are printed.
+	ratios := map[string]map[string][]float64{}
 	for r := range rounds {
 		load := loadAverage()
 		fmt.Printf("round %d of %d (load average %s)\n", r+1, rounds, load)
@@ -108,15 +113,23 @@ func BenchmarkHitsThroughBinary(b *testing.B) {
 				got[sc.name][s.name] = append(got[sc.name][s.name], rps)
 				fmt.Printf("  %-16s %-10s %9.0f req/s\n", sc.name, s.name, rps)
 			}
+			if ratios[sc.name] == nil {
+				ratios[sc.name] = map[string][]float64{}
+			}
+			for _, base := range []string{"net/http", "nginx"} {
+				ratios[sc.name][base] = append(ratios[sc.name][base], got[sc.name]["prerenderd"][r]/got[sc.name][base][r])
+			}
 		}
 	}
 	fmt.Printf("\ncache hits of a 30 KB page through %s, wrk -t2 -c32 -d%s, medians of %d interleaved rounds (load average at the end %s):\n",
 		filepath.Base(bin), duration, rounds, loadAverage())
-	fmt.Printf("| hits | prerenderd | net/http | nginx |\n| --- | --- | --- | --- |\n")
+	fmt.Printf("| hits | prerenderd | net/http | nginx | prerenderd / net/http, per round |\n| --- | --- | --- | --- | --- |\n")
 	for _, sc := range scenarios {
 		p, n, x := median(got[sc.name]["prerenderd"]), median(got[sc.name]["net/http"]), median(got[sc.name]["nginx"])
-		fmt.Printf("| %s | %.0f req/s | %.0f (prerenderd %.2fx) | %.0f (prerenderd %.2fx) |\n", sc.name, p, n, p/n, x, p/x)
-		b.ReportMetric(p/n, strings.NewReplacer(" ", "", ",", "-").Replace(sc.name)+"/net-http")
+		pn := ratios[sc.name]["net/http"]
+		fmt.Printf("| %s | %.0f req/s | %.0f (prerenderd %.2fx) | %.0f (prerenderd %.2fx) | median %.2fx of %s |\n",
+			sc.name, p, n, p/n, x, p/x, median(pn), fmtRatios(pn))
+		b.ReportMetric(median(pn), strings.NewReplacer(" ", "", ",", "-").Replace(sc.name)+"/net-http")
 	}
 }
 
@@ -437,4 +450,12 @@ func envOr(name, def string) string {
 		return v
 	}
 	return def
+}
+
+func fmtRatios(v []float64) string {
+	parts := make([]string, len(v))
+	for i, x := range v {
+		parts[i] = fmt.Sprintf("%.2f", x)
+	}
+	return strings.Join(parts, ", ")
 }
