@@ -25,12 +25,19 @@ import (
 // inserts only when the count did not move while it read.
 type hotCache struct {
 	seed     maphash.Seed
-	shardCap int64 // bytes per shard
+	capacity int64 // bytes, over all shards
 	shards   [hotShards]hotShard
+	total    atomic.Int64 // bytes held, over all shards
+	// evicting: one eviction pass at a time; a writer that finds one running
+	// leaves the work to it.
+	evicting sync.Mutex
+	next     int // the shard the next pass starts at, under evicting
 	hits     atomic.Uint64
 	misses   atomic.Uint64
 }
 
+// hotShards spread the locks of the hit path; the capacity is one budget
+// over all of them, so one big page fits as well as many small ones.
 const hotShards = 16
 
 // hotEntryOverhead is what an entry costs beyond its bodies, ETag and URL:
@@ -38,10 +45,9 @@ const hotShards = 16
 const hotEntryOverhead = 256
 
 type hotShard struct {
-	mu    sync.RWMutex
-	m     map[string]*hotEntry
-	gen   atomic.Uint64
-	bytes atomic.Int64
+	mu  sync.RWMutex
+	m   map[string]*hotEntry
+	gen atomic.Uint64
 }
 
 // hotEntry is one page; immutable once inserted but for the bodies made on
@@ -58,6 +64,7 @@ type hotEntry struct {
 	plain       atomic.Pointer[[]byte]
 	md          atomic.Pointer[[]byte]
 	key         string
+	making      sync.Mutex // one gunzip of a body at a time: the others wait for it
 	referenced  atomic.Bool
 	size        atomic.Int64
 	shard       *hotShard
@@ -67,7 +74,7 @@ func newHotCache(capacity int64) *hotCache {
 	if capacity <= 0 {
 		return nil
 	}
-	return &hotCache{seed: maphash.MakeSeed(), shardCap: max(capacity/hotShards, 1)}
+	return &hotCache{seed: maphash.MakeSeed(), capacity: capacity}
 }
 
 func (c *hotCache) shard(key string) *hotShard {
@@ -98,7 +105,7 @@ func (c *hotCache) get(key string) (*hotEntry, uint64) {
 // entry copies the bodies, so it outlives the Pebble buffer f aliases.
 func (c *hotCache) put(key string, gen uint64, f *pageFields) *hotEntry {
 	size := int64(len(f.gzip)+len(f.mdGzip)+len(f.plain)+len(f.md)+len(f.etag)+len(f.url)+len(key)) + hotEntryOverhead
-	if size > c.shardCap/4 {
+	if size > c.capacity/4 {
 		return nil // a page this big would push out many others: read it from Pebble
 	}
 	sh := c.shard(key)
@@ -120,19 +127,20 @@ func (c *hotCache) put(key string, gen uint64, f *pageFields) *hotEntry {
 	}
 	e.size.Store(size)
 	sh.mu.Lock()
-	defer sh.mu.Unlock()
 	if sh.gen.Load() != gen {
+		sh.mu.Unlock()
 		return nil
 	}
 	if old := sh.m[key]; old != nil {
-		sh.bytes.Add(-old.size.Load())
+		c.total.Add(-old.size.Load())
 	}
 	if sh.m == nil {
 		sh.m = make(map[string]*hotEntry)
 	}
 	sh.m[key] = e
-	sh.bytes.Add(size)
-	c.evictLocked(sh)
+	c.total.Add(size)
+	sh.mu.Unlock()
+	c.evict()
 	return e
 }
 
@@ -143,45 +151,58 @@ func (c *hotCache) invalidate(key string) {
 	sh.mu.Lock()
 	sh.gen.Add(1)
 	if e := sh.m[key]; e != nil {
-		sh.bytes.Add(-e.size.Load())
+		c.total.Add(-e.size.Load())
 		delete(sh.m, key)
 	}
 	sh.mu.Unlock()
 }
 
-// evictLocked brings the shard under its capacity: the second-chance (CLOCK)
-// rule over Go's random map order, so an entry hit since the last pass stays
-// one more.
-func (c *hotCache) evictLocked(sh *hotShard) {
-	for pass := 0; pass < 2 && sh.bytes.Load() > c.shardCap; pass++ {
-		for k, e := range sh.m {
-			if sh.bytes.Load() <= c.shardCap {
+// evict brings the cache under its capacity: the second-chance (CLOCK) rule
+// over the shards in turn, in Go's random map order within each, so an entry
+// hit since the last pass stays one more. One shard lock at a time.
+func (c *hotCache) evict() {
+	if c.total.Load() <= c.capacity || !c.evicting.TryLock() {
+		return
+	}
+	defer c.evicting.Unlock()
+	for pass := 0; pass < 2; pass++ {
+		for range hotShards {
+			if c.total.Load() <= c.capacity {
 				return
 			}
-			if pass == 0 && e.referenced.Swap(false) {
-				continue
+			sh := &c.shards[c.next]
+			c.next = (c.next + 1) % hotShards
+			sh.mu.Lock()
+			for k, e := range sh.m {
+				if c.total.Load() <= c.capacity {
+					break
+				}
+				if pass == 0 && e.referenced.Swap(false) {
+					continue
+				}
+				c.total.Add(-e.size.Load())
+				delete(sh.m, k)
 			}
-			sh.bytes.Add(-e.size.Load())
-			delete(sh.m, k)
+			sh.mu.Unlock()
 		}
 	}
 }
 
-// grow accounts for a body e made on first use, and evicts if the shard went
+// grow accounts for a body e made on first use, and evicts if the cache went
 // over its capacity.
 func (c *hotCache) grow(e *hotEntry, n int64) {
 	sh := e.shard
 	sh.mu.Lock()
-	defer sh.mu.Unlock()
 	e.size.Add(n)
 	if sh.m[e.key] == e {
-		sh.bytes.Add(n)
+		c.total.Add(n)
 	}
-	c.evictLocked(sh)
+	sh.mu.Unlock()
+	c.evict()
 }
 
 // body returns the plain body of e (md: its Markdown), gunzipping it on first
-// use. Concurrent first uses may each gunzip; one is kept.
+// use. Concurrent first uses wait for one gunzip.
 func (c *hotCache) body(e *hotEntry, md bool) ([]byte, error) {
 	slot, gz := &e.plain, e.gzip
 	if md {
@@ -190,18 +211,21 @@ func (c *hotCache) body(e *hotEntry, md bool) ([]byte, error) {
 	if p := slot.Load(); p != nil {
 		return *p, nil
 	}
+	e.making.Lock()
+	defer e.making.Unlock()
+	if p := slot.Load(); p != nil {
+		return *p, nil // made while this one waited
+	}
 	plain, err := gunzip(gz, nil)
 	if err != nil {
 		return nil, err
 	}
-	if e.size.Load()+int64(len(plain)) > c.shardCap/4 {
+	if e.size.Load()+int64(len(plain)) > c.capacity/4 {
 		return plain, nil // too big to keep (see put): made per request
 	}
-	if slot.CompareAndSwap(nil, &plain) {
-		c.grow(e, int64(len(plain)))
-		return plain, nil
-	}
-	return *slot.Load(), nil
+	slot.Store(&plain)
+	c.grow(e, int64(len(plain)))
+	return plain, nil
 }
 
 // HotCacheStats is what the hot-body cache did since Open, for /metrics.
@@ -218,11 +242,7 @@ func (s *Store) HotCacheStats() HotCacheStats {
 	if c == nil {
 		return HotCacheStats{}
 	}
-	st := HotCacheStats{Hits: c.hits.Load(), Misses: c.misses.Load(), Capacity: c.shardCap * hotShards}
-	for i := range c.shards {
-		st.Bytes += c.shards[i].bytes.Load()
-	}
-	return st
+	return HotCacheStats{Hits: c.hits.Load(), Misses: c.misses.Load(), Bytes: c.total.Load(), Capacity: c.capacity}
 }
 
 // gunzipPool keeps the readers that make plain bodies: a gzip.Reader holds

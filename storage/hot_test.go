@@ -354,3 +354,39 @@ func BenchmarkViewPageHot(b *testing.B) {
 		s.Close()
 	}
 }
+
+// TestABigPageIsGunzippedOnceForManyPlainClients: an 8 MiB page asked for by
+// many plain clients at once is gunzipped once and kept (the budget is one
+// over the whole cache), not once per client and per request.
+func TestABigPageIsGunzippedOnceForManyPlainClients(t *testing.T) {
+	s := openMem(t)
+	p := testPage("desktop|https://shop.example/big", t0.Add(time.Hour))
+	p.Plain = bytes.Repeat([]byte("<p>Lorem ipsum dolor sit amet, consectetur adipiscing elit.</p>\n"), 8<<20/64)
+	mustPut(t, s, p)
+	bodies := make([][]byte, 20)
+	var wg sync.WaitGroup
+	for i := range bodies {
+		wg.Go(func() {
+			_ = s.ViewPage(p.Key, func(v *PageView) error {
+				body, err := v.Plain()
+				if err != nil {
+					t.Error(err)
+				}
+				bodies[i] = body
+				return nil
+			})
+		})
+	}
+	wg.Wait()
+	for i, b := range bodies {
+		if !bytes.Equal(b, p.Plain) {
+			t.Fatalf("client %d got %d bytes, want %d", i, len(b), len(p.Plain))
+		}
+		if &b[0] != &bodies[0][0] {
+			t.Errorf("client %d got a body of its own: gunzipped again", i)
+		}
+	}
+	if st := s.HotCacheStats(); st.Bytes < int64(len(p.Plain)) {
+		t.Errorf("the cache holds %d bytes, not the %d of the page's plain body", st.Bytes, len(p.Plain))
+	}
+}
