@@ -48,6 +48,30 @@ type hotShard struct {
 	mu  sync.RWMutex
 	m   map[string]*hotEntry
 	gen atomic.Uint64
+	// seen holds the hashes of keys read once since it was last emptied: a
+	// page joins the cache on its second read, so a scan or random keys over
+	// a store far bigger than the cache (one read each) do not pay a copy
+	// and an eviction per read, nor push the hot pages out.
+	seen map[uint64]struct{}
+}
+
+// hotSeenMax bounds each shard's seen set; a full one is emptied.
+const hotSeenMax = 4096
+
+// admit reports whether the key of hash h was read before (and forgets it),
+// else remembers it.
+func (sh *hotShard) admit(h uint64) bool {
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if _, ok := sh.seen[h]; ok {
+		delete(sh.seen, h)
+		return true
+	}
+	if sh.seen == nil || len(sh.seen) >= hotSeenMax {
+		sh.seen = make(map[uint64]struct{}, 64)
+	}
+	sh.seen[h] = struct{}{}
+	return false
 }
 
 // hotEntry is one page; immutable once inserted but for the bodies made on
@@ -108,8 +132,9 @@ func (c *hotCache) put(key string, gen uint64, f *pageFields) *hotEntry {
 	if size > c.capacity/4 {
 		return nil // a page this big would push out many others: read it from Pebble
 	}
-	sh := c.shard(key)
-	if sh.gen.Load() != gen {
+	h := maphash.String(c.seed, key)
+	sh := &c.shards[h%hotShards]
+	if sh.gen.Load() != gen || !sh.admit(h) {
 		return nil
 	}
 	e := &hotEntry{

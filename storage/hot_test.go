@@ -233,17 +233,17 @@ func TestAReadRacingARenderNeverPutsTheOldPageBack(t *testing.T) {
 // TestTheHotCacheStaysWithinItsBytes fills a small cache with many pages,
 // plain bodies made too: it never holds more than its capacity.
 func TestTheHotCacheStaysWithinItsBytes(t *testing.T) {
-	const capacity = 1 << 20
+	const capacity = 512 << 10
 	s, err := Open(Options{InMemory: true, HotCache: capacity, Logger: testLogger(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	for i := range 250 {
+	for i := range 150 {
 		p := testPage(fmt.Sprintf("desktop|https://shop.example/p/%d", i), t0.Add(time.Hour))
 		p.Plain = htmlBody(uint64(i), 6<<10)
 		mustPut(t, s, p)
-		for range 2 {
+		for range 3 { // joins on the second read, hit on the third
 			got, err := viewPlain(t, s, p.Key)
 			if err != nil || got != string(p.Plain) {
 				t.Fatalf("page %d reads %d bytes, %v", i, len(got), err)
@@ -355,6 +355,22 @@ func BenchmarkViewPageHot(b *testing.B) {
 	}
 }
 
+// TestAPageJoinsTheCacheOnItsSecondRead: a page read once (a scan, a random
+// key of a store far bigger than the cache) is not copied into it.
+func TestAPageJoinsTheCacheOnItsSecondRead(t *testing.T) {
+	s := openMem(t)
+	p := testPage("desktop|https://shop.example/once", t0.Add(time.Hour))
+	mustPut(t, s, p)
+	for i, want := range []int64{0, 1, 1} {
+		if _, err := viewPlain(t, s, p.Key); err != nil {
+			t.Fatal(err)
+		}
+		if st := s.HotCacheStats(); (st.Bytes > 0) != (want > 0) || st.Hits != uint64(max(i-1, 0)) {
+			t.Errorf("after read %d: %+v, want the page cached: %v", i+1, st, want > 0)
+		}
+	}
+}
+
 // TestABigPageIsGunzippedOnceForManyPlainClients: an 8 MiB page asked for by
 // many plain clients at once is gunzipped once and kept (the budget is one
 // over the whole cache), not once per client and per request.
@@ -363,6 +379,9 @@ func TestABigPageIsGunzippedOnceForManyPlainClients(t *testing.T) {
 	p := testPage("desktop|https://shop.example/big", t0.Add(time.Hour))
 	p.Plain = bytes.Repeat([]byte("<p>Lorem ipsum dolor sit amet, consectetur adipiscing elit.</p>\n"), 8<<20/64)
 	mustPut(t, s, p)
+	for range 2 { // a page joins the cache on its second read
+		mustNil(t, s.ViewPage(p.Key, func(*PageView) error { return nil }))
+	}
 	bodies := make([][]byte, 20)
 	var wg sync.WaitGroup
 	for i := range bodies {
