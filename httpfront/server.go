@@ -633,8 +633,11 @@ func badURL(err error) error {
 // crawler's has it, which prerender.io's nginx configuration relies on too).
 // Middlewares forward both headers.
 func fromRenderer(r *http.Request) bool {
-	return r.Header.Get(browser.PrerenderHeader) != "" || strings.Contains(r.UserAgent(), "Prerender")
+	return headerValue(r.Header, prerenderHeader) != "" || strings.Contains(headerValue(r.Header, "User-Agent"), "Prerender")
 }
+
+// prerenderHeader is browser.PrerenderHeader in canonical form, for headerValue.
+var prerenderHeader = http.CanonicalHeaderKey(browser.PrerenderHeader)
 
 // isTargetPath: GET /{absolute URL}, as is or percent-encoded.
 func isTargetPath(uri string) bool {
