@@ -22,7 +22,7 @@ LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
 .DEFAULT_GOAL := help
 
-.PHONY: help deps testdeps build run install uninstall test bench bench-memory bench-shapes bench-scale soak lint clean deploy-files screenshot
+.PHONY: help deps testdeps benchdeps build run install uninstall test bench bench-hits bench-memory bench-shapes bench-scale soak lint clean deploy-files screenshot
 
 help: ## list the targets and their variables
 	@echo "targets:"
@@ -71,6 +71,19 @@ testdeps: ## install the real clients the tests put in front of prerenderd: ngin
 		cd testdata/clients && npm ci --no-audit --no-fund; \
 	fi
 
+# wrk drives the hit figures (make bench-hits) and nginx is their ceiling; they are
+# benchmark dependencies only, installed from Debian when we are root.
+benchdeps: ## install what make bench-hits runs: wrk and nginx (Debian, when root)
+	@if command -v wrk >/dev/null && { command -v nginx || [ -x /usr/sbin/nginx ]; } >/dev/null; then \
+		:; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "wrk or nginx is missing: installing Debian's packages (make bench-hits runs them)…"; \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y wrk nginx; \
+	else \
+		echo "wrk or nginx is missing: install them (Debian/Ubuntu: sudo apt-get install -y wrk nginx)" >&2; \
+		exit 1; \
+	fi
+
 # -v names each package as it is compiled: on a cold build cache that is a few hundred
 # (Pebble, chromedp, protoactor and their dependencies), a minute or more on 2 cores;
 # on a warm cache only the link runs and it takes seconds.
@@ -117,7 +130,9 @@ test: deps testdeps ## every test, with the race detector, against real Chromium
 	echo "==> the Chromium-free packages:"; cat bin/test-other.txt; \
 	[ $$chromium -eq 0 ] && [ $$other -eq 0 ]
 
-bench: deps build ## the speed benchmarks; the hit path and the browser pool are reported as ratios of baselines run beside them
+bench: deps benchdeps build ## the speed benchmarks; the hit path and the browser pool are reported as ratios of baselines run beside them
+	@# Cache hits through bin/prerenderd with wrk, beside net/http and nginx serving the same bytes.
+	$(MAKE) --no-print-directory bench-hits
 	$(GO) test -run '^$$' -bench . -benchtime 2s -count 5 ./httpfront/ | tee bin/bench-httpfront.txt
 	@grep 'req/s' bin/bench-httpfront.txt | awk '{ print $$1, $$(NF-1) }' | sort -k1,1 -k2,2n | \
 	awk '{ v[$$1, ++n[$$1]] = $$2 } \
@@ -143,6 +158,15 @@ bench: deps build ## the speed benchmarks; the hit path and the browser pool are
 	CI=true $(GO) test -run '^$$' -bench 'Egress' -benchtime 1x -timeout 20m ./browser/ | tee -a bin/bench-browser.txt
 	@# 1,000 renders after warm-up: the PSS of the appliance must not grow by more than 10%.
 	CI=true $(GO) test -run '^$$' -bench 'MemoryOver1000' -benchtime 1x -timeout 30m ./browser/ | tee -a bin/bench-browser.txt
+
+# BENCH_HITS_DURATION=10s per wrk run, BENCH_HITS_ROUNDS=3 interleaved rounds.
+BENCH_HITS_DURATION ?= 10s
+BENCH_HITS_ROUNDS ?= 3
+
+bench-hits: deps benchdeps build ## cache hits of 30 KB pages through bin/prerenderd with wrk -t2 -c32, beside a bare net/http server and nginx serving the same bytes: medians and ratios (not in make test; ~7 min)
+	@mkdir -p bin
+	set -o pipefail; cd internal/hitbench && PRERENDERD_BIN=$(CURDIR)/$(BIN) BENCH_HITS_DURATION=$(BENCH_HITS_DURATION) \
+		BENCH_HITS_ROUNDS=$(BENCH_HITS_ROUNDS) $(GO) test -run '^$$' -bench 'HitsThroughBinary' -benchtime 1x -timeout 60m . | tee $(CURDIR)/bin/bench-hits.txt
 
 # The appliance as a user runs it: bin/prerenderd on its default config (pool shape
 # "auto") beside the npm prerender server 5.21.6 (installed by npm ci into

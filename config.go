@@ -37,6 +37,7 @@ type fileConfig struct {
 	Storage struct {
 		Dir        string `toml:"dir"`
 		BlockCache string `toml:"block_cache"`
+		HotCache   string `toml:"hot_cache"`
 		MinFree    string `toml:"min_free"`
 		MaxBytes   string `toml:"max_bytes"`
 	} `toml:"storage"`
@@ -102,6 +103,7 @@ type Config struct {
 
 	StorageDir string
 	BlockCache int64
+	HotCache   int64 // 0: off
 	MinFree    int64
 	MaxBytes   int64
 
@@ -244,6 +246,7 @@ func (fc *fileConfig) check() (*Config, error) {
 	c.ShutdownTimeout = dur("server.shutdown_timeout", fc.Server.ShutdownTimeout, 0)
 	c.WriteTimeout = dur("server.write_timeout", fc.Server.WriteTimeout, 100*time.Millisecond)
 	c.BlockCache = size("storage.block_cache", fc.Storage.BlockCache)
+	c.HotCache = size("storage.hot_cache", fc.Storage.HotCache)
 	c.MinFree = size("storage.min_free", fc.Storage.MinFree)
 	c.MaxBytes = size("storage.max_bytes", fc.Storage.MaxBytes)
 	c.TTL = dur("cache.ttl", fc.Cache.TTL, time.Second)

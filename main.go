@@ -107,6 +107,7 @@ func run(cfg *Config, log *slog.Logger, build buildDesc) error {
 	store, err := storage.Open(storage.Options{
 		Dir:          cfg.StorageDir,
 		BlockCache:   cfg.BlockCache,
+		HotCache:     hotCache(cfg.HotCache),
 		MaxBytes:     cfg.MaxBytes,
 		MinFreeBytes: cfg.MinFree,
 		Logger:       log,
@@ -307,4 +308,13 @@ func actorsConfig(cfg *Config, chromium, listen string, onRender func(actors.Ren
 		OnRender: onRender,
 		Logger:   log,
 	}
+}
+
+// hotCache is storage.hot_cache for storage.Options, where 0 means the default:
+// "0" in config.toml turns the cache off.
+func hotCache(n int64) int64 {
+	if n == 0 {
+		return -1
+	}
+	return n
 }

@@ -73,24 +73,23 @@ func markdownETag(tag string) string {
 	return tag + "-md"
 }
 
-// markdownOfView returns the Markdown of a stored page and its gzip. A page
-// stored without one (before Markdown existed, or its conversion failed)
-// has it made now from its HTML, answered, and stored by its shard for the
-// next agent; gz is then nil (the answer is sent plain). ok is false when it
-// cannot be made (or the page is over actors.MarkdownMaxHTML): the caller
-// answers the HTML.
-func (s *Server) markdownOfView(v *storage.PageView, key string) (md, gz []byte, ok bool) {
-	if len(v.Markdown) > 0 {
-		return v.Markdown, v.MarkdownGzip, true
+// markdownOfView makes the Markdown of a stored page stored without one
+// (before Markdown existed, or its conversion failed) from its HTML, to be
+// answered plain, and has its shard store it for the next agent. ok is false
+// when it cannot be made (or the page is over actors.MarkdownMaxHTML): the
+// caller answers the HTML.
+func (s *Server) markdownOfView(v *storage.PageView, key string) (md []byte, ok bool) {
+	html, err := v.Plain()
+	if err == nil {
+		md, err = actors.Markdown(html, v.URL)
 	}
-	md, err := actors.Markdown(v.Plain, v.URL)
 	if errors.Is(err, actors.ErrTooLargeForMarkdown) {
-		return nil, nil, false
+		return nil, false
 	}
 	if err != nil {
 		s.log.Warn("cannot make the Markdown of a stored page; answered HTML", "key", key, "err", err)
-		return nil, nil, false
+		return nil, false
 	}
 	s.app.StoreMarkdown(key, v.ETag, md)
-	return md, nil, true
+	return md, true
 }

@@ -95,6 +95,10 @@ func (s *Server) writeStorageMetrics(w io.Writer) {
 	metrics.WriteCounterUint64(w, "prerender_storage_block_cache_hits_total", uint64(h.BlockCacheHits))
 	metrics.WriteCounterUint64(w, "prerender_storage_block_cache_misses_total", uint64(h.BlockCacheMisses))
 	metrics.WriteGaugeUint64(w, "prerender_storage_block_cache_bytes", uint64(h.BlockCacheBytes))
+	hot := s.cfg.Store.HotCacheStats()
+	metrics.WriteCounterUint64(w, "prerender_storage_hot_cache_hits_total", hot.Hits)
+	metrics.WriteCounterUint64(w, "prerender_storage_hot_cache_misses_total", hot.Misses)
+	metrics.WriteGaugeUint64(w, "prerender_storage_hot_cache_bytes", uint64(max(hot.Bytes, 0)))
 }
 
 // serveMetrics answers GET /metrics. The exposition is built in a buffer, so
@@ -207,6 +211,9 @@ var help = map[string]string{
 	"prerender_storage_block_cache_hits_total":   "Lookups Pebble's block cache answered.",
 	"prerender_storage_block_cache_misses_total": "Lookups Pebble's block cache missed (a read from disk).",
 	"prerender_storage_block_cache_bytes":        "Bytes Pebble's block cache holds.",
+	"prerender_storage_hot_cache_hits_total":     "Page reads answered from the hot-body cache (storage.hot_cache), without Pebble or gunzip.",
+	"prerender_storage_hot_cache_misses_total":   "Page reads the hot-body cache missed (read from Pebble); 0 when it is off.",
+	"prerender_storage_hot_cache_bytes":          "Bytes the hot-body cache holds (storage.hot_cache bounds it).",
 
 	// The library's Go and process families that the Grafana board reads.
 	"go_goroutines":                 "Goroutines that exist now.",

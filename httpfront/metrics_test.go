@@ -255,6 +255,9 @@ func TestMetricsArePrometheusTextWithHelpAndLeBuckets(t *testing.T) {
 			{"prerender_storage_block_cache_hits_total", dto.MetricType_COUNTER},
 			{"prerender_storage_block_cache_misses_total", dto.MetricType_COUNTER},
 			{"prerender_storage_block_cache_bytes", dto.MetricType_GAUGE},
+			{"prerender_storage_hot_cache_hits_total", dto.MetricType_COUNTER},
+			{"prerender_storage_hot_cache_misses_total", dto.MetricType_COUNTER},
+			{"prerender_storage_hot_cache_bytes", dto.MetricType_GAUGE},
 			{"prerender_storage_disk_bytes", dto.MetricType_GAUGE},
 		} {
 			family(t, c.name, c.typ)

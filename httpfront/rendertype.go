@@ -93,7 +93,7 @@ func (s *Server) renderRoute(w http.ResponseWriter, r *http.Request, reqID strin
 		return
 	}
 	if opts.cached() {
-		s.render(w, r, reqID, urls, opts.markdown)
+		s.render(w, r, reqID, newPage(urls, s.cfg.Variants), opts.markdown)
 		return
 	}
 	s.capture(w, r, reqID, opts, urls)

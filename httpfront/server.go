@@ -84,6 +84,8 @@ type Server struct {
 	// vary is the Vary of a page: User-Agent joins Accept-Encoding only when
 	// a User-Agent can choose another variant.
 	vary []string
+	// targets remembers the targets of recent render requests (targets.go).
+	targets *targetCache
 }
 
 // Cache results, the values of X-Prerender-Cache and of the metric's label.
@@ -131,6 +133,7 @@ func New(cfg Config, app *actors.Appliance) *Server {
 		set:      metrics.NewSet(),
 		demo:     demoHandler(),
 		vary:     varyValue,
+		targets:  newTargetCache(),
 	}
 	// app is nil only for a front that refuses before any cache work (the CLI
 	// client's tests).
@@ -175,7 +178,9 @@ func (b *boundServer) Shutdown(ctx context.Context) error { return b.srv.Shutdow
 // ServeHTTP routes by hand: http.ServeMux would clean "/http://host/" into
 // "/http:/host/" with a redirect, so the render target comes from r.RequestURI.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	reqID := s.idPrefix + strconv.FormatUint(s.ids.Add(1), 36)
+	// Built in a buffer on the stack: one allocation, the string.
+	var buf [32]byte
+	reqID := string(strconv.AppendUint(append(buf[:0], s.idPrefix...), s.ids.Add(1), 36))
 	w.Header()["X-Prerender-Request-Id"] = []string{reqID}
 	uri := r.RequestURI
 	switch {
@@ -281,21 +286,22 @@ func (s *Server) renderRequest(w http.ResponseWriter, r *http.Request, reqID str
 		s.fail(w, r, err)
 		return
 	}
-	urls, err := target.Parse(r.RequestURI, r.Header.Get(target.IntegrationHeader), s.cfg.StripQuery)
+	p, err := s.targets.resolve(r.RequestURI, headerValue(r.Header, target.IntegrationHeader), s.cfg.StripQuery, s.cfg.Variants)
 	if err != nil {
 		s.fail(w, r, badURL(err))
 		return
 	}
-	s.render(w, r, reqID, urls, s.app.MarkdownOn() && prefersMarkdown(r.Header.Get("Accept")))
+	s.render(w, r, reqID, p, s.app.MarkdownOn() && prefersMarkdown(headerValue(r.Header, "Accept")))
 }
 
-// render answers the page of urls, the request's token checked: from the store,
-// or rendered now. Chromium loads urls.Load; the page is stored under urls.Key.
-// asMarkdown answers its Markdown rendition instead of its HTML.
-func (s *Server) render(w http.ResponseWriter, r *http.Request, reqID string, urls target.URLs, asMarkdown bool) {
+// render answers the page p, the request's token checked: from the store, or
+// rendered now. Chromium loads p.urls.Load; the page is stored under its key
+// for the request's variant. asMarkdown answers its Markdown rendition instead
+// of its HTML.
+func (s *Server) render(w http.ResponseWriter, r *http.Request, reqID string, p *resolvedPage, asMarkdown bool) {
 	start := s.cfg.Clock()
-	page, load := urls.Key, urls.Load.String()
-	key := cachekey.Key(cachekey.VariantFor(r.Header.Get("User-Agent"), s.cfg.Variants), page)
+	page, load := p.urls.Key, p.load
+	key := p.key(cachekey.VariantFor(headerValue(r.Header, "User-Agent"), s.cfg.Variants), s.cfg.Variants)
 	if fromRenderer(r) && s.app.RefuseLoop(key) {
 		// A renderer asks for a page prerenderd is loading: Chromium's own request,
 		// sent back by a middleware. Joining the render would wait on itself.
@@ -392,12 +398,48 @@ func cacheLabel(d policy.Decision) string {
 // hit path: no allocation of the body, no log line.
 func (s *Server) writeView(w http.ResponseWriter, r *http.Request, v *storage.PageView, key string, now time.Time, d policy.Decision, asMarkdown bool) {
 	label := cacheLabel(d)
-	plain, gzBody, etag := v.Plain, v.Gzip, v.ETag
+	gzBody, etag := v.Gzip, v.ETag
+	var made []byte // a Markdown made now, for a page stored without one
 	if asMarkdown {
-		if md, gz, ok := s.markdownOfView(v, key); ok {
-			plain, gzBody, etag = md, gz, markdownETag(v.ETag)
+		switch {
+		case v.HasMarkdown():
+			gzBody, etag = v.MarkdownGzip, markdownETag(v.ETag)
+		default:
+			var ok bool
+			if made, ok = s.markdownOfView(v, key); ok {
+				gzBody, etag = nil, markdownETag(v.ETag)
+			} else {
+				asMarkdown = false
+			}
+		}
+	}
+	// A Markdown made just now has no gzip: it is sent plain.
+	gz := len(gzBody) > 0 && acceptsGzip(headerValue(r.Header, "Accept-Encoding"))
+	if gz {
+		etag = gzipETag(etag)
+	}
+	notModified := etagMatches(headerValue(r.Header, "If-None-Match"), etag)
+	var body []byte
+	switch {
+	case notModified:
+	case gz:
+		body = gzBody
+	case made != nil:
+		body = made
+	default:
+		// Stored gzipped only: the plain body comes from the hot-body cache,
+		// gunzipped once per page (storage.PageView.Plain).
+		var err error
+		if asMarkdown {
+			body, err = v.Markdown()
 		} else {
-			asMarkdown = false
+			body, err = v.Plain()
+		}
+		if err != nil {
+			s.log.Error("cannot read a stored page; answered 500", "key", key, "err", err)
+			s.fail(w, r, &clientError{status: http.StatusInternalServerError, reason: "damaged-page",
+				msg: "the stored page cannot be read (its body is damaged); clear it to have it rendered again"})
+			return
 		}
 	}
 	h := w.Header()
@@ -422,25 +464,22 @@ func (s *Server) writeView(w http.ResponseWriter, r *http.Request, v *storage.Pa
 	if d == policy.StaleIfError {
 		h["Warning"] = warningValue
 	}
-	// A Markdown made just now has no gzip: it is sent plain.
-	gz := len(gzBody) > 0 && acceptsGzip(r.Header.Get("Accept-Encoding"))
-	if gz {
-		etag = gzipETag(etag)
-	}
-	h["Etag"] = []string{etag}
+	// One allocation for the values made per answer, not one per header.
+	vals := new([3]string)
+	vals[0], vals[1] = etag, strconv.FormatInt(int64(now.Sub(v.RenderedAt)/time.Second), 10)
+	h["Etag"] = vals[0:1:1]
 	h["Vary"] = s.vary
-	h["Age"] = []string{strconv.FormatInt(int64(now.Sub(v.RenderedAt)/time.Second), 10)}
-	if etagMatches(r.Header.Get("If-None-Match"), etag) {
+	h["Age"] = vals[1:2:2]
+	if notModified {
 		s.answered(w, r, counted{label: label, status: http.StatusNotModified, url: v.URL, key: key, start: now, fromStore: true}) // analytics (issue 14)
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	body := plain
 	if gz {
-		body = gzBody
 		h["Content-Encoding"] = gzipValue
 	}
-	h["Content-Length"] = []string{strconv.Itoa(len(body))}
+	vals[2] = strconv.Itoa(len(body))
+	h["Content-Length"] = vals[2:3:3]
 	sent := 0
 	if r.Method != http.MethodHead && bodyAllowed(v.Status) {
 		sent = len(body)
@@ -594,8 +633,11 @@ func badURL(err error) error {
 // crawler's has it, which prerender.io's nginx configuration relies on too).
 // Middlewares forward both headers.
 func fromRenderer(r *http.Request) bool {
-	return r.Header.Get(browser.PrerenderHeader) != "" || strings.Contains(r.UserAgent(), "Prerender")
+	return headerValue(r.Header, prerenderHeader) != "" || strings.Contains(headerValue(r.Header, "User-Agent"), "Prerender")
 }
+
+// prerenderHeader is browser.PrerenderHeader in canonical form, for headerValue.
+var prerenderHeader = http.CanonicalHeaderKey(browser.PrerenderHeader)
 
 // isTargetPath: GET /{absolute URL}, as is or percent-encoded.
 func isTargetPath(uri string) bool {
@@ -674,4 +716,14 @@ func etagMatches(inm, etag string) bool {
 		}
 	}
 	return false
+}
+
+// headerValue is r.Header.Get(name) for a name already in canonical form: the
+// hit path reads five headers per request, and Get canonicalizes each name
+// first.
+func headerValue(h http.Header, name string) string {
+	if v := h[name]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
 }

@@ -38,7 +38,7 @@ type counted struct {
 // (renders and errors have a line of their own). It is the analytics' seam in
 // the hit path.
 func (s *Server) answered(w http.ResponseWriter, r *http.Request, a counted) {
-	ua := r.Header.Get("User-Agent")
+	ua := headerValue(r.Header, "User-Agent")
 	class := analytics.Classify(ua)
 	s.metrics.count(a.label, a.status, class)
 	if rec := s.cfg.Analytics; rec != nil {

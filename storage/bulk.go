@@ -52,7 +52,7 @@ func (s *Store) DeletePages(keys []string) (int, error) {
 	if err := s.checkFree(int64(b.Len()), s.deleteFloor()); err != nil {
 		return 0, fmt.Errorf("cannot delete %d pages: %w", len(keys), err)
 	}
-	if err := s.commitCounted(b, pebble.Sync, -int64(pages), -size); err != nil {
+	if err := s.commitPages(b, pebble.Sync, -int64(pages), -size, keys...); err != nil {
 		return 0, fmt.Errorf("cannot delete %d pages: %w", len(keys), err)
 	}
 	return pages, nil
@@ -179,7 +179,11 @@ func (s *Store) PutPages(pages []*Page) error {
 	if err := s.checkFree(int64(b.Len()), s.opts.MinFreeBytes); err != nil {
 		return fmt.Errorf("cannot store %d pages: %w", len(pages), err)
 	}
-	if err := s.commitCounted(b, pebble.Sync, added, size); err != nil {
+	keys := make([]string, 0, len(pages))
+	for _, p := range pages {
+		keys = append(keys, p.Key)
+	}
+	if err := s.commitPages(b, pebble.Sync, added, size, keys...); err != nil {
 		return fmt.Errorf("cannot store %d pages: %w", len(pages), err)
 	}
 	return nil

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"bytes"
+	"encoding/binary"
 	"net/http"
 	"testing"
 	"time"
@@ -24,8 +25,13 @@ func TestDecodePageRejectsDamagedValues(t *testing.T) {
 	}{
 		{"an empty value", nil},
 		{"a value shorter than the fixed part", good[:pageFixedLen-1]},
-		{"an unknown version", mutate(func(b []byte) []byte { b[0] = 3; return b })},
-		{"a version 1 value labelled version 2", mutate(func(b []byte) []byte { b[0] = pageVersionMD; return b })},
+		{"an unknown version", mutate(func(b []byte) []byte { b[0] = 4; return b })},
+		{"a version 3 value labelled version 2", mutate(func(b []byte) []byte { b[0] = pageVersionMD; return b })},
+		{"a version 3 value without its gzip body", func() []byte {
+			b := bytes.Clone(good[:pageFixedLen+len(p.ETag)+len(p.URL)+len(encodeHeader(p.Header))])
+			binary.LittleEndian.PutUint32(b[40:], 0)
+			return b
+		}()},
 		{"a truncated body", good[:len(good)-1]},
 		{"trailing bytes", append(bytes.Clone(good), 0)},
 		{"a section length past the end", mutate(func(b []byte) []byte { b[47] = 0xff; return b })},

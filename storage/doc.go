@@ -4,7 +4,7 @@
 //
 // Keyspace (DESIGN §3), all keys under a one-letter prefix:
 //
-//	p/<key>                      page value: HTML, gzip, headers, Markdown rendition (see codec.go)
+//	p/<key>                      page value: gzip of the HTML, headers, gzip of the Markdown rendition (see codec.go)
 //	i/<key>                      page summary: status, times, size, URL; lets
 //	                             Summary, scans and a recount skip bodies
 //	m/<key>                      recache metadata
@@ -30,7 +30,10 @@
 //     the process when a WAL write hits a full disk, so writes are refused with
 //     ErrDiskFull first while reads keep working. Deletes free space and go
 //     on below it, down to a floor of two memtables (deleteFloor in store.go);
-//   - copy a page body on the hit path (ViewPage) or log per hit;
+//   - copy a page body on the hit path (ViewPage) or log per hit: a hit is
+//     answered from the hot-body cache (hot.go) or from Pebble's buffer;
+//   - write a page without committing through commitPages, the one place the
+//     hot-body cache is invalidated;
 //   - decide policy: what to store and serve is package policy's, when to
 //     recache and what to evict the actors'; storage keeps the data and its
 //     indexes consistent, and makes a page's one gzip and one ETag (PutPage).

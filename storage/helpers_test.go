@@ -167,9 +167,16 @@ func headerEqual(a, b http.Header) bool {
 func (s *Store) GetPage(key string) (*Page, error) {
 	var p *Page
 	err := s.viewFields(key, func(f *pageFields) {
-		body := make([]byte, len(f.gzip)+len(f.plain))
+		plain, md := f.plain, f.md
+		if plain == nil {
+			plain = mustBody(gunzip(f.gzip, nil))
+		}
+		if md == nil && len(f.mdGzip) > 0 {
+			md = mustBody(gunzip(f.mdGzip, nil))
+		}
+		body := make([]byte, len(f.gzip)+len(plain))
 		copy(body, f.gzip)
-		copy(body[len(f.gzip):], f.plain)
+		copy(body[len(f.gzip):], plain)
 		p = &Page{
 			Key:         key,
 			URL:         f.url,
@@ -183,8 +190,8 @@ func (s *Store) GetPage(key string) (*Page, error) {
 			ETag:        f.etag,
 			Prerendered: f.prerendered,
 		}
-		if len(f.md) > 0 {
-			p.Markdown = bytes.Clone(f.md)
+		if len(md) > 0 {
+			p.Markdown = bytes.Clone(md)
 			p.MarkdownGzip = bytes.Clone(f.mdGzip)
 		}
 	})
@@ -230,4 +237,13 @@ func (s *Store) ScanPages(start string, fn func(key string, meta PageMeta) bool)
 // holding Dir (statfs), or a large constant for an in-memory store.
 func (s *Store) FreeBytes() (int64, error) {
 	return s.freeBytes()
+}
+
+// mustBody is a view's body (PageView.Plain, Markdown); a body that cannot be
+// read fails the test that reads it.
+func mustBody(b []byte, err error) []byte {
+	if err != nil {
+		panic(err)
+	}
+	return b
 }

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"testing"
 	"time"
@@ -20,10 +21,10 @@ func TestAPageStoresItsMarkdownBesideItsHTML(t *testing.T) {
 
 	t.Run("the Markdown and its gzip read back with the HTML", func(t *testing.T) {
 		err := s.ViewPage(withMD.Key, func(v *PageView) error {
-			if !bytes.Equal(v.Markdown, md) || !bytes.Equal(gunzipped(t, v.MarkdownGzip), md) {
-				t.Errorf("Markdown %q, its gzip %q; want %q", v.Markdown, gunzipped(t, v.MarkdownGzip), md)
+			if !bytes.Equal(mustBody(v.Markdown()), md) || !bytes.Equal(gunzipped(t, v.MarkdownGzip), md) {
+				t.Errorf("Markdown %q, its gzip %q; want %q", mustBody(v.Markdown()), gunzipped(t, v.MarkdownGzip), md)
 			}
-			if !bytes.Equal(v.Plain, plain) || v.ETag != withMD.ETag {
+			if !bytes.Equal(mustBody(v.Plain()), plain) || v.ETag != withMD.ETag {
 				t.Errorf("the HTML changed beside the Markdown")
 			}
 			return nil
@@ -32,19 +33,21 @@ func TestAPageStoresItsMarkdownBesideItsHTML(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
-	t.Run("a page stored without Markdown is written as before and reads with none", func(t *testing.T) {
+	// Since issue 17 every page is written as version 3 (gzip bodies only);
+	// versions 1 and 2 are still read (TestOldRecordsStillRead).
+	t.Run("a page stored without Markdown is written with no Markdown section and reads with none", func(t *testing.T) {
 		raw, closer, err := s.db.Get(appendKey(nil, prefixPage, without.Key))
 		if err != nil {
 			t.Fatal(err)
 		}
-		version := raw[0]
+		version, mdLen := raw[0], binary.LittleEndian.Uint32(raw[44:])
 		closer.Close()
-		if version != pageVersion {
-			t.Errorf("stored as version %d, want %d (what binaries before Markdown read)", version, pageVersion)
+		if version != pageVersionGzip || mdLen != 0 {
+			t.Errorf("stored as version %d with %d bytes of Markdown gzip, want version %d with none", version, mdLen, pageVersionGzip)
 		}
 		_ = s.ViewPage(without.Key, func(v *PageView) error {
-			if v.Markdown != nil || v.MarkdownGzip != nil || !bytes.Equal(v.Plain, plain) {
-				t.Errorf("Markdown %q, gzip %d bytes; want none", v.Markdown, len(v.MarkdownGzip))
+			if mustBody(v.Markdown()) != nil || v.MarkdownGzip != nil || !bytes.Equal(mustBody(v.Plain()), plain) {
+				t.Errorf("Markdown %q, gzip %d bytes; want none", mustBody(v.Markdown()), len(v.MarkdownGzip))
 			}
 			return nil
 		})

@@ -10,6 +10,7 @@ import (
 
 const (
 	defaultBlockCache   = 64 << 20
+	defaultHotCache     = 64 << 20
 	defaultMinFreeBytes = 256 << 20
 )
 
@@ -23,6 +24,11 @@ type Options struct {
 	InMemory bool
 	// BlockCache is the size in bytes of Pebble's block cache; default 64 MiB.
 	BlockCache int64
+	// HotCache is the size in bytes of the hot-body cache: the decoded pages
+	// of recent hits, plain bodies included, kept in memory (hot.go). Default
+	// 64 MiB; negative turns it off (every hit reads Pebble, and a plain
+	// client's hit gunzips the page).
+	HotCache int64
 	// MaxBytes bounds the cache: the actors evict the least recently hit pages
 	// when StoredBytes passes it. Storage only keeps the figure; 0 means unbounded.
 	MaxBytes int64
@@ -44,6 +50,9 @@ func (o *Options) EnsureDefaults() {
 	}
 	if o.MinFreeBytes == 0 {
 		o.MinFreeBytes = defaultMinFreeBytes
+	}
+	if o.HotCache == 0 {
+		o.HotCache = defaultHotCache
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()

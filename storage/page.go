@@ -29,9 +29,9 @@ type Page struct {
 	// body: PutPage compresses Plain when Gzip is not given (gzipBody), the
 	// one place a page is gzipped.
 	Gzip []byte
-	// Plain is the same body uncompressed: plain clients get it without a
-	// per-request gunzip (measured: gunzip per hit cost ~60% of hit
-	// throughput).
+	// Plain is the same body uncompressed. It is not stored (only Gzip is,
+	// see codec.go): a view's Plain makes it, once per page while the page
+	// stays in the hot-body cache.
 	Plain []byte
 	// ETag is a strong ETag derived from the hash of Plain (bodyETag), set by
 	// PutPage when empty: the one place a page's tag is made.
@@ -44,14 +44,16 @@ type Page struct {
 	// markdown), made once when the page is rendered; empty for a page
 	// stored without one (before Markdown existed, with it turned off, or
 	// when the conversion failed). MarkdownGzip is its gzip, made by PutPage
-	// like Gzip.
+	// like Gzip, and the one of the two that is stored.
 	Markdown     []byte
 	MarkdownGzip []byte
 }
 
-// PageView is a page as seen by a ViewPage callback. Gzip and Plain alias
-// Pebble's buffer and are valid only inside the callback; the strings and the
-// Header map are the caller's to keep.
+// PageView is a page as seen by a ViewPage callback. Gzip, MarkdownGzip and
+// the bodies Plain and Markdown return are valid only inside the callback
+// (they alias Pebble's buffer, the hot-body cache or a pooled buffer); the
+// strings are the caller's to keep, and so is the Header map, which must not
+// be modified (it may be shared by every hit of the page).
 type PageView struct {
 	Status     int
 	Header     http.Header // nil when the page has no stored headers
@@ -59,14 +61,53 @@ type PageView struct {
 	ExpiresAt  time.Time
 	ETag       string
 	Gzip       []byte
-	Plain      []byte
 	URL        string
 	// Prerendered: see Page.Prerendered.
 	Prerendered bool
-	// Markdown and MarkdownGzip: see Page.Markdown; both empty for a page
-	// stored without Markdown. Valid only inside the callback, like Plain.
-	Markdown     []byte
+	// MarkdownGzip is the gzip of the page's Markdown rendition (see
+	// Page.Markdown); empty for a page stored without one.
 	MarkdownGzip []byte
+
+	plain, md []byte // known: read from a version 1 or 2 value, or made
+	entry     *hotEntry
+	hot       *hotCache
+	st        *viewState
+}
+
+// Plain is the page's plain body: from the hot-body cache, or gunzipped from
+// Gzip (once per page while it stays in the cache; per call when the cache is
+// off or the page is too big for it).
+func (v *PageView) Plain() ([]byte, error) {
+	if v.plain != nil {
+		return v.plain, nil
+	}
+	var err error
+	if v.entry != nil {
+		v.plain, err = v.hot.body(v.entry, false)
+	} else {
+		v.plain, err = gunzip(v.Gzip, v.st.plain[:0])
+		v.st.plain = v.plain
+	}
+	return v.plain, err
+}
+
+// HasMarkdown reports whether the page was stored with its Markdown rendition.
+func (v *PageView) HasMarkdown() bool { return len(v.MarkdownGzip) > 0 }
+
+// Markdown is the page's Markdown rendition (empty when it has none), made
+// from MarkdownGzip as Plain is made from Gzip.
+func (v *PageView) Markdown() ([]byte, error) {
+	if v.md != nil || !v.HasMarkdown() {
+		return v.md, nil
+	}
+	var err error
+	if v.entry != nil {
+		v.md, err = v.hot.body(v.entry, true)
+	} else {
+		v.md, err = gunzip(v.MarkdownGzip, v.st.md[:0])
+		v.st.md = v.md
+	}
+	return v.md, err
 }
 
 // PageMeta summarizes a stored page (Summary, ScanPagesMeta).
@@ -80,19 +121,25 @@ type PageMeta struct {
 	Size int
 }
 
-// viewState is pooled so that a hit allocates neither its key nor its view.
+// viewState is pooled so that a hit allocates neither its key nor its view;
+// plain and md keep the buffers of bodies gunzipped without the hot cache.
 type viewState struct {
-	key  []byte
-	page pageFields
-	view PageView
+	key       []byte
+	page      pageFields
+	view      PageView
+	plain, md []byte
 }
 
 var viewPool = sync.Pool{New: func() any { return &viewState{key: make([]byte, 0, 256)} }}
 
+// maxPooledBody bounds the gunzip buffers a pooled view keeps for the next.
+const maxPooledBody = 1 << 20
+
 // ViewPage calls fn with a view of the page stored under key, or returns
-// ErrNotFound. It does one Get and no copy of the bodies: the view's byte
-// slices alias Pebble's buffer and are valid only until fn returns. fn must
-// not keep v. The error fn returns is returned as is.
+// ErrNotFound. A page in the hot-body cache (hot.go) is viewed from memory;
+// otherwise it is one Get and no copy of the bodies, and the page joins the
+// cache. fn must not keep v or its byte slices (see PageView). The error fn
+// returns is returned as is.
 func (s *Store) ViewPage(key string, fn func(v *PageView) error) error {
 	if err := s.enter(); err != nil {
 		return err
@@ -100,9 +147,24 @@ func (s *Store) ViewPage(key string, fn func(v *PageView) error) error {
 	defer s.leave()
 	st := viewPool.Get().(*viewState)
 	defer func() {
-		*st = viewState{key: st.key[:0]}
+		plain, md := st.plain, st.md
+		if cap(plain) > maxPooledBody {
+			plain = nil
+		}
+		if cap(md) > maxPooledBody {
+			md = nil
+		}
+		*st = viewState{key: st.key[:0], plain: plain[:0], md: md[:0]}
 		viewPool.Put(st)
 	}()
+	var gen uint64
+	if s.hot != nil {
+		var e *hotEntry
+		if e, gen = s.hot.get(key); e != nil {
+			st.view = viewOfEntry(s.hot, e, st)
+			return fn(&st.view)
+		}
+	}
 	st.key = appendKey(st.key[:0], prefixPage, key)
 	val, closer, err := s.db.Get(st.key)
 	if err != nil {
@@ -115,6 +177,12 @@ func (s *Store) ViewPage(key string, fn func(v *PageView) error) error {
 	if err := decodePage(val, &st.page); err != nil {
 		return fmt.Errorf("cannot decode page %q: %w", key, err)
 	}
+	if s.hot != nil {
+		if e := s.hot.put(key, gen, &st.page); e != nil {
+			st.view = viewOfEntry(s.hot, e, st)
+			return fn(&st.view)
+		}
+	}
 	f := &st.page
 	st.view = PageView{
 		Status:       f.status,
@@ -123,13 +191,52 @@ func (s *Store) ViewPage(key string, fn func(v *PageView) error) error {
 		ExpiresAt:    f.expiresAt,
 		ETag:         f.etag,
 		Gzip:         f.gzip,
-		Plain:        f.plain,
 		URL:          f.url,
 		Prerendered:  f.prerendered,
-		Markdown:     f.md,
 		MarkdownGzip: f.mdGzip,
+		plain:        f.plain,
+		md:           f.md,
+		st:           st,
 	}
 	return fn(&st.view)
+}
+
+func viewOfEntry(c *hotCache, e *hotEntry, st *viewState) PageView {
+	v := PageView{
+		Status:       e.status,
+		Header:       e.header,
+		RenderedAt:   e.renderedAt,
+		ExpiresAt:    e.expiresAt,
+		ETag:         e.etag,
+		Gzip:         e.gzip,
+		URL:          e.url,
+		Prerendered:  e.prerendered,
+		MarkdownGzip: e.mdGzip,
+		entry:        e,
+		hot:          c,
+		st:           st,
+	}
+	if p := e.plain.Load(); p != nil {
+		v.plain = *p
+	}
+	if m := e.md.Load(); m != nil {
+		v.md = *m
+	}
+	return v
+}
+
+// commitPages commits b, which writes the pages of keys and moves the page count
+// and stored bytes by pages and bytes (commitCounted), and drops the keys from
+// the hot-body cache: the one place the cache is invalidated and the counters
+// are kept, so every write of p/ or i/ must commit through it.
+func (s *Store) commitPages(b *pebble.Batch, wo *pebble.WriteOptions, pages, bytes int64, keys ...string) error {
+	err := s.commitCounted(b, wo, pages, bytes)
+	if s.hot != nil {
+		for _, k := range keys {
+			s.hot.invalidate(k)
+		}
+	}
+	return err
 }
 
 func (s *Store) viewFields(key string, fn func(f *pageFields)) error {
@@ -183,7 +290,7 @@ func (s *Store) putPage(p *Page, wo *pebble.WriteOptions) error {
 	if err := s.checkFree(int64(b.Len()), s.opts.MinFreeBytes); err != nil {
 		return fmt.Errorf("cannot store page %q: %w", p.Key, err)
 	}
-	if err := s.commitCounted(b, wo, added, size); err != nil {
+	if err := s.commitPages(b, wo, added, size, p.Key); err != nil {
 		return fmt.Errorf("cannot store page %q: %w", p.Key, err)
 	}
 	return nil
@@ -263,9 +370,7 @@ func preparePage(p *Page) error {
 	if p.ETag == "" {
 		p.ETag = bodyETag(p.Plain)
 	}
-	if len(p.Markdown) == 0 {
-		p.MarkdownGzip = nil
-	} else if len(p.MarkdownGzip) == 0 {
+	if len(p.Markdown) > 0 && len(p.MarkdownGzip) == 0 {
 		// Stored gzipped too: a Markdown hit must cost what an HTML hit costs,
 		// and a gzip per answer would not (see gzipBody).
 		gz, err := gzipBody(p.Markdown)
@@ -330,7 +435,7 @@ func (s *Store) DeletePage(key string) error {
 	if counted {
 		removed = 1
 	}
-	if err := s.commitCounted(b, pebble.Sync, -removed, -size); err != nil {
+	if err := s.commitPages(b, pebble.Sync, -removed, -size, key); err != nil {
 		return fmt.Errorf("cannot delete page %q: %w", key, err)
 	}
 	return nil
@@ -466,7 +571,7 @@ func (s *Store) SetPageMarkdown(key, etag string, md []byte) error {
 	if err == nil && f.etag != etag {
 		err = ErrPageChanged
 	}
-	if err == nil && len(f.md) > 0 {
+	if err == nil && (len(f.md) > 0 || len(f.mdGzip) > 0) {
 		// Two agents asked at once: the first one's is stored.
 		closer.Close()
 		return nil
@@ -509,7 +614,7 @@ func (s *Store) SetPageMarkdown(key, etag string, md []byte) error {
 	if !existed {
 		added = 1
 	}
-	if err := s.commitCounted(b, pebble.NoSync, added, int64(len(val)-prev.Size)); err != nil {
+	if err := s.commitPages(b, pebble.NoSync, added, int64(len(val)-prev.Size), key); err != nil {
 		return fmt.Errorf("cannot store the Markdown of page %q: %w", key, err)
 	}
 	return nil

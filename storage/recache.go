@@ -83,7 +83,7 @@ func (s *Store) patchPage(key, what string, wo *pebble.WriteOptions, fn func(val
 	if !existed {
 		added, size = 1, int64(sum.Size)
 	}
-	if err := s.commitCounted(b, wo, added, size); err != nil {
+	if err := s.commitPages(b, wo, added, size, key); err != nil {
 		return fmt.Errorf("cannot %s page %q: %w", what, key, err)
 	}
 	return nil

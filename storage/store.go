@@ -40,6 +40,9 @@ type Store struct {
 	dir  string // "" when in memory
 	log  *slog.Logger
 
+	// hot is the hot-body cache (hot.go); nil when Options.HotCache is off.
+	hot *hotCache
+
 	pages atomic.Int64 // number of p/ keys
 	bytes atomic.Int64 // sum of the sizes of the p/ values (from their summaries)
 	// countMu orders the batches that move pages and bytes (commitCounted);
@@ -66,7 +69,7 @@ func Open(opts Options) (*Store, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
-	s := &Store{opts: opts, log: opts.Logger, drained: make(chan struct{})}
+	s := &Store{opts: opts, log: opts.Logger, drained: make(chan struct{}), hot: newHotCache(opts.HotCache)}
 
 	cache := pebble.NewCache(opts.BlockCache)
 	defer cache.Unref() // the DB holds its own reference

@@ -9,6 +9,10 @@ import (
 func Page(s *storage.Store, key string) (*storage.Page, error) {
 	var p *storage.Page
 	err := s.ViewPage(key, func(v *storage.PageView) error {
+		plain, err := v.Plain()
+		if err != nil {
+			return err
+		}
 		p = &storage.Page{
 			Key:         key,
 			URL:         v.URL,
@@ -17,12 +21,16 @@ func Page(s *storage.Store, key string) (*storage.Page, error) {
 			RenderedAt:  v.RenderedAt,
 			ExpiresAt:   v.ExpiresAt,
 			Gzip:        append([]byte(nil), v.Gzip...),
-			Plain:       append([]byte(nil), v.Plain...),
+			Plain:       append([]byte(nil), plain...),
 			ETag:        v.ETag,
 			Prerendered: v.Prerendered,
 		}
-		if len(v.Markdown) > 0 {
-			p.Markdown = append([]byte(nil), v.Markdown...)
+		if v.HasMarkdown() {
+			md, err := v.Markdown()
+			if err != nil {
+				return err
+			}
+			p.Markdown = append([]byte(nil), md...)
 			p.MarkdownGzip = append([]byte(nil), v.MarkdownGzip...)
 		}
 		return nil
