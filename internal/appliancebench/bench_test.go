@@ -69,6 +69,7 @@ type result struct {
 	latencies   []time.Duration
 	peakPSS     int64 // whole tree, sampled every 100 ms
 	peakProcs   int
+	atPeak      breakdown // the sample of peakPSS by process kind
 	bad         int
 	firstBad    string
 }
@@ -103,9 +104,15 @@ func renderRun(tb testing.TB, s *server, origin string, n, conc int) result {
 		t := time.NewTicker(100 * time.Millisecond)
 		defer t.Stop()
 		for {
-			p, procs := s.usage()
+			bd := s.sampleBreakdown()
+			procs := 0
+			for _, n := range bd.procs {
+				procs += n
+			}
 			mu.Lock()
-			res.peakPSS = max(res.peakPSS, p)
+			if p := bd.total(); p > res.peakPSS {
+				res.peakPSS, res.atPeak = p, bd
+			}
 			res.peakProcs = max(res.peakProcs, procs)
 			mu.Unlock()
 			select {
