@@ -52,10 +52,6 @@ const (
 	// resetTimeout bounds clearing a tab for its next render; past it the
 	// tab is closed instead.
 	resetTimeout = 5 * time.Second
-
-	// resetWait bounds how long a render waits for a tab being reset before
-	// it opens one of its own; a reset takes about 30–150 ms.
-	resetWait = time.Second
 )
 
 //go:embed js/ready.js
@@ -462,12 +458,12 @@ func (t *tab) usable() bool {
 }
 
 // takeTab returns a ready tab when there is one. Else, while a tab is being
-// reset, it waits for that tab (for up to resetWait) rather than open one
-// more: a render that opened a tab whenever none was ready left every
-// reset tab in ready beside the new one, twice the tabs (and renderer
-// processes) of the slots at 4 concurrent renders. Else it opens one.
+// reset, it waits for that reset to end (resetTimeout bounds it) rather than
+// open one more tab: a render that opened a tab whenever none was ready left
+// every reset tab waiting in ready beside the new one, twice the tabs (and
+// renderer processes) of the slots at full load, and a new renderer process
+// costs more CPU than the reset. Else it opens one.
 func (b *Browser) takeTab(ctx context.Context) (*tab, error) {
-	var waited <-chan time.Time
 	for {
 		select {
 		case t := <-b.ready:
@@ -482,11 +478,6 @@ func (b *Browser) takeTab(ctx context.Context) (*tab, error) {
 		if b.resetting.Load() == 0 {
 			return b.openTab(ctx)
 		}
-		if waited == nil {
-			timer := time.NewTimer(resetWait)
-			defer timer.Stop()
-			waited = timer.C
-		}
 		select {
 		case t := <-b.ready:
 			b.signal()
@@ -495,8 +486,6 @@ func (b *Browser) takeTab(ctx context.Context) (*tab, error) {
 			}
 			b.closeTab(t)
 		case <-b.resetEnded:
-		case <-waited:
-			return b.openTab(ctx)
 		case <-ctx.Done():
 			return nil, context.Cause(ctx)
 		case <-b.closing:
