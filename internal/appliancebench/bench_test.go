@@ -268,7 +268,8 @@ type memoryFigures struct {
 	idle          int64
 	idleProcs     int
 	peak          []int64 // by round, 4 concurrent
-	procs         int     // most processes seen at 4 concurrent
+	peakBD        []breakdown
+	procs         int // most processes seen at 4 concurrent
 	pps           []float64
 	latency       []time.Duration
 	before, after int64 // settled, before and after the long run
@@ -339,6 +340,7 @@ func BenchmarkMemory(b *testing.B) {
 				res := renderRun(b, f.s, origin.URL, perRound, conc)
 				f.add(res)
 				f.peak = append(f.peak, res.peakPSS)
+				f.peakBD = append(f.peakBD, res.atPeak)
 				f.procs = max(f.procs, res.peakProcs)
 				f.pps = append(f.pps, res.pagesPerSec)
 				f.latency = append(f.latency, res.median())
@@ -371,6 +373,12 @@ func BenchmarkMemory(b *testing.B) {
 			f.after, f.afterProcs = settledPSS(f.s, 5*time.Second)
 		}
 		printMemory(os.Stdout, figs, browsers, tabs)
+		names := make([]string, len(figs))
+		peaks := make([][]breakdown, len(figs))
+		for i, f := range figs {
+			names[i], peaks[i] = f.s.name, f.peakBD
+		}
+		printBreakdowns(os.Stdout, "at the peak of 4 concurrent renders", names, peaks)
 		o := figs[0]
 		if o.bad > 0 {
 			b.Errorf("prerenderd answered %d bad pages of %d; the first: %s", o.bad, o.renders, o.firstBad)
