@@ -182,7 +182,7 @@ bench-memory: deps build ## PSS after start, peak PSS and pages/s at 4 concurren
 	@mkdir -p bin
 	set -o pipefail; cd internal/appliancebench && CI=true PRERENDERD_BIN=$(CURDIR)/$(BIN) BENCH_RENDERS=$(BENCH_RENDERS) \
 		BENCH_BASELINE_RENDERS=$(BENCH_BASELINE_RENDERS) BENCH_SHAPE=$(BENCH_SHAPE) \
-		$(GO) test -run '^$$' -bench 'Memory' -benchtime 1x -timeout 90m . | tee $(CURDIR)/bin/bench-memory.txt
+		$(GO) test -run '^$$' -bench '^BenchmarkMemory$$' -benchtime 1x -timeout 90m . | tee $(CURDIR)/bin/bench-memory.txt
 
 # BENCH_SHAPES=1x4,2x2 (browsers x tabs per browser, or auto) and BENCH_ROUNDS=3.
 bench-shapes: deps build ## pages/s, latency and PSS of pool shapes through bin/prerenderd, interleaved rounds: the table behind "auto" (not in make test)

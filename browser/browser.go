@@ -90,6 +90,8 @@ type Browser struct {
 	// tab: a slot was freed, a ready tab taken, a tab closed for good.
 	wake      chan struct{}
 	resetting atomic.Int32 // tabs being reset: they will be ready soon
+	// resetEnded gets a token (if it has room) whenever a reset ends.
+	resetEnded chan struct{}
 	// closingCtx ends when Close starts; closing is its Done channel.
 	closingCtx  context.Context
 	stopClosing context.CancelFunc
@@ -165,6 +167,8 @@ func Start(ctx context.Context, opts Options) (*Browser, error) {
 		ready:   make(chan *tab, opts.Tabs),
 		wake:    make(chan struct{}, 1),
 		done:    make(chan struct{}),
+
+		resetEnded: make(chan struct{}, opts.Tabs),
 	}
 	b.closingCtx, b.stopClosing = context.WithCancel(context.Background())
 	b.closing = b.closingCtx.Done()
@@ -229,6 +233,15 @@ func (b *Browser) startChecks(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("cannot open a tab: %w", err)
 	}
 	b.ready <- t
+	// Chromium starts with a blank tab in its default context, which
+	// chromedp attaches b.ctx to; no render uses it (each tab has a context
+	// of its own), and its renderer process held ~20 MiB for the browser's
+	// life. Headless Chromium runs on without a tab.
+	if first := chromedp.FromContext(b.ctx).Target; first != nil {
+		if _, err := cdp.Call(ctx, b.cdp, target.CloseTarget, target.CloseTargetParams{TargetID: first.TargetID}); err != nil {
+			return "", fmt.Errorf("cannot close the first tab: %w", err)
+		}
+	}
 	b.keeper.Go(b.keepReady)
 	return v.Product, nil
 }
@@ -444,7 +457,12 @@ func (t *tab) usable() bool {
 	}
 }
 
-// takeTab returns a ready tab when there is one, else opens one.
+// takeTab returns a ready tab when there is one. Else, while a tab is being
+// reset, it waits for that reset to end (resetTimeout bounds it) rather than
+// open one more tab: a render that opened a tab whenever none was ready left
+// every reset tab waiting in ready beside the new one, twice the tabs (and
+// renderer processes) of the slots at full load, and a new renderer process
+// costs more CPU than the reset. Else it opens one.
 func (b *Browser) takeTab(ctx context.Context) (*tab, error) {
 	for {
 		select {
@@ -457,7 +475,24 @@ func (b *Browser) takeTab(ctx context.Context) (*tab, error) {
 			continue
 		default:
 		}
-		return b.openTab(ctx)
+		if b.resetting.Load() == 0 {
+			return b.openTab(ctx)
+		}
+		select {
+		case t := <-b.ready:
+			b.signal()
+			if t.usable() {
+				return t, nil
+			}
+			b.closeTab(t)
+		case <-b.resetEnded:
+		case <-ctx.Done():
+			return nil, context.Cause(ctx)
+		case <-b.closing:
+			return nil, ErrBrowserClosed
+		case <-b.lost:
+			return nil, ErrBrowserClosed
+		}
 	}
 }
 
@@ -477,6 +512,7 @@ func (b *Browser) releaseTab(t *tab, endedWell bool) {
 		if err := b.resetTab(t); err != nil {
 			b.log.Debug("cannot reset tab, closing it", "err", err)
 			b.resetting.Add(-1)
+			b.resetDone()
 			b.closeTab(t) // wakes keepReady: no tab is coming from here
 			return
 		}
@@ -489,8 +525,18 @@ func (b *Browser) releaseTab(t *tab, endedWell bool) {
 			b.closeTab(t)
 		}
 		b.resetting.Add(-1)
+		b.resetDone()
 		b.signal()
 	})
+}
+
+// resetDone tells a render waiting in takeTab that a reset ended, whether its
+// tab is ready or was closed.
+func (b *Browser) resetDone() {
+	select {
+	case b.resetEnded <- struct{}{}:
+	default:
+	}
 }
 
 // resetTab leaves t as a fresh browser context would be for the next render:

@@ -161,7 +161,15 @@ func pages(t *testing.T, b *Browser) int {
 func TestNoTabIsOpenedAheadWhileEverySlotRenders(t *testing.T) {
 	b := startOwn(t, 1)
 	o := fixture.New(t)
-	idle := pages(t, b) // the spare tab, and the blank page Chromium starts with
+	// Start closes the blank page Chromium starts with; Chromium takes a
+	// moment to destroy it. Then the spare tab is the only one.
+	idle := pages(t, b)
+	for deadline := time.Now().Add(5 * time.Second); idle != 1 && time.Now().Before(deadline); idle = pages(t, b) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if idle != 1 {
+		t.Fatalf("%d tabs open after start, want 1: the spare", idle)
+	}
 	done := make(chan error, 1)
 	go func() {
 		_, err := b.Render(context.Background(), Request{URL: o.URL + "/slowdoc?ms=1500"})

@@ -529,6 +529,33 @@ func readyTab(t *testing.T, b *Browser) string {
 	return string(tab.target.TargetID)
 }
 
+// TestARenderWaitsForTheTabBeingResetRatherThanOpenAnother asks for a render
+// the moment the one before returns, while its tab is being reset: the second
+// render takes that tab once reset. Opening another instead left both open
+// (the reset one ready, the new one rendering), twice the renderer processes
+// at full load.
+func TestARenderWaitsForTheTabBeingResetRatherThanOpenAnother(t *testing.T) {
+	b := startOwn(t, 1)
+	o := fixture.New(t)
+	first := readyTab(t, b)
+	complete(t, render(t, b, o, "/"))
+	if b.resetting.Load() != 1 {
+		t.Fatalf("%d tabs being reset right after the render, want 1", b.resetting.Load())
+	}
+	complete(t, render(t, b, o, "/product"))
+	if id := readyTab(t, b); id != first {
+		t.Fatalf("tab %s is ready, want %s, the one reset", id, first)
+	}
+	tab := <-b.ready
+	b.ready <- tab
+	if tab.renders != 2 {
+		t.Errorf("the ready tab served %d renders, want both", tab.renders)
+	}
+	if n := pages(t, b); n != 1 {
+		t.Errorf("%d tabs open, want 1", n)
+	}
+}
+
 // TestRenderKeepsNoStateBetweenRenders renders a page that reads, then writes,
 // every kind of storage a page can write, three times on one tab: the tab is
 // reused (it is cheaper than a fresh browser context, see resetTab), and no

@@ -69,6 +69,7 @@ type result struct {
 	latencies   []time.Duration
 	peakPSS     int64 // whole tree, sampled every 100 ms
 	peakProcs   int
+	atPeak      breakdown // the sample of peakPSS by process kind
 	bad         int
 	firstBad    string
 }
@@ -103,9 +104,15 @@ func renderRun(tb testing.TB, s *server, origin string, n, conc int) result {
 		t := time.NewTicker(100 * time.Millisecond)
 		defer t.Stop()
 		for {
-			p, procs := s.usage()
+			bd := s.sampleBreakdown()
+			procs := 0
+			for _, n := range bd.procs {
+				procs += n
+			}
 			mu.Lock()
-			res.peakPSS = max(res.peakPSS, p)
+			if p := bd.total(); p > res.peakPSS {
+				res.peakPSS, res.atPeak = p, bd
+			}
 			res.peakProcs = max(res.peakProcs, procs)
 			mu.Unlock()
 			select {
@@ -261,7 +268,8 @@ type memoryFigures struct {
 	idle          int64
 	idleProcs     int
 	peak          []int64 // by round, 4 concurrent
-	procs         int     // most processes seen at 4 concurrent
+	peakBD        []breakdown
+	procs         int // most processes seen at 4 concurrent
 	pps           []float64
 	latency       []time.Duration
 	before, after int64 // settled, before and after the long run
@@ -332,6 +340,7 @@ func BenchmarkMemory(b *testing.B) {
 				res := renderRun(b, f.s, origin.URL, perRound, conc)
 				f.add(res)
 				f.peak = append(f.peak, res.peakPSS)
+				f.peakBD = append(f.peakBD, res.atPeak)
 				f.procs = max(f.procs, res.peakProcs)
 				f.pps = append(f.pps, res.pagesPerSec)
 				f.latency = append(f.latency, res.median())
@@ -364,6 +373,12 @@ func BenchmarkMemory(b *testing.B) {
 			f.after, f.afterProcs = settledPSS(f.s, 5*time.Second)
 		}
 		printMemory(os.Stdout, figs, browsers, tabs)
+		names := make([]string, len(figs))
+		peaks := make([][]breakdown, len(figs))
+		for i, f := range figs {
+			names[i], peaks[i] = f.s.name, f.peakBD
+		}
+		printBreakdowns(os.Stdout, "at the peak of 4 concurrent renders", names, peaks)
 		o := figs[0]
 		if o.bad > 0 {
 			b.Errorf("prerenderd answered %d bad pages of %d; the first: %s", o.bad, o.renders, o.firstBad)
