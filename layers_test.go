@@ -74,7 +74,7 @@ var standalone = []string{
 	"prerenderd/deploy/gen", "prerenderd/egress", "prerenderd/markdown", "prerenderd/middleware",
 	"prerenderd/netguard", "prerenderd/policy", "prerenderd/actors/sitemap", "prerenderd/browser/pagemeta",
 	"prerenderd/httpfront/client", "prerenderd/httpfront/target", "prerenderd/browser/fixture",
-	"prerenderd/soak",
+	"prerenderd/soak", "prerenderd/internal/hitbench/barehttp",
 }
 
 // testHelpers are packages only tests import, which may read the layer they
@@ -85,6 +85,7 @@ var testHelpers = map[string]string{
 	"prerenderd/internal/appliancebench": "prerenderd/browser", // benchmarks the binary; finds Chromium and serves fixture pages
 	"prerenderd/internal/prerenderdtest": "prerenderd/browser", // starts the binary on the Chromium browser finds
 	"prerenderd/internal/scalebench":     "prerenderd/storage", // fills a store through its public API, then benchmarks the binary on it
+	"prerenderd/internal/hitbench":       "prerenderd/storage", // fills a store with the pages whose hits it measures through the binary
 }
 
 // layerOf is the layer a package belongs to, and the top-level package of it.
