@@ -25,6 +25,10 @@ type SearchQuery struct {
 	Start      int
 	// Variant limits the results to one variant ("desktop", "mobile"); "" is both.
 	Variant string
+	// Limit is the most results returned; 0 is SearchPageSize. A cluster's
+	// search asks each member for the first Start+SearchPageSize of its own
+	// and merges them (httpfront/cluster.go).
+	Limit int
 }
 
 // SearchItem is one cached page.
@@ -53,6 +57,10 @@ type SearchResult struct {
 func (a *Appliance) Search(q SearchQuery) (SearchResult, error) {
 	res := SearchResult{Items: []SearchItem{}}
 	var window []string
+	limit := SearchPageSize
+	if q.Limit > 0 {
+		limit = q.Limit
+	}
 	if q.ExactMatch != "" {
 		for _, v := range variantsOf(q.Variant) {
 			key := v + "|" + q.ExactMatch
@@ -74,7 +82,7 @@ func (a *Appliance) Search(q SearchQuery) (SearchResult, error) {
 				return true
 			}
 			res.Total++
-			if res.Total > q.Start && len(window) < SearchPageSize {
+			if res.Total > q.Start && len(window) < limit {
 				window = append(window, string(key))
 			}
 			return true

@@ -84,6 +84,9 @@ type Server struct {
 	// vary is the Vary of a page: User-Agent joins Accept-Encoding only when
 	// a User-Agent can choose another variant.
 	vary []string
+	// node is X-Prerender-Node of every answer in a cluster (cluster.node);
+	// nil outside one.
+	node []string
 }
 
 // Cache results, the values of X-Prerender-Cache and of the metric's label.
@@ -145,6 +148,9 @@ func New(cfg Config, app *actors.Appliance) *Server {
 	case len(cfg.Variants) > 1:
 		s.vary = []string{"Accept-Encoding, User-Agent"}
 	}
+	if app != nil && app.Clustered() {
+		s.node = []string{app.NodeName()}
+	}
 	// /metrics is read by Prometheus: # HELP and # TYPE for every family
 	// (metrics.go). The switch is the library's and global; it is never off.
 	metrics.ExposeMetadata(true)
@@ -178,6 +184,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	reqID := s.idPrefix + strconv.FormatUint(s.ids.Add(1), 36)
 	w.Header()["X-Prerender-Request-Id"] = []string{reqID}
 	uri := r.RequestURI
+	if s.node != nil {
+		w.Header()[nodeHeader] = s.node
+		if !actors.Forwarded(r.Context()) && s.clusterRoute(w, r) {
+			return
+		}
+	}
 	switch {
 	case uri == "/render" || strings.HasPrefix(uri, "/render?"):
 		s.renderRoute(w, r, reqID)
@@ -207,6 +219,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.statsTop(w, r)
 	case r.URL.Path == "/api/state":
 		s.state(w, r)
+	case r.URL.Path == "/api/cluster":
+		s.clusterState(w, r)
 	case r.URL.Path == "/healthz":
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))
@@ -312,6 +326,12 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, reqID string, ur
 			s.fail(w, r, err)
 			return
 		}
+	}
+	if s.node != nil && s.app.OwnedElsewhere(r.Context(), key) {
+		// Another member owns the page: it answers (one hop), from its cache or
+		// by rendering; this member keeps nothing of it.
+		s.forwardPage(w, r, key)
+		return
 	}
 	// The hit path: one façade call decides and, for a stored page it serves,
 	// writes it through view.
