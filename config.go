@@ -95,6 +95,7 @@ type fileConfig struct {
 		VirtualShards  int      `toml:"virtual_shards"`
 		ForwardTimeout string   `toml:"forward_timeout"`
 		FailoverWait   string   `toml:"failover_wait"`
+		Lease          string   `toml:"lease"`
 	} `toml:"cluster"`
 	Sites []struct {
 		Host     string   `toml:"host"`
@@ -380,6 +381,10 @@ func (fc *fileConfig) check() (*Config, error) {
 		VirtualShards:  fc.Cluster.VirtualShards,
 		ForwardTimeout: dur("cluster.forward_timeout", fc.Cluster.ForwardTimeout, time.Second),
 		FailoverWait:   dur("cluster.failover_wait", fc.Cluster.FailoverWait, 100*time.Millisecond),
+		Lease:          dur("cluster.lease", fc.Cluster.Lease, 2*time.Second),
+	}
+	if c.Cluster.Lease%time.Second != 0 {
+		errs = append(errs, fmt.Errorf("cluster.lease: %s is not whole seconds (an etcd lease's TTL)", c.Cluster.Lease))
 	}
 	if c.Cluster.Enabled {
 		errs = append(errs, checkCluster(fc.Cluster.Provider, &c.Cluster)...)

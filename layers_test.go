@@ -83,6 +83,7 @@ var testHelpers = map[string]string{
 	"prerenderd/storage/storetest":       "prerenderd/storage",
 	"prerenderd/browser/dashboardtest":   "prerenderd/browser", // loads the dashboard in a real Chromium
 	"prerenderd/internal/appliancebench": "prerenderd/browser", // benchmarks the binary; finds Chromium and serves fixture pages
+	"prerenderd/internal/clustertest":    "prerenderd/browser", // runs clusters of the binary; finds Chromium
 }
 
 // layerOf is the layer a package belongs to, and the top-level package of it.

@@ -29,6 +29,10 @@ type SearchQuery struct {
 	// search asks each member for the first Start+SearchPageSize of its own
 	// and merges them (httpfront/cluster.go).
 	Limit int
+	// OwnedOnly leaves out the pages of keys another member of the cluster
+	// owns now: copies a member kept from before a change of membership,
+	// which are never served (a cluster's search sets it on every member).
+	OwnedOnly bool
 }
 
 // SearchItem is one cached page.
@@ -64,6 +68,9 @@ func (a *Appliance) Search(q SearchQuery) (SearchResult, error) {
 	if q.ExactMatch != "" {
 		for _, v := range variantsOf(q.Variant) {
 			key := v + "|" + q.ExactMatch
+			if _, mine := a.OwnerOf(key); q.OwnedOnly && !mine {
+				continue
+			}
 			if _, err := a.store.Summary(key); err == nil {
 				res.Total++
 				if res.Total > q.Start {
@@ -80,6 +87,11 @@ func (a *Appliance) Search(q SearchQuery) (SearchResult, error) {
 			variant, url, ok := bytes.Cut(key, bar)
 			if !ok || (q.Variant != "" && string(variant) != q.Variant) || !m.match(url) {
 				return true
+			}
+			if q.OwnedOnly {
+				if _, mine := a.OwnerOf(string(key)); !mine {
+					return true
+				}
 			}
 			res.Total++
 			if res.Total > q.Start && len(window) < limit {

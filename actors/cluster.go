@@ -13,11 +13,9 @@ import (
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/cluster"
-	"github.com/asynkron/protoactor-go/cluster/clusterproviders/etcd"
 	"github.com/asynkron/protoactor-go/cluster/identitylookup/disthash"
 	"github.com/asynkron/protoactor-go/eventstream"
 	"github.com/asynkron/protoactor-go/remote"
-	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
@@ -25,8 +23,8 @@ import (
 )
 
 // This file makes prerenderd nodes one cache: protoactor's cluster (remote
-// over gRPC, members from etcd, identities placed by disthash's rendezvous
-// hashing). A key's virtual shard is keyHash(key) % VirtualShards; each
+// over gRPC, members from etcd through clusteretcd.go, identities placed by
+// disthash's rendezvous hashing). A key's virtual shard is keyHash(key) % VirtualShards; each
 // virtual shard is a cluster identity of kind "shard", placed on one member,
 // its owner. The owner renders, dedups, writes and recaches the key, and keeps
 // its page in its own Pebble: a request another member takes is forwarded to
@@ -55,7 +53,7 @@ type clusterNode struct {
 	app      *Appliance
 	cfg      ClusterConfig
 	c        *cluster.Cluster
-	provider *etcd.Provider
+	provider *etcdProvider
 	handler  http.Handler
 	self     string // this member's address
 	node     *actor.PID
@@ -68,6 +66,7 @@ type clusterNode struct {
 // clusterView is one membership and the owner it gives each virtual shard.
 type clusterView struct {
 	members []string // addresses, sorted
+	ids     map[string]bool
 	owners  []string // the owner's address, by virtual shard
 	owned   int      // virtual shards this member owns
 	// pids caches each virtual shard's grain, so a forward is one hop (the
@@ -116,7 +115,7 @@ func (a *Appliance) JoinCluster(h http.Handler) error {
 	if cc.Advertise != cc.Bind {
 		ropts = append(ropts, remote.WithAdvertisedHost(cc.Advertise))
 	}
-	provider, err := etcd.NewWithConfig(etcdPrefix, clientv3.Config{Endpoints: cc.EtcdEndpoints, DialTimeout: 5 * time.Second})
+	provider, err := newEtcdProvider(cc.EtcdEndpoints, cc.Name, cc.Lease, a.log)
 	if err != nil {
 		return fmt.Errorf("cannot join cluster %q: etcd client for %v: %w", cc.Name, cc.EtcdEndpoints, err)
 	}
@@ -140,17 +139,11 @@ func (a *Appliance) JoinCluster(h http.Handler) error {
 	}
 	if err := startMember(cn.c); err != nil {
 		a.system.EventStream.Unsubscribe(cn.sub)
+		_ = provider.Shutdown(false)
 		return fmt.Errorf("cannot join cluster %q through etcd %v: %w", cc.Name, cc.EtcdEndpoints, err)
 	}
 	cn.self = a.system.Address()
 	a.cluster = cn
-	resync, err := clientv3.New(clientv3.Config{Endpoints: cc.EtcdEndpoints, DialTimeout: 5 * time.Second})
-	if err != nil {
-		return fmt.Errorf("cannot join cluster %q: etcd client for %v: %w", cc.Name, cc.EtcdEndpoints, err)
-	}
-	a.goBackground(func(ctx context.Context) { cn.resyncLoop(ctx, resync) })
-	// The first topology may have come before self was known.
-	cn.setView(cn.c.MemberList.Members().Members())
 	a.log.Info("cluster joined", "cluster", cc.Name, "node", cc.Node, "address", cn.self,
 		"members", len(cn.view.Load().members), "virtual_shards", cc.VirtualShards)
 	return nil
@@ -189,16 +182,21 @@ func (cn *clusterNode) shutdown() {
 	cn.c.Remote.Shutdown(false)
 }
 
+// setView runs in the goroutine that publishes the topology (protoactor's
+// member list, under its lock): members are read here and nowhere else, since
+// protoactor's MemberList.Members is not safe to read beside its writer.
+//
 // setView rebuilds the owners from a membership (disthash's rendezvous over
 // the members, the placement protoactor uses) and publishes it.
 func (cn *clusterNode) setView(members []*cluster.Member) {
 	n := cn.cfg.VirtualShards
-	v := &clusterView{owners: make([]string, n), pids: make([]atomic.Pointer[actor.PID], n), changed: make(chan struct{})}
+	v := &clusterView{owners: make([]string, n), pids: make([]atomic.Pointer[actor.PID], n), changed: make(chan struct{}), ids: map[string]bool{}}
 	rdv := cluster.NewRendezvous()
 	rdv.UpdateMembers(members)
 	for _, m := range members {
 		if m.HasKind(shardKind) {
 			v.members = append(v.members, m.Address())
+			v.ids[m.Id] = true
 		}
 	}
 	slices.Sort(v.members)
@@ -533,9 +531,14 @@ func (a *Appliance) ClusterState(ctx context.Context) ClusterState {
 	done := make(chan struct{}, len(v.members))
 	for i, m := range v.members {
 		st.Members[i] = ClusterMember{Address: m, Self: m == cn.self, VirtualShards: owned[m]}
+		if m == cn.self {
+			st.Members[i].Name, st.Members[i].Pages = cn.cfg.Node, a.store.PageCount()
+			done <- struct{}{}
+			continue
+		}
 		go func() {
 			defer func() { done <- struct{}{} }()
-			res, err := a.system.Root.RequestFuture(actor.NewPID(m, nodeActorName), &clusterpb.NodeInfoRequest{}, 2*time.Second).Result()
+			res, err := a.system.Root.RequestFuture(actor.NewPID(m, nodeActorName), &clusterpb.NodeInfoRequest{}, 5*time.Second).Result()
 			info, ok := res.(*clusterpb.NodeInfo)
 			switch {
 			case err != nil:

@@ -18,6 +18,7 @@ const (
 	defaultForwardTimeout     = 2 * time.Minute
 	defaultFailoverWait       = 15 * time.Second
 	defaultClusterMessageSize = 64 << 20
+	defaultClusterLease       = 5 * time.Second
 )
 
 // ClusterConfig is [cluster] of config.toml: the members of one cluster share
@@ -51,6 +52,10 @@ type ClusterConfig struct {
 	// FailoverWait is how long a request whose owner died waits for the
 	// membership to change before it is sent, once, to the new owner.
 	FailoverWait time.Duration
+	// Lease is the TTL of a member's etcd key: a member killed with -9 is
+	// gone from the others' views this long after, at most; a member that
+	// cannot reach etcd for longer is dropped (default 5s, whole seconds).
+	Lease time.Duration
 	// MaxMessageBytes bounds one gRPC message between members (a page with
 	// its headers); default 64 MiB.
 	MaxMessageBytes int
@@ -77,6 +82,7 @@ func (c *ClusterConfig) EnsureDefaults() {
 	setDefault(&c.ForwardTimeout, defaultForwardTimeout)
 	setDefault(&c.FailoverWait, defaultFailoverWait)
 	setDefault(&c.MaxMessageBytes, defaultClusterMessageSize)
+	setDefault(&c.Lease, defaultClusterLease)
 }
 
 // Validate names the first field that cannot work. A cluster that is not
@@ -100,6 +106,8 @@ func (c *ClusterConfig) Validate() error {
 		return fmt.Errorf("invalid Cluster.ForwardTimeout %s: must be positive", c.ForwardTimeout)
 	case c.FailoverWait <= 0:
 		return fmt.Errorf("invalid Cluster.FailoverWait %s: must be positive", c.FailoverWait)
+	case c.Lease < 2*time.Second || c.Lease%time.Second != 0:
+		return fmt.Errorf("invalid Cluster.Lease %s: must be whole seconds, at least 2s", c.Lease)
 	case c.MaxMessageBytes < 1<<20:
 		return fmt.Errorf("invalid Cluster.MaxMessageBytes %d: must be at least 1 MiB (a page travels in one message)", c.MaxMessageBytes)
 	}

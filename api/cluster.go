@@ -13,6 +13,10 @@ type Cluster struct {
 	Address       string          `json:"address,omitempty"`
 	VirtualShards int             `json:"virtual_shards,omitempty"`
 	Members       []ClusterMember `json:"members"`
+	// Key and Owner answer GET /api/cluster?url=…: the page's cache key and
+	// the member that owns it.
+	Key   string         `json:"key,omitempty"`
+	Owner *ClusterMember `json:"owner,omitempty"`
 }
 
 // ClusterMember is one member and what it owns.

@@ -138,6 +138,7 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) {
 		if n, err := strconv.Atoi(r.Header.Get(searchWindowHeader)); err == nil && n > 0 {
 			q.Limit = n
 		}
+		q.OwnedOnly = true
 	}
 	if req.ExactMatch != "" {
 		u, err := targetURL(req.ExactMatch, s.cfg.StripQuery)

@@ -359,5 +359,28 @@ func (s *Server) clusterState(w http.ResponseWriter, r *http.Request) {
 		out.Members = append(out.Members, api.ClusterMember{Name: m.Name, Address: m.Address, Self: m.Self,
 			VirtualShards: m.VirtualShards, Pages: m.Pages, Error: m.Err})
 	}
+	if raw := r.URL.Query().Get("url"); raw != "" && st.Enabled {
+		// Which member owns a page: ?url=…&variant=desktop|mobile.
+		variant := r.URL.Query().Get("variant")
+		if variant == "" {
+			variant = cachekey.Desktop
+		}
+		u, err := targetURL(raw, s.cfg.StripQuery)
+		if err == nil {
+			_, err = variantOf(variant)
+		}
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		key := cachekey.Key(variant, u.Key)
+		addr, _ := s.app.OwnerOf(key)
+		out.Key = key
+		for i, m := range out.Members {
+			if m.Address == addr {
+				out.Owner = &out.Members[i]
+			}
+		}
+	}
 	writeAPIJSON(w, http.StatusOK, out)
 }
