@@ -401,9 +401,37 @@ func (cn *clusterNode) request(ctx context.Context, pid *actor.PID, msg *cluster
 	if d, ok := ctx.Deadline(); ok {
 		timeout = min(timeout, time.Until(d))
 	}
-	res, err := cn.app.system.Root.RequestFuture(pid, msg, timeout).Result()
-	if err != nil {
-		return nil, fmt.Errorf("forward to %s: %w", pid.Address, err)
+	type result struct {
+		res any
+		err error
+	}
+	fut := cn.app.system.Root.RequestFuture(pid, msg, timeout)
+	// The future ends by its timeout at the latest; this goroutine with it.
+	// A member killed with -9 never answers, so the wait also ends when the
+	// member leaves the membership, and the caller fails over at once.
+	done := make(chan result, 1)
+	go func() {
+		res, err := fut.Result()
+		done <- result{res, err}
+	}()
+	var res any
+	for {
+		v := cn.view.Load()
+		if pid.Address != cn.self && !slices.Contains(v.members, pid.Address) {
+			return nil, fmt.Errorf("forward to %s: the member left the cluster", pid.Address)
+		}
+		select {
+		case r := <-done:
+			if r.err != nil {
+				return nil, fmt.Errorf("forward to %s: %w", pid.Address, r.err)
+			}
+			res = r.res
+		case <-v.changed:
+			continue
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		break
 	}
 	r, ok := res.(*clusterpb.ForwardedResponse)
 	if !ok {

@@ -157,7 +157,8 @@ dir = %q
 [render]
 browsers = 1
 tabs_per_browser = 2
-page_timeout = "8s"
+page_timeout = "20s"
+queue_timeout = "30s"
 chromium = %q
 [security]
 allow_private = true
@@ -167,7 +168,7 @@ node = %q
 etcd_endpoints = [%q]
 bind = "127.0.0.1:0"
 failover_wait = "10s"
-lease = "5s"
+lease = "10s"
 `, addr, filepath.Join(dir, "data"), chromium, name, etcd)
 	path := filepath.Join(dir, "config.toml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
@@ -455,7 +456,7 @@ func TestThreeNodesAreOneCache(t *testing.T) {
 
 	t.Run(fmt.Sprintf("%d URLs spread over the nodes are each rendered once and hit on every node", n), func(t *testing.T) {
 		var wg sync.WaitGroup
-		sem := make(chan struct{}, 6)
+		sem := make(chan struct{}, 3)
 		var mu sync.Mutex
 		for i, p := range pages {
 			wg.Go(func() {
