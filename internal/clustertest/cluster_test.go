@@ -405,7 +405,7 @@ func urlCount(t *testing.T) int {
 		}
 		return n
 	}
-	return 24
+	return 12
 }
 
 // TestThreeNodesAreOneCache runs the story on one cluster, in order:
