@@ -496,6 +496,49 @@ func TestThreeNodesAreOneCache(t *testing.T) {
 		}
 	})
 
+	t.Run("a recache through one node renders each URL on its owner", func(t *testing.T) {
+		pagesBefore := func() int64 {
+			var sum int64
+			for _, m := range nodes[0].cluster(t, "").Members {
+				sum += m.Pages
+			}
+			return sum
+		}
+		before := pagesBefore()
+		picked := map[string]int{} // owner → page index
+		for i, p := range pages {
+			if _, ok := picked[owner[p]]; !ok {
+				picked[owner[p]] = i
+			}
+		}
+		var urls []string
+		for _, i := range picked {
+			urls = append(urls, pages[i])
+		}
+		var ans api.RecacheAnswer
+		if status := nodes[0].post(t, "/recache", api.RecacheRequest{URLs: urls}, &ans); status != http.StatusOK || ans.Queued != len(urls) {
+			t.Fatalf("recache of %d URLs through n1: %d %+v", len(urls), status, ans)
+		}
+		deadline := time.Now().Add(60 * time.Second)
+		for _, i := range picked {
+			for fetches(origin, docOf(i)) < 2 {
+				if time.Now().After(deadline) {
+					t.Fatalf("%s was not recached within 60s", pages[i])
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+		}
+		// A recache stored on a node that does not own the page would add a page.
+		if after := pagesBefore(); after != before {
+			t.Errorf("the members hold %d pages after the recache, %d before", after, before)
+		}
+		for o, i := range picked {
+			if status, h, _ := nodes[0].get(t, pages[i]); status != http.StatusOK || h.Get("X-Prerender-Node") != o {
+				t.Errorf("%s after its recache: %d by %s, want by %s", pages[i], status, h.Get("X-Prerender-Node"), o)
+			}
+		}
+	})
+
 	victim := nodes[2]
 	survivors := nodes[:2]
 	t.Run("kill -9 of a node: its shards are placed on the survivors and every URL is answered", func(t *testing.T) {
