@@ -350,6 +350,11 @@ func (a *Appliance) ForwardPage(ctx context.Context, key string, r *HTTPRequest)
 	for attempt := 0; attempt < 2; attempt++ {
 		v := cn.view.Load()
 		start := time.Now()
+		if attempt > 0 && v.owners[vs] == cn.self {
+			// Failed over to this member: answer here, as the owner does.
+			r := cn.answer(ctx, msg)
+			return &HTTPAnswer{Status: int(r.Status), Header: headerOf(r.Header), Body: r.Body, Node: r.Node, Address: cn.self}, nil
+		}
 		ans, err := cn.requestShard(ctx, v, vs, msg)
 		if err == nil {
 			cn.m.forwardedOut.Inc()
@@ -384,13 +389,23 @@ func (cn *clusterNode) waitChange(ctx context.Context, v *clusterView) {
 
 // requestShard asks virtual shard vs's grain, wherever it is placed.
 func (cn *clusterNode) requestShard(ctx context.Context, v *clusterView, vs int, msg *clusterpb.ForwardedRequest) (*HTTPAnswer, error) {
+	start := time.Now()
 	pid := v.pids[vs].Load()
-	if pid == nil {
-		pid = cn.c.Get(strconv.Itoa(vs), shardKind)
-		if pid == nil {
+	for pid == nil {
+		// disthash's placement follows the same topology, maybe a moment later:
+		// a lookup that finds no owner is tried again within FailoverWait.
+		if pid = cn.c.Get(strconv.Itoa(vs), shardKind); pid != nil {
+			v.pids[vs].Store(pid)
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+		if time.Since(start) > cn.cfg.FailoverWait {
 			return nil, fmt.Errorf("no member activates virtual shard %d", vs)
 		}
-		v.pids[vs].Store(pid)
 	}
 	return cn.request(ctx, pid, msg)
 }

@@ -62,6 +62,8 @@ func (cn *clusterNode) serve(ctx actor.Context, m *clusterpb.ForwardedRequest) {
 // context marks it forwarded, so the handler answers it here.
 func (cn *clusterNode) answer(bg context.Context, m *clusterpb.ForwardedRequest) *clusterpb.ForwardedResponse {
 	ctx, cancel := context.WithTimeout(context.WithValue(bg, forwardedKey{}, true), cn.cfg.ForwardTimeout)
+	// bg is the appliance's (a grain's goroutine) or the caller's (a request
+	// that failed over to this member).
 	defer cancel()
 	u, err := url.ParseRequestURI(m.RequestUri)
 	if err != nil {
