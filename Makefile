@@ -22,7 +22,7 @@ LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
 .DEFAULT_GOAL := help
 
-.PHONY: help deps testdeps benchdeps build run install uninstall test bench bench-hits bench-memory bench-shapes bench-scale soak lint clean deploy-files screenshot
+.PHONY: help deps testdeps benchdeps build run install uninstall test bench bench-hits bench-memory bench-shapes bench-scale bench-cluster soak lint clean deploy-files screenshot proto
 
 help: ## list the targets and their variables
 	@echo "targets:"
@@ -51,7 +51,7 @@ deps: ## install what is missing to run it (Chromium and curl, from Debian when 
 # nginx and Caddy are started by the tests in front of prerenderd (httpfront: prerender.io's
 # nginx configuration; deploy/: ours); they are test dependencies only, so `make run`
 # never installs a web server that Debian would start on port 80.
-testdeps: ## install the real clients the tests put in front of prerenderd: nginx, Caddy and npm (Debian, when root), prerender-node (npm ci)
+testdeps: ## install the real clients the tests put in front of prerenderd: nginx, Caddy, etcd and npm (Debian, when root), prerender-node (npm ci)
 	@echo "==> make testdeps: checking for nginx, Caddy, npm and prerender-node"
 	@if { command -v nginx || [ -x /usr/sbin/nginx ]; } >/dev/null && command -v caddy >/dev/null; then \
 		:; \
@@ -60,6 +60,14 @@ testdeps: ## install the real clients the tests put in front of prerenderd: ngin
 		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y nginx caddy; \
 	else \
 		echo "nginx or Caddy is missing: their tests are skipped (Debian/Ubuntu: sudo apt-get install -y nginx caddy)." >&2; \
+	fi
+	@if command -v etcd >/dev/null || [ -x /usr/bin/etcd ]; then \
+		:; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "etcd is missing: installing Debian's etcd-server (the cluster tests run it)…"; \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y etcd-server; \
+	else \
+		echo "etcd is missing: the cluster tests are skipped (Debian/Ubuntu: sudo apt-get install -y etcd-server)." >&2; \
 	fi
 	@if ! command -v npm >/dev/null && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 		echo "npm is missing: installing Debian's npm package…"; \
@@ -117,7 +125,7 @@ uninstall: ## remove PREFIX/bin/prerenderd
 # dashboard start is linked once for all of them (PRERENDERD_TEST_BINARY).
 CHROMIUM_PKGS := prerenderd prerenderd/actors prerenderd/browser prerenderd/browser/dashboardtest \
 	prerenderd/deploy prerenderd/httpfront prerenderd/internal/appliancebench prerenderd/markdown \
-	prerenderd/middleware prerenderd/soak
+	prerenderd/middleware prerenderd/soak prerenderd/internal/clustertest
 OTHER_PKGS = $(filter-out $(CHROMIUM_PKGS),$(shell $(GO) list $(PKGS)))
 
 test: deps testdeps ## every test, with the race detector, against real Chromium, Pebble, nginx, Caddy and prerender-node (about 10 min on 2 cores)
@@ -209,6 +217,12 @@ bench-scale: deps build ## SCALE_PAGES (1,000,000) pages: fill, disk, start-up, 
 
 # SOAK_DURATION shortens (or lengthens) the soak: make soak SOAK_DURATION=2m
 SOAK_DURATION ?= 10m
+
+bench-cluster: deps testdeps ## the cluster story of make test (3 nodes + etcd, kill -9, a 4th node, a clear) with CLUSTER_URLS (300) URLs (not in make test)
+	CLUSTER_URLS=$(or $(CLUSTER_URLS),300) $(GO) test -count=1 -v -timeout 30m -run TestThreeNodesAreOneCache ./internal/clustertest/ | tee bin/bench-cluster.txt
+
+proto: ## regenerate actors/clusterpb/*.pb.go (needs protoc and protoc-gen-go v1.33.0; the generated file is committed)
+	cd actors/clusterpb && protoc --go_out=. --go_opt=paths=source_relative prerenderd_cluster.proto
 
 soak: deps build ## 10x the render capacity for SOAK_DURATION (10m) through bin/prerenderd; fds, goroutines, PSS back within 10% (not in make test)
 	set -o pipefail; $(GO) test -tags soak -run TestSoak -count=1 -v -timeout 60m ./soak/ -args -soak.binary=$(CURDIR)/$(BIN) -soak.duration=$(SOAK_DURATION) | tee bin/soak.txt

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net"
 	"net/url"
 	"os"
 	"slices"
@@ -84,6 +85,19 @@ type fileConfig struct {
 		Enabled       bool   `toml:"enabled"`
 		FlushInterval string `toml:"flush_interval"`
 	} `toml:"analytics"`
+	Cluster struct {
+		Enabled        bool     `toml:"enabled"`
+		Name           string   `toml:"name"`
+		Node           string   `toml:"node"`
+		Provider       string   `toml:"provider"`
+		EtcdEndpoints  []string `toml:"etcd_endpoints"`
+		Bind           string   `toml:"bind"`
+		Advertise      string   `toml:"advertise"`
+		VirtualShards  int      `toml:"virtual_shards"`
+		ForwardTimeout string   `toml:"forward_timeout"`
+		FailoverWait   string   `toml:"failover_wait"`
+		Lease          string   `toml:"lease"`
+	} `toml:"cluster"`
 	Sites []struct {
 		Host     string   `toml:"host"`
 		Sitemaps []string `toml:"sitemaps"`
@@ -155,6 +169,9 @@ type Config struct {
 
 	Analytics           bool
 	AnalyticsFlushEvery time.Duration
+
+	// Cluster is [cluster], checked; Cluster.Enabled false leaves the rest unused.
+	Cluster actors.ClusterConfig
 }
 
 // loadConfig reads the embedded default, then the file at path (when not empty) on top
@@ -361,6 +378,20 @@ func (fc *fileConfig) check() (*Config, error) {
 		}
 		c.Sites = append(c.Sites, actors.Site{Host: strings.TrimSuffix(site.Host, "/"), Sitemaps: site.Sitemaps, Robots: site.Robots, Variants: site.Variants})
 	}
+	c.Cluster = actors.ClusterConfig{
+		Enabled: fc.Cluster.Enabled, Name: fc.Cluster.Name, Node: fc.Cluster.Node, Provider: fc.Cluster.Provider,
+		EtcdEndpoints: fc.Cluster.EtcdEndpoints, Bind: fc.Cluster.Bind, Advertise: fc.Cluster.Advertise,
+		VirtualShards:  fc.Cluster.VirtualShards,
+		ForwardTimeout: dur("cluster.forward_timeout", fc.Cluster.ForwardTimeout, time.Second),
+		FailoverWait:   dur("cluster.failover_wait", fc.Cluster.FailoverWait, 100*time.Millisecond),
+		Lease:          dur("cluster.lease", fc.Cluster.Lease, 2*time.Second),
+	}
+	if c.Cluster.Lease%time.Second != 0 {
+		errs = append(errs, fmt.Errorf("cluster.lease: %s is not whole seconds (an etcd lease's TTL)", c.Cluster.Lease))
+	}
+	if c.Cluster.Enabled {
+		errs = append(errs, checkCluster(fc.Cluster.Provider, &c.Cluster)...)
+	}
 	if c.PageTimeout > 0 && c.IdleWindow >= c.PageTimeout {
 		errs = append(errs, fmt.Errorf("render.idle_window: %s must be shorter than render.page_timeout %s", c.IdleWindow, c.PageTimeout))
 	}
@@ -368,6 +399,51 @@ func (fc *fileConfig) check() (*Config, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// checkCluster checks [cluster] when it is enabled, naming the key of each
+// bad value (actors.ClusterConfig.Validate checks the same with its field
+// names, for callers other than main).
+func checkCluster(provider string, cc *actors.ClusterConfig) []error {
+	var errs []error
+	if cc.Name == "" || strings.ContainsAny(cc.Name, "/ \t\r\n") {
+		errs = append(errs, fmt.Errorf("cluster.name: %q must be a non-empty word (no '/' or spaces): it is the etcd key of the cluster", cc.Name))
+	}
+	if strings.ContainsAny(cc.Node, "\r\n\x00") {
+		errs = append(errs, errors.New("cluster.node: must be one line"))
+	}
+	if provider != "etcd" {
+		errs = append(errs, fmt.Errorf("cluster.provider: %q is not \"etcd\" (the provider built in)", provider))
+	}
+	if len(cc.EtcdEndpoints) == 0 {
+		errs = append(errs, errors.New("cluster.etcd_endpoints: the etcd provider needs at least one \"host:port\""))
+	}
+	for _, e := range cc.EtcdEndpoints {
+		if _, _, err := net.SplitHostPort(e); err != nil {
+			errs = append(errs, fmt.Errorf("cluster.etcd_endpoints: %q is not host:port", e))
+		}
+	}
+	if _, _, err := net.SplitHostPort(cc.Bind); err != nil {
+		errs = append(errs, fmt.Errorf("cluster.bind: %q is not host:port", cc.Bind))
+	}
+	if cc.Advertise != "" {
+		if h, _, err := net.SplitHostPort(cc.Advertise); err != nil || h == "" {
+			errs = append(errs, fmt.Errorf("cluster.advertise: %q is not host:port", cc.Advertise))
+		}
+	}
+	if cc.VirtualShards < 1 || cc.VirtualShards > 65536 {
+		errs = append(errs, fmt.Errorf("cluster.virtual_shards: %d is not between 1 and 65536", cc.VirtualShards))
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	// What only the whole can tell (an advertise address others cannot dial).
+	check := *cc
+	check.EnsureDefaults()
+	if err := check.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("cluster: %w", err))
+	}
+	return errs
 }
 
 // minMaxHTMLBytes is the smallest render.max_html_bytes (browser.Options

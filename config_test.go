@@ -148,6 +148,17 @@ func TestBadConfigIsRefusedNamingTheKey(t *testing.T) {
 		{"a timeout status of a client error", "[render]\ntimeout_status = 404\n", "render.timeout_status"},
 		{"a write timeout without a unit", "[server]\nwrite_timeout = \"10\"\n", "server.write_timeout"},
 		{"broken TOML", "[render\n", "toml"},
+		{"a cluster without etcd", "[cluster]\nenabled = true\netcd_endpoints = []\n", "cluster.etcd_endpoints"},
+		{"an etcd endpoint without a port", "[cluster]\nenabled = true\netcd_endpoints = [\"etcd.example\"]\n", "cluster.etcd_endpoints"},
+		{"an unknown cluster provider", "[cluster]\nenabled = true\nprovider = \"consul\"\n", "cluster.provider"},
+		{"a cluster name with a slash", "[cluster]\nenabled = true\nname = \"a/b\"\n", "cluster.name"},
+		{"a bind address without a port", "[cluster]\nenabled = true\nbind = \"10.0.0.1\"\n", "cluster.bind"},
+		{"an unspecified address others cannot dial", "[cluster]\nenabled = true\nbind = \"0.0.0.0:7946\"\n", "cluster"},
+		{"an advertise address without a host", "[cluster]\nenabled = true\nadvertise = \":7946\"\n", "cluster.advertise"},
+		{"zero virtual shards", "[cluster]\nenabled = true\nvirtual_shards = 0\n", "cluster.virtual_shards"},
+		{"a forward timeout without a unit", "[cluster]\nforward_timeout = \"60\"\n", "cluster.forward_timeout"},
+		{"a lease of a fraction of a second", "[cluster]\nlease = \"2500ms\"\n", "cluster.lease"},
+		{"a lease under two seconds", "[cluster]\nlease = \"1s\"\n", "cluster.lease"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name+" is refused", func(t *testing.T) {
@@ -159,6 +170,23 @@ func TestBadConfigIsRefusedNamingTheKey(t *testing.T) {
 				t.Fatalf("error %q does not name %q", err, tc.want)
 			}
 		})
+	}
+}
+
+func TestTheClusterIsOffByDefaultAndReadWhenOn(t *testing.T) {
+	c, err := loadConfig("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Cluster.Enabled || c.Cluster.VirtualShards != 256 || c.Cluster.Lease != 5*time.Second {
+		t.Fatalf("default [cluster] = %+v", c.Cluster)
+	}
+	c, err = loadConfig(writeConfig(t, "[cluster]\nenabled = true\nnode = \"render-1\"\netcd_endpoints = [\"10.0.0.5:2379\"]\nbind = \"0.0.0.0:7946\"\nadvertise = \"10.0.0.11:7946\"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Cluster.Enabled || c.Cluster.Node != "render-1" || c.Cluster.Advertise != "10.0.0.11:7946" || c.Cluster.EtcdEndpoints[0] != "10.0.0.5:2379" {
+		t.Fatalf("[cluster] read as %+v", c.Cluster)
 	}
 }
 

@@ -86,6 +86,7 @@ var testHelpers = map[string]string{
 	"prerenderd/internal/prerenderdtest": "prerenderd/browser", // starts the binary on the Chromium browser finds
 	"prerenderd/internal/scalebench":     "prerenderd/storage", // fills a store through its public API, then benchmarks the binary on it
 	"prerenderd/internal/hitbench":       "prerenderd/storage", // fills a store with the pages whose hits it measures through the binary
+	"prerenderd/internal/clustertest":    "prerenderd/browser", // runs clusters of the binary; finds Chromium
 }
 
 // layerOf is the layer a package belongs to, and the top-level package of it.

@@ -180,6 +180,14 @@ func run(cfg *Config, log *slog.Logger, build buildDesc) error {
 		Analytics:     stats,
 		Store:         store,
 	}, app)
+	if cfg.Cluster.Enabled {
+		t = time.Now()
+		if err := app.JoinCluster(front); err != nil {
+			ln.Close()
+			return errors.Join(err, app.Stop(context.Background()))
+		}
+		log.Info("joined cluster", "cluster", cfg.Cluster.Name, "ms", time.Since(t).Milliseconds())
+	}
 	failed := app.Serve(front.Listener(ln))
 	log.Info("listening", "addr", ln.Addr().String())
 
@@ -305,6 +313,7 @@ func actorsConfig(cfg *Config, chromium, listen string, onRender func(actors.Ren
 
 			MaxHTMLBytes: cfg.MaxHTMLBytes,
 		},
+		Cluster:  cfg.Cluster,
 		OnRender: onRender,
 		Logger:   log,
 	}

@@ -25,6 +25,14 @@ type SearchQuery struct {
 	Start      int
 	// Variant limits the results to one variant ("desktop", "mobile"); "" is both.
 	Variant string
+	// Limit is the most results returned; 0 is SearchPageSize. A cluster's
+	// search asks each member for the first Start+SearchPageSize of its own
+	// and merges them (httpfront/cluster.go).
+	Limit int
+	// OwnedOnly leaves out the pages of keys another member of the cluster
+	// owns now: copies a member kept from before a change of membership,
+	// which are never served (a cluster's search sets it on every member).
+	OwnedOnly bool
 }
 
 // SearchItem is one cached page.
@@ -53,9 +61,16 @@ type SearchResult struct {
 func (a *Appliance) Search(q SearchQuery) (SearchResult, error) {
 	res := SearchResult{Items: []SearchItem{}}
 	var window []string
+	limit := SearchPageSize
+	if q.Limit > 0 {
+		limit = q.Limit
+	}
 	if q.ExactMatch != "" {
 		for _, v := range variantsOf(q.Variant) {
 			key := v + "|" + q.ExactMatch
+			if _, mine := a.OwnerOf(key); q.OwnedOnly && !mine {
+				continue
+			}
 			if _, err := a.store.Summary(key); err == nil {
 				res.Total++
 				if res.Total > q.Start {
@@ -73,8 +88,13 @@ func (a *Appliance) Search(q SearchQuery) (SearchResult, error) {
 			if !ok || (q.Variant != "" && string(variant) != q.Variant) || !m.match(url) {
 				return true
 			}
+			if q.OwnedOnly {
+				if _, mine := a.OwnerOf(string(key)); !mine {
+					return true
+				}
+			}
 			res.Total++
-			if res.Total > q.Start && len(window) < SearchPageSize {
+			if res.Total > q.Start && len(window) < limit {
 				window = append(window, string(key))
 			}
 			return true

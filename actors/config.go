@@ -83,6 +83,8 @@ type Config struct {
 	// demo is the one part of it a page may load. Logger and Metrics are the
 	// appliance's.
 	Egress egress.Options
+	// Cluster is [cluster]: off by default (cluster.go).
+	Cluster ClusterConfig
 	// OnRender, when set, is called once per finished render (state.go), on
 	// the render actor's goroutine: it must not block (the analytics hook of
 	// issue 14).
@@ -116,6 +118,9 @@ func (c *Config) EnsureDefaults() {
 		c.Clock = time.Now
 	}
 	c.Sitemaps.EnsureDefaults()
+	if c.Cluster.Enabled {
+		c.Cluster.EnsureDefaults()
+	}
 	if c.MobileDevice == (browser.Device{}) {
 		c.MobileDevice = browser.DefaultMobileDevice
 	}
@@ -165,6 +170,9 @@ func (c *Config) Validate() error {
 	}
 	if err := cachekey.CheckVariants(c.Sitemaps.Variants); err != nil {
 		return fmt.Errorf("invalid Config.Sitemaps.Variants: %w", err)
+	}
+	if err := c.Cluster.Validate(); err != nil {
+		return err
 	}
 	if err := c.Browser.Validate(); err != nil {
 		return fmt.Errorf("invalid Config.Browser: %w", err)

@@ -15,7 +15,12 @@
 // Sitemaps (sitemapsactor.go); RefuseLoop (loops.go), which knows the URLs tabs
 // are loading so that a renderer's own request sent back to prerenderd is
 // refused, not joined; State, the live view of browsers, tabs and queues, and
-// the Config.OnRender hook of finished renders (state.go).
+// the Config.OnRender hook of finished renders (state.go); JoinCluster,
+// OwnedElsewhere, OwnerOf, ForwardPage, ForwardToOwnerOf, Broadcast and
+// ClusterState, the membership of a cluster of prerenderd nodes, each key owned
+// by one member (cluster.go, clustergrain.go, clusteretcd.go; off unless
+// Config.Cluster.Enabled). It also owns the cluster's gRPC (protoactor remote)
+// and etcd client; nobody else talks to the other members.
 //
 // Each key belongs to one shard (shardFor), the only writer of its page and of
 // its flags (keystate.go). Every message type is in messages.go, grouped by the

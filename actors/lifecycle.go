@@ -94,6 +94,11 @@ func (a *Appliance) Stop(ctx context.Context) error {
 
 func (a *Appliance) stop(ctx context.Context) error {
 	var errs []error
+	if a.cluster != nil {
+		// First: the other members place this one's virtual shards while it
+		// drains, instead of when its etcd lease expires.
+		a.cluster.leave()
+	}
 	if a.front != nil {
 		done := make(chan error, 1)
 		deadline, _ := ctx.Deadline()
@@ -123,6 +128,9 @@ func (a *Appliance) stop(ctx context.Context) error {
 	// Hits counted since the last flush go to the shards before they stop.
 	a.flushHits(ctx)
 	close(a.stopped)
+	if a.cluster != nil {
+		a.cluster.shutdown()
+	}
 	// Poison rather than Shutdown: Shutdown does not stop actors.
 	if err := a.system.Root.PoisonFuture(a.root).Wait(); err != nil {
 		errs = append(errs, fmt.Errorf("stopping actors: %w (still running: %s)", err, a.liveActors()))

@@ -427,6 +427,15 @@ func (q *normalQueue) pump(ctx actor.Context) {
 		q.wake(ctx, d)
 		return
 	}
+	if _, mine := a.OwnerOf(key); !mine {
+		// In a cluster, another member owns this page since the membership
+		// changed: the copy here is never served (requests go to the owner, which
+		// renders it on the next one). Drop it when due rather than recache it.
+		a.system.Root.Send(a.shardFor(key), &deletePages{Keys: []string{key}, Reply: make(chan pagesDeleted, 1)})
+		q.cursor = expires
+		q.wake(ctx, time.Millisecond)
+		return
+	}
 	q.pace.took(now, interval)
 	q.cursor = expires
 	q.inflight[key] = true

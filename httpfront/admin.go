@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"strings"
 
 	"prerenderd/actors"
@@ -132,6 +133,13 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := actors.SearchQuery{Query: req.Query, Start: req.Start, Variant: variant}
+	if actors.Forwarded(r.Context()) {
+		// A cluster's search: the front merges the first results of every member.
+		if n, err := strconv.Atoi(r.Header.Get(searchWindowHeader)); err == nil && n > 0 {
+			q.Limit = n
+		}
+		q.OwnedOnly = true
+	}
 	if req.ExactMatch != "" {
 		u, err := targetURL(req.ExactMatch, s.cfg.StripQuery)
 		if err != nil {

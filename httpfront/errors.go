@@ -43,6 +43,10 @@ func statusOf(err error) (int, string) {
 		return http.StatusLoopDetected, "loop-detected"
 	case errors.Is(err, actors.ErrClearRunning):
 		return http.StatusConflict, "clear-running"
+	case errors.Is(err, actors.ErrClusterUnavailable):
+		// The owner of the page in the cluster did not answer, even after a
+		// change of membership: a retry finds the new owner.
+		return http.StatusServiceUnavailable, "cluster-owner-unavailable"
 	case errors.Is(err, actors.ErrStopping):
 		return http.StatusServiceUnavailable, "shutting-down"
 	case errors.Is(err, actors.ErrRestarted):

@@ -180,14 +180,23 @@ var help = map[string]string{
 	"prerender_recaches_total":             "Recaches by queue (priority, normal) and result (stored, renewed, removed, kept, skipped, failed, not_stored, deferred).",
 
 	// Cache (actors).
-	"prerender_pages_cached":              "Pages in the cache (every variant counts).",
-	"prerender_cache_stored_bytes":        "Bytes of the stored pages, the figure storage.max_bytes bounds.",
-	"prerender_cache_max_bytes":           "storage.max_bytes, 0 when unbounded.",
-	"prerender_cache_evictions_total":     "Eviction passes that removed pages to stay under storage.max_bytes.",
-	"prerender_cache_evicted_pages_total": "Pages removed by eviction.",
-	"prerender_cache_cleared_pages_total": "Pages removed by wildcard cache clears.",
-	"prerender_cache_removals_total":      "Pages removed by a recache's answer: status (a status that is not kept, such as 404 or 410), 5xx (server errors several times in a row).",
-	"prerender_storage_disk_bytes":        "Bytes the Pebble store uses on disk (live and obsolete tables, WAL).",
+	"prerender_pages_cached": "Pages in the cache (every variant counts).",
+	// A cluster (actors/cluster.go), only when [cluster] is enabled.
+	"prerender_cluster_members":                  "Members of the cluster this node sees, itself included.",
+	"prerender_cluster_virtual_shards":           "Virtual shards of the cluster (cluster.virtual_shards).",
+	"prerender_cluster_virtual_shards_owned":     "Virtual shards this node owns (their keys are rendered and stored here).",
+	"prerender_cluster_forwarded_total":          "Requests forwarded between members: out (sent to the owner) and in (answered for another member).",
+	"prerender_cluster_forward_errors_total":     "Forwards that failed even after one failover.",
+	"prerender_cluster_failovers_total":          "Forwards sent again after their member did not answer.",
+	"prerender_cluster_membership_changes_total": "Changes of the members this node sees.",
+	"prerender_cluster_hop_seconds":              "Time of a request forwarded to the owner, until its whole answer is back.",
+	"prerender_cache_stored_bytes":               "Bytes of the stored pages, the figure storage.max_bytes bounds.",
+	"prerender_cache_max_bytes":                  "storage.max_bytes, 0 when unbounded.",
+	"prerender_cache_evictions_total":            "Eviction passes that removed pages to stay under storage.max_bytes.",
+	"prerender_cache_evicted_pages_total":        "Pages removed by eviction.",
+	"prerender_cache_cleared_pages_total":        "Pages removed by wildcard cache clears.",
+	"prerender_cache_removals_total":             "Pages removed by a recache's answer: status (a status that is not kept, such as 404 or 410), 5xx (server errors several times in a row).",
+	"prerender_storage_disk_bytes":               "Bytes the Pebble store uses on disk (live and obsolete tables, WAL).",
 
 	// Sitemaps (actors).
 	"prerender_sitemap_polls_total":        "Sitemap polls.",

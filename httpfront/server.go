@@ -86,6 +86,9 @@ type Server struct {
 	vary []string
 	// targets remembers the targets of recent render requests (targets.go).
 	targets *targetCache
+	// node is X-Prerender-Node of every answer in a cluster (cluster.node);
+	// nil outside one.
+	node []string
 }
 
 // Cache results, the values of X-Prerender-Cache and of the metric's label.
@@ -148,6 +151,9 @@ func New(cfg Config, app *actors.Appliance) *Server {
 	case len(cfg.Variants) > 1:
 		s.vary = []string{"Accept-Encoding, User-Agent"}
 	}
+	if app != nil && app.Clustered() {
+		s.node = []string{app.NodeName()}
+	}
 	// /metrics is read by Prometheus: # HELP and # TYPE for every family
 	// (metrics.go). The switch is the library's and global; it is never off.
 	metrics.ExposeMetadata(true)
@@ -183,6 +189,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	reqID := string(strconv.AppendUint(append(buf[:0], s.idPrefix...), s.ids.Add(1), 36))
 	w.Header()["X-Prerender-Request-Id"] = []string{reqID}
 	uri := r.RequestURI
+	if s.node != nil {
+		w.Header()[nodeHeader] = s.node
+		if !actors.Forwarded(r.Context()) && s.clusterRoute(w, r) {
+			return
+		}
+	}
 	switch {
 	case uri == "/render" || strings.HasPrefix(uri, "/render?"):
 		s.renderRoute(w, r, reqID)
@@ -212,6 +224,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.statsTop(w, r)
 	case r.URL.Path == "/api/state":
 		s.state(w, r)
+	case r.URL.Path == "/api/cluster":
+		s.clusterState(w, r)
 	case r.URL.Path == "/healthz":
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))
@@ -318,6 +332,12 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, reqID string, p 
 			s.fail(w, r, err)
 			return
 		}
+	}
+	if s.node != nil && s.app.OwnedElsewhere(r.Context(), key) {
+		// Another member owns the page: it answers (one hop), from its cache or
+		// by rendering; this member keeps nothing of it.
+		s.forwardPage(w, r, key)
+		return
 	}
 	// The hit path: one façade call decides and, for a stored page it serves,
 	// writes it through view.
