@@ -7,7 +7,6 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -23,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"prerenderd/internal/prerenderdtest"
 	"prerenderd/storage"
 )
 
@@ -120,35 +120,17 @@ func dirBytes(dir string) int64 {
 type appliance struct {
 	cmd     *exec.Cmd
 	base    string
-	log     *syncBuffer
+	log     *prerenderdtest.SyncBuffer
 	exited  chan error
 	serving time.Duration // from exec to /healthz 200
 }
 
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 func freeAddr(tb testing.TB) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := prerenderdtest.FreeAddr()
 	if err != nil {
 		tb.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return addr
 }
 
 // start runs bin on the store in dir (one browser of one tab: the figures are about
@@ -163,7 +145,7 @@ func start(tb testing.TB, bin, work, dir, chromium, maxBytes string) (*appliance
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		tb.Fatal(err)
 	}
-	a := &appliance{base: "http://" + addr, log: &syncBuffer{}, exited: make(chan error, 1)}
+	a := &appliance{base: "http://" + addr, log: &prerenderdtest.SyncBuffer{}, exited: make(chan error, 1)}
 	a.cmd = exec.Command(bin, "-config", path)
 	a.cmd.Env = append(os.Environ(), "TMPDIR="+work)
 	a.cmd.Stdout, a.cmd.Stderr = a.log, a.log
