@@ -280,6 +280,25 @@ func decodePage(b []byte, f *pageFields) error {
 	if want := fixed + e + u + h + g + p + mg + mp; want != uint64(len(b)) {
 		return corruptf("page value of %d bytes, sections say %d", len(b), want)
 	}
+	rest, err := decodeFixed(b, fixed, e, u, h, f)
+	if err != nil {
+		return err
+	}
+	f.gzip = rest[:g:g]
+	f.plain = rest[g : g+p : g+p]
+	f.mdGzip, f.md = nil, nil
+	if mp > 0 {
+		rest = rest[g+p:]
+		f.mdGzip = rest[:mg:mg]
+		f.md = rest[mg:]
+	}
+	return nil
+}
+
+// decodeFixed decodes what every page version has in the same place: the fixed
+// fields, then the ETag and URL (e and u bytes) and the header (h bytes) after the
+// fixed part of fixed bytes. It returns what follows the header: the bodies.
+func decodeFixed(b []byte, fixed, e, u, h uint64, f *pageFields) ([]byte, error) {
 	f.prerendered = b[pageFlagsOff]&flagPrerendered != 0
 	f.status = int(binary.LittleEndian.Uint16(b[2:]))
 	f.renderedAt = decodeTime(int64(binary.LittleEndian.Uint64(b[4:])))
@@ -295,19 +314,11 @@ func decodePage(b []byte, f *pageFields) error {
 	rest = rest[e+u:]
 	header, err := decodeHeader(rest[:h])
 	if err != nil {
-		return err
+		return nil, err
 	}
 	f.header = header
 	rest = rest[h:]
-	f.gzip = rest[:g:g]
-	f.plain = rest[g : g+p : g+p]
-	f.mdGzip, f.md = nil, nil
-	if mp > 0 {
-		rest = rest[g+p:]
-		f.mdGzip = rest[:mg:mg]
-		f.md = rest[mg:]
-	}
-	return nil
+	return rest, nil
 }
 
 // decodePageGzip decodes a version 3 value, as decodePage.
@@ -324,25 +335,10 @@ func decodePageGzip(b []byte, f *pageFields) error {
 		// PutPage gzips every body, the empty one too (20 bytes).
 		return corruptf("page version %d without a gzip body", b[0])
 	}
-	f.prerendered = b[pageFlagsOff]&flagPrerendered != 0
-	f.status = int(binary.LittleEndian.Uint16(b[2:]))
-	f.renderedAt = decodeTime(int64(binary.LittleEndian.Uint64(b[4:])))
-	f.expiresAt = decodeTime(int64(binary.LittleEndian.Uint64(b[12:])))
-	f.renderTime = time.Duration(binary.LittleEndian.Uint64(b[20:]))
-	rest := b[pageFixedLen:]
-	if e+u > 0 {
-		s := string(rest[:e+u])
-		f.etag, f.url = s[:e], s[e:]
-	} else {
-		f.etag, f.url = "", ""
-	}
-	rest = rest[e+u:]
-	header, err := decodeHeader(rest[:h])
+	rest, err := decodeFixed(b, pageFixedLen, e, u, h, f)
 	if err != nil {
 		return err
 	}
-	f.header = header
-	rest = rest[h:]
 	f.gzip = rest[:g:g]
 	f.plain = nil
 	f.mdGzip, f.md = nil, nil
