@@ -95,6 +95,18 @@ curl() {
 }
 `
 
+// goFlags is the GOFLAGS every go command here runs with, the environment's or
+// else go env's (its config file), which a GOFLAGS in the environment would hide:
+// the README's build must match the one that built the binary under test.
+func goFlags(t *testing.T) string {
+	t.Helper()
+	out, err := exec.Command("go", "env", "GOFLAGS").Output()
+	if err != nil {
+		t.Fatalf("go env GOFLAGS: %v", err)
+	}
+	return strings.TrimSpace(string(out))
+}
+
 var fiveXX = regexp.MustCompile(`readme-test: HTTP 5\d\d`)
 
 // TestTheFirstHour runs what a new user runs, against the built binary on a config
@@ -122,8 +134,14 @@ func TestTheFirstHour(t *testing.T) {
 		// The commands run in an empty directory holding ./bin/prerenderd, with the
 		// binary under test on PATH as prerenderd; `make install` installs into a
 		// temporary PREFIX (first on PATH) and builds into a temporary BIN, with -race
-		// so that it reuses the packages this test binary's build compiled.
+		// and the test's version stamp so that it reuses the packages this test
+		// binary's build compiled; BIN starts as a copy of the binary under test, so
+		// make's go build finds it up to date and links nothing.
 		work := t.TempDir()
+		bin := filepath.Join(t.TempDir(), "prerenderd")
+		if err := copyExecutable(binary, bin); err != nil {
+			t.Fatal(err)
+		}
 		pathDir, prefix := filepath.Join(work, ".path"), t.TempDir()
 		for _, dir := range []string{pathDir, filepath.Join(work, "bin")} {
 			if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -138,8 +156,10 @@ func TestTheFirstHour(t *testing.T) {
 			"PRERENDERD_ADDR="+addr,
 			"README_TEST_REPO="+repo,
 			"PREFIX="+prefix,
-			"BIN="+filepath.Join(t.TempDir(), "prerenderd"),
-			"GOFLAGS="+strings.TrimSpace(os.Getenv("GOFLAGS")+" -race"),
+			"BIN="+bin,
+			"VERSION="+testVersion,
+			"COMMIT="+testCommit,
+			"GOFLAGS="+strings.TrimSpace(goFlags(t)+" -race"),
 		)
 		ran := 0
 		for _, b := range readmeBlocks(t, "README.md") {
