@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -493,6 +494,47 @@ func TestThreeNodesAreOneCache(t *testing.T) {
 		var res api.SearchResponse
 		if status := nodes[1].post(t, "/search", api.SearchRequest{Query: origin.URL + "/product%"}, &res); status != 200 || res.Total != n {
 			t.Errorf("a search through n2 found %d pages (status %d), want %d", res.Total, status, n)
+		}
+	})
+
+	t.Run("the dashboard shows the members, their virtual shards and the forwarded requests", func(t *testing.T) {
+		// The dashboard is a JavaScript page: the cluster renders n2's with its
+		// own Chromium, through n1, and the HTML shows what the script drew. A
+		// member refuses to render its own address: the page is one whose
+		// owner is another member.
+		var dash string
+		for k := 0; dash == "" && k < 100; k++ {
+			p := fmt.Sprintf("%s/?dashboard=%d", nodes[1].url, k)
+			if o := nodes[0].cluster(t, "?url="+url.QueryEscape(p)).Owner; o != nil && o.Name != nodes[1].name {
+				dash = p
+			}
+		}
+		want := nodes[1].cluster(t, "")
+		status, _, body := nodes[0].get(t, dash)
+		if status != http.StatusOK {
+			t.Fatalf("the dashboard of n2 rendered through n1: %d %s", status, tail(body))
+		}
+		if !strings.Contains(body, `<section id="cluster">`) {
+			t.Fatalf("the cluster section is hidden or missing:\n%s", tail(body))
+		}
+		for _, m := range want.Members {
+			row := regexp.MustCompile(`<tr data-node="` + m.Name + `">.*?</tr>`).FindString(body)
+			if row == "" {
+				t.Errorf("no row for member %s in the dashboard", m.Name)
+				continue
+			}
+			if !strings.Contains(row, `data-value="`+strconv.Itoa(m.VirtualShards)+`"`) {
+				t.Errorf("member %s: the row %q does not show its %d virtual shards", m.Name, row, m.VirtualShards)
+			}
+			if m.Self != strings.Contains(row, "this node") {
+				t.Errorf("member %s (self %v): row %q", m.Name, m.Self, row)
+			}
+		}
+		if want.Forwarded == nil || want.Forwarded.Out == 0 || want.Forwarded.In == 0 || want.Forwarded.HopMeanSeconds <= 0 {
+			t.Errorf("n2 forwarded %+v after the pages spread over the nodes, want some each way", want.Forwarded)
+		}
+		if !strings.Contains(body, "sent to their owner by this node") || !strings.Contains(body, " ms</td>") {
+			t.Errorf("the dashboard does not show the forwarded requests and their mean time:\n%s", tail(body))
 		}
 	})
 
