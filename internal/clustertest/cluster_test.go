@@ -56,27 +56,6 @@ func run(m *testing.M) int {
 	return m.Run()
 }
 
-// etcdBinary is Debian's etcd-server (make testdeps installs it).
-func etcdBinary(t *testing.T) string {
-	t.Helper()
-	for _, p := range []string{os.Getenv("PRERENDERD_ETCD"), "/usr/bin/etcd"} {
-		if p == "" {
-			continue
-		}
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	if p, err := exec.LookPath("etcd"); err == nil {
-		return p
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("CI is set and there is no etcd: `make testdeps` installs Debian's etcd-server")
-	}
-	t.Skip("needs etcd (Debian's etcd-server) and none was found; `make testdeps` installs it")
-	return ""
-}
-
 func freePort(t *testing.T) string {
 	t.Helper()
 	addr, err := prerenderdtest.FreeAddr()
@@ -84,49 +63,6 @@ func freePort(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return addr
-}
-
-// startEtcd runs a one-member etcd on random loopback ports in a temp dir
-// and returns its client endpoint.
-func startEtcd(t *testing.T) string {
-	t.Helper()
-	bin := etcdBinary(t)
-	client, peer := freePort(t), freePort(t)
-	// etcd fsyncs every write; on a busy disk a write can take longer than a
-	// member's 3 s lease. In memory (tmpfs), when the machine has one.
-	dir := t.TempDir()
-	if st, err := os.Stat("/dev/shm"); err == nil && st.IsDir() {
-		if d, err := os.MkdirTemp("/dev/shm", "prerenderd-etcd-"); err == nil {
-			dir = d
-			t.Cleanup(func() { os.RemoveAll(d) })
-		}
-	}
-	cmd := exec.Command(bin, "--name", "test", "--data-dir", filepath.Join(dir, "data"),
-		"--listen-client-urls", "http://"+client, "--advertise-client-urls", "http://"+client,
-		"--listen-peer-urls", "http://"+peer, "--initial-advertise-peer-urls", "http://"+peer,
-		"--initial-cluster", "test=http://"+peer)
-	log := &prerenderdtest.SyncBuffer{}
-	cmd.Stdout, cmd.Stderr = log, log
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("cannot start etcd: %v", err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		resp, err := http.Get("http://" + client + "/health")
-		if err == nil {
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if strings.Contains(string(body), "true") {
-				return client
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("etcd did not answer /health within 20s:\n%s", log.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 // node is one prerenderd process of the cluster.
@@ -414,7 +350,7 @@ func urlCount(t *testing.T) int {
 // node killed with -9, a fourth node joining, and a cluster-wide clear.
 func TestThreeNodesAreOneCache(t *testing.T) {
 	whole := t // the nodes live until the end of the whole test
-	etcd := startEtcd(t)
+	etcd := prerenderdtest.StartEtcd(t)
 	origin := fixture.New(t)
 	nodes := []*node{startNode(t, "n1", etcd), startNode(t, "n2", etcd), startNode(t, "n3", etcd)}
 	for _, n := range nodes {
