@@ -151,6 +151,8 @@ func TestBadConfigIsRefusedNamingTheKey(t *testing.T) {
 		{"a cluster without etcd", "[cluster]\nenabled = true\netcd_endpoints = []\n", "cluster.etcd_endpoints"},
 		{"an etcd endpoint without a port", "[cluster]\nenabled = true\netcd_endpoints = [\"etcd.example\"]\n", "cluster.etcd_endpoints"},
 		{"an unknown cluster provider", "[cluster]\nenabled = true\nprovider = \"consul\"\n", "cluster.provider"},
+		{"the k8s provider, which says to run etcd on Kubernetes", "[cluster]\nenabled = true\nprovider = \"k8s\"\n", "deploy/cluster/k8s"},
+		{"the automanaged provider, which says to run one etcd", "[cluster]\nenabled = true\nprovider = \"automanaged\"\n", "etcd-server"},
 		{"a cluster name with a slash", "[cluster]\nenabled = true\nname = \"a/b\"\n", "cluster.name"},
 		{"a bind address without a port", "[cluster]\nenabled = true\nbind = \"10.0.0.1\"\n", "cluster.bind"},
 		{"an unspecified address others cannot dial", "[cluster]\nenabled = true\nbind = \"0.0.0.0:7946\"\n", "cluster"},

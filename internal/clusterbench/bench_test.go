@@ -363,7 +363,9 @@ func buildBaseline(b *testing.B, rev, dir string) string {
 // cluster-off hits are compared with (default 223ed79^1: main just before the
 // cluster was merged); CLUSTER_RENDERS the pages rendered per stage (60),
 // CLUSTER_WRK_SECONDS each wrk run (5) and CLUSTER_ROUNDS the interleaved
-// rounds (7).
+// rounds (7). CLUSTER_PARTS picks the measurements, comma-separated: off
+// (cluster-off hits against the baseline), renders, hits (owner against
+// non-owner), failover; default all of them.
 func BenchmarkCluster(b *testing.B) {
 	bin := os.Getenv("PRERENDERD_BIN")
 	if bin == "" {
@@ -383,11 +385,58 @@ func BenchmarkCluster(b *testing.B) {
 	if rev == "" {
 		rev = "223ed79^1"
 	}
+	parts := map[string]bool{"off": true, "renders": true, "hits": true, "failover": true}
+	if p := os.Getenv("CLUSTER_PARTS"); p != "" {
+		parts = map[string]bool{}
+		for _, name := range strings.Split(p, ",") {
+			switch name = strings.TrimSpace(name); name {
+			case "off", "renders", "hits", "failover":
+				parts[name] = true
+			default:
+				b.Fatalf("CLUSTER_PARTS: %q is not one of off, renders, hits, failover", name)
+			}
+		}
+	}
 	work := b.TempDir()
 	origin := fixture.New(b)
 	logf("machine: %d cores as Go sees them; load average before: %s", numCPU(), loadavg())
 
-	// 1. Hits with [cluster] off against the build from before the cluster.
+	if parts["off"] {
+		measureOff(b, bin, chromium, rev, work, origin, rounds, wrkFor)
+	}
+	if !parts["renders"] && !parts["hits"] && !parts["failover"] {
+		return
+	}
+	// 2. Renders/s of one, two, three members, each with one Chromium of two tabs.
+	etcd := prerenderdtest.StartEtcd(b)
+	var nodes []*node
+	rate := map[int]float64{}
+	for size := 1; size <= 3; size++ {
+		nodes = append(nodes, startNode(b, bin, chromium, fmt.Sprintf("n%d", size), etcd))
+		waitMembers(b, nodes, size, 60*time.Second)
+		if !parts["renders"] {
+			continue
+		}
+		rate[size] = rendersPerSecond(b, origin, nodes, strconv.Itoa(size), renders)
+		logf("%d member(s), %d tabs in all: %.2f renders/s, %.2f per core, %.2fx one member; load average %s",
+			size, 2*size, rate[size], rate[size]/float64(numCPU()), rate[size]/rate[1], loadavg())
+	}
+	if parts["renders"] {
+		b.ReportMetric(rate[1], "renders/s-1node")
+		b.ReportMetric(rate[3], "renders/s-3nodes")
+		b.ReportMetric(rate[3]/rate[1], "scaling-3/1")
+	}
+	if parts["hits"] {
+		measureHop(b, work, origin, nodes, rounds, wrkFor)
+	}
+	if parts["failover"] {
+		measureFailover(b, origin, nodes)
+	}
+	logf("load average after: %s", loadavg())
+}
+
+// measureOff compares hits of bin ([cluster] off) with those of a build of rev.
+func measureOff(b *testing.B, bin, chromium, rev, work string, origin *fixture.Origin, rounds int, wrkFor time.Duration) {
 	base := buildBaseline(b, rev, work)
 	single, err := prerenderdtest.Start(bin, chromium, "")
 	if err != nil {
@@ -411,23 +460,11 @@ func BenchmarkCluster(b *testing.B) {
 	if err := before.Stop(); err != nil {
 		b.Error(err)
 	}
+}
 
-	// 2. Renders/s of one, two, three members, each with one Chromium of two tabs.
-	etcd := prerenderdtest.StartEtcd(b)
-	var nodes []*node
-	rate := map[int]float64{}
-	for size := 1; size <= 3; size++ {
-		nodes = append(nodes, startNode(b, bin, chromium, fmt.Sprintf("n%d", size), etcd))
-		waitMembers(b, nodes, size, 60*time.Second)
-		rate[size] = rendersPerSecond(b, origin, nodes, strconv.Itoa(size), renders)
-		logf("%d member(s), %d tabs in all: %.2f renders/s, %.2f per core, %.2fx one member; load average %s",
-			size, 2*size, rate[size], rate[size]/float64(numCPU()), rate[size]/rate[1], loadavg())
-	}
-	b.ReportMetric(rate[1], "renders/s-1node")
-	b.ReportMetric(rate[3], "renders/s-3nodes")
-	b.ReportMetric(rate[3]/rate[1], "scaling-3/1")
-
-	// 3. Hits on a page's owner against the same hits through another member.
+// measureHop compares hits of one page on its owner with the same hits
+// through another member.
+func measureHop(b *testing.B, work string, origin *fixture.Origin, nodes []*node, rounds int, wrkFor time.Duration) {
 	var page string
 	var owner, other *node
 	for k := 0; owner == nil && k < 100; k++ {
@@ -444,15 +481,18 @@ func BenchmarkCluster(b *testing.B) {
 	}
 	hitOnce(b, owner.url, page)
 	hitOnce(b, other.url, page)
-	med, runs = interleaved(b, work, rounds, wrkFor, []string{other.url, owner.url}, page)
+	med, runs := interleaved(b, work, rounds, wrkFor, []string{other.url, owner.url}, page)
 	hopRatio := roundRatios(runs)
 	logf("hits of one page: through another member median %.0f/s, on its owner median %.0f/s; median of the rounds' ratios %.3f; load average %s", med[0], med[1], hopRatio, loadavg())
 	b.ReportMetric(hopRatio, "nonowner/owner")
 	hop := clusterOf(b, other.url, "").Forwarded
 	logf("the member that forwarded: %d requests out, mean %.2f ms each (hop and the owner's hit)", hop.Out, 1000*hop.HopMeanSeconds)
+}
 
-	// 4. kill -9 of a member: until every survivor places its shards again,
-	// and until a page it owned is answered (rendered again) by a survivor.
+// measureFailover kills the last of nodes with -9 and measures until every
+// survivor places its shards again, and until a page it owned is answered
+// (rendered again) by a survivor.
+func measureFailover(b *testing.B, origin *fixture.Origin, nodes []*node) {
 	victim := nodes[2]
 	survivors := nodes[:2]
 	var orphan string
@@ -476,7 +516,6 @@ func BenchmarkCluster(b *testing.B) {
 	logf("kill -9 of %s: every virtual shard placed on the survivors %v after, its page answered again (re-rendered by %s) %v after",
 		victim.name, placed.Round(time.Millisecond), by, answered.Round(time.Millisecond))
 	b.ReportMetric(placed.Seconds(), "failover-s")
-	logf("load average after: %s", loadavg())
 }
 
 func numCPU() int { return runtime.NumCPU() }
