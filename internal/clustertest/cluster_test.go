@@ -446,6 +446,26 @@ func TestThreeNodesAreOneCache(t *testing.T) {
 			}
 		}
 		want := nodes[1].cluster(t, "")
+		pages := func() (sum int64) {
+			for _, m := range nodes[0].cluster(t, "").Members {
+				sum += m.Pages
+			}
+			return sum
+		}
+		before := pages()
+		// The rendered dashboard is a page of the cache like any other: cleared
+		// again, so the later subtests count the origin's pages only.
+		defer func() {
+			var clr api.ClearResponse
+			if status := nodes[2].post(t, "/cache-clear", api.ClearRequest{Query: dash}, &clr); status != http.StatusOK && status != http.StatusAccepted {
+				t.Errorf("clearing the rendered dashboard: %d %+v", status, clr)
+			}
+			for deadline := time.Now().Add(20 * time.Second); pages() != before; time.Sleep(50 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatalf("the members hold %d pages after the dashboard was cleared, %d before it was rendered", pages(), before)
+				}
+			}
+		}()
 		status, _, body := nodes[0].get(t, dash)
 		if status != http.StatusOK {
 			t.Fatalf("the dashboard of n2 rendered through n1: %d %s", status, tail(body))
