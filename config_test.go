@@ -180,7 +180,7 @@ func TestTheClusterIsOffByDefaultAndReadWhenOn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Cluster.Enabled || c.Cluster.VirtualShards != 256 || c.Cluster.Lease != 5*time.Second {
+	if c.Cluster.Enabled || c.Cluster.VirtualShards != 4096 || c.Cluster.Lease != 5*time.Second {
 		t.Fatalf("default [cluster] = %+v", c.Cluster)
 	}
 	c, err = loadConfig(writeConfig(t, "[cluster]\nenabled = true\nnode = \"render-1\"\netcd_endpoints = [\"10.0.0.5:2379\"]\nbind = \"0.0.0.0:7946\"\nadvertise = \"10.0.0.11:7946\"\n"))

@@ -22,6 +22,7 @@ func TestVirtualShardsSpreadAsTheREADMESays(t *testing.T) {
 		advised         bool
 	}{
 		{3, 256, true},
+		{3, 4096, true},
 		{10, 256, false},
 		{10, 4096, true},
 		{100, 256, false},
