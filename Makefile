@@ -238,8 +238,20 @@ bench-scale: deps build ## SCALE_PAGES (1,000,000) pages: fill, disk, start-up, 
 # SOAK_DURATION shortens (or lengthens) the soak: make soak SOAK_DURATION=2m
 SOAK_DURATION ?= 10m
 
-bench-cluster: deps testdeps ## the cluster story of make test (3 nodes + etcd, kill -9, a 4th node, a clear) with CLUSTER_URLS (300) URLs (not in make test)
-	CLUSTER_URLS=$(or $(CLUSTER_URLS),300) $(GO) test -count=1 -v -timeout 30m -run TestThreeNodesAreOneCache ./internal/clustertest/ | tee bin/bench-cluster.txt
+# CLUSTER_RENDERS=60 pages per stage, CLUSTER_ROUNDS=7 interleaved wrk rounds of
+# CLUSTER_WRK_SECONDS=5, CLUSTER_BASELINE_REV=223ed79^1 (main before the cluster);
+# CLUSTER_PARTS=off,renders,hits,failover picks measurements (CLUSTER_PARTS=off: only
+# the cluster-off hits against the baseline, best on a quiet machine).
+bench-cluster: deps testdeps build ## the cluster story with CLUSTER_URLS (300) URLs, then renders/s of 1-3 nodes, owner/non-owner hits, cluster-off hits against the build before the cluster, failover (not in make test)
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+		echo "wrk is missing: installing Debian's wrk package (the hit figures are measured with it)…" && \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y wrk; } || \
+		{ echo "wrk is missing: install it (Debian/Ubuntu: sudo apt-get install -y wrk); make bench-cluster measures hits with it" >&2; exit 1; }
+	@mkdir -p bin
+	set -o pipefail; CLUSTER_URLS=$(or $(CLUSTER_URLS),300) $(GO) test -count=1 -v -timeout 30m -run TestThreeNodesAreOneCache ./internal/clustertest/ | tee bin/bench-cluster.txt
+	set -o pipefail; cd internal/clusterbench && PRERENDERD_BIN=$(CURDIR)/$(BIN) CLUSTER_RENDERS=$(CLUSTER_RENDERS) CLUSTER_ROUNDS=$(CLUSTER_ROUNDS) \
+		CLUSTER_WRK_SECONDS=$(CLUSTER_WRK_SECONDS) CLUSTER_BASELINE_REV=$(CLUSTER_BASELINE_REV) CLUSTER_PARTS=$(CLUSTER_PARTS) \
+		$(GO) test -run '^$$' -bench '^BenchmarkCluster$$' -benchtime 1x -timeout 60m . | tee -a $(CURDIR)/bin/bench-cluster.txt
 
 proto: ## regenerate actors/clusterpb/*.pb.go (needs protoc and protoc-gen-go v1.33.0; the generated file is committed)
 	cd actors/clusterpb && protoc --go_out=. --go_opt=paths=source_relative prerenderd_cluster.proto

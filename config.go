@@ -412,7 +412,13 @@ func checkCluster(provider string, cc *actors.ClusterConfig) []error {
 	if strings.ContainsAny(cc.Node, "\r\n\x00") {
 		errs = append(errs, errors.New("cluster.node: must be one line"))
 	}
-	if provider != "etcd" {
+	switch provider {
+	case "etcd":
+	case "k8s":
+		errs = append(errs, errors.New(`cluster.provider: "k8s" is not built in: on Kubernetes, run etcd beside the StatefulSet and use "etcd" (deploy/cluster/k8s, README "Cluster")`))
+	case "automanaged":
+		errs = append(errs, errors.New(`cluster.provider: "automanaged" is not built in: for a local trial, run one etcd (Debian's etcd-server, no configuration) and use "etcd" (README "Cluster")`))
+	default:
 		errs = append(errs, fmt.Errorf("cluster.provider: %q is not \"etcd\" (the provider built in)", provider))
 	}
 	if len(cc.EtcdEndpoints) == 0 {

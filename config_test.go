@@ -151,6 +151,8 @@ func TestBadConfigIsRefusedNamingTheKey(t *testing.T) {
 		{"a cluster without etcd", "[cluster]\nenabled = true\netcd_endpoints = []\n", "cluster.etcd_endpoints"},
 		{"an etcd endpoint without a port", "[cluster]\nenabled = true\netcd_endpoints = [\"etcd.example\"]\n", "cluster.etcd_endpoints"},
 		{"an unknown cluster provider", "[cluster]\nenabled = true\nprovider = \"consul\"\n", "cluster.provider"},
+		{"the k8s provider, which says to run etcd on Kubernetes", "[cluster]\nenabled = true\nprovider = \"k8s\"\n", "deploy/cluster/k8s"},
+		{"the automanaged provider, which says to run one etcd", "[cluster]\nenabled = true\nprovider = \"automanaged\"\n", "etcd-server"},
 		{"a cluster name with a slash", "[cluster]\nenabled = true\nname = \"a/b\"\n", "cluster.name"},
 		{"a bind address without a port", "[cluster]\nenabled = true\nbind = \"10.0.0.1\"\n", "cluster.bind"},
 		{"an unspecified address others cannot dial", "[cluster]\nenabled = true\nbind = \"0.0.0.0:7946\"\n", "cluster"},
@@ -178,7 +180,7 @@ func TestTheClusterIsOffByDefaultAndReadWhenOn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Cluster.Enabled || c.Cluster.VirtualShards != 256 || c.Cluster.Lease != 5*time.Second {
+	if c.Cluster.Enabled || c.Cluster.VirtualShards != 4096 || c.Cluster.Lease != 5*time.Second {
 		t.Fatalf("default [cluster] = %+v", c.Cluster)
 	}
 	c, err = loadConfig(writeConfig(t, "[cluster]\nenabled = true\nnode = \"render-1\"\netcd_endpoints = [\"10.0.0.5:2379\"]\nbind = \"0.0.0.0:7946\"\nadvertise = \"10.0.0.11:7946\"\n"))

@@ -87,6 +87,7 @@ var testHelpers = map[string]string{
 	"prerenderd/internal/scalebench":     "prerenderd/storage", // fills a store through its public API, then benchmarks the binary on it
 	"prerenderd/internal/hitbench":       "prerenderd/storage", // fills a store with the pages whose hits it measures through the binary
 	"prerenderd/internal/clustertest":    "prerenderd/browser", // runs clusters of the binary; finds Chromium
+	"prerenderd/internal/clusterbench":   "prerenderd/browser", // measures clusters of the binary; finds Chromium
 }
 
 // layerOf is the layer a package belongs to, and the top-level package of it.

@@ -83,6 +83,18 @@ type clusterMetrics struct {
 	failovers     *metrics.Counter
 	changes       *metrics.Counter
 	hop           *metrics.PrometheusHistogram
+	// hopNanos and hopCount give the dashboard the mean hop, which the
+	// histogram's buckets cannot.
+	hopNanos atomic.Int64
+	hopCount atomic.Int64
+}
+
+// observeHop records one forwarded request that started at start.
+func (m *clusterMetrics) observeHop(start time.Time) {
+	d := time.Since(start)
+	m.hop.Update(d.Seconds())
+	m.hopNanos.Add(int64(d))
+	m.hopCount.Add(1)
 }
 
 // hopBuckets are the seconds of a forwarded request, from a hit on another
@@ -358,7 +370,7 @@ func (a *Appliance) ForwardPage(ctx context.Context, key string, r *HTTPRequest)
 		ans, err := cn.requestShard(ctx, v, vs, msg)
 		if err == nil {
 			cn.m.forwardedOut.Inc()
-			cn.m.hop.UpdateDuration(start)
+			cn.m.observeHop(start)
 			return ans, nil
 		}
 		last = err
@@ -545,6 +557,13 @@ type ClusterState struct {
 	Address       string
 	VirtualShards int
 	Members       []ClusterMember
+	// ForwardedOut and ForwardedIn count this member's requests sent to and
+	// answered for other members since it started; ForwardErrors those that
+	// found no owner even after a failover. Hops is how many forwarded page
+	// requests HopMean averages.
+	ForwardedOut, ForwardedIn, ForwardErrors uint64
+	Hops                                     int64
+	HopMean                                  time.Duration
 }
 
 // ClusterMember is one member and the virtual shards it owns.
@@ -565,7 +584,12 @@ func (a *Appliance) ClusterState(ctx context.Context) ClusterState {
 		return ClusterState{}
 	}
 	v := cn.view.Load()
-	st := ClusterState{Enabled: true, Name: cn.cfg.Name, Node: cn.cfg.Node, Address: cn.self, VirtualShards: cn.cfg.VirtualShards}
+	st := ClusterState{Enabled: true, Name: cn.cfg.Name, Node: cn.cfg.Node, Address: cn.self, VirtualShards: cn.cfg.VirtualShards,
+		ForwardedOut: cn.m.forwardedOut.Get(), ForwardedIn: cn.m.forwardedIn.Get(), ForwardErrors: cn.m.forwardErrors.Get(),
+		Hops: cn.m.hopCount.Load()}
+	if st.Hops > 0 {
+		st.HopMean = time.Duration(cn.m.hopNanos.Load() / st.Hops)
+	}
 	owned := map[string]int{}
 	for _, o := range v.owners {
 		owned[o]++

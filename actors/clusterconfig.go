@@ -14,7 +14,7 @@ const (
 	defaultClusterName        = "prerenderd"
 	defaultClusterProvider    = "etcd"
 	defaultClusterBind        = "127.0.0.1:7946"
-	defaultVirtualShards      = 256
+	defaultVirtualShards      = 4096
 	defaultForwardTimeout     = 2 * time.Minute
 	defaultFailoverWait       = 15 * time.Second
 	defaultClusterMessageSize = 64 << 20

@@ -13,6 +13,9 @@ type Cluster struct {
 	Address       string          `json:"address,omitempty"`
 	VirtualShards int             `json:"virtual_shards,omitempty"`
 	Members       []ClusterMember `json:"members"`
+	// Forwarded is what the member that answered sent to and answered for
+	// the others since it started (absent outside a cluster).
+	Forwarded *ClusterForwarded `json:"forwarded,omitempty"`
 	// Key and Owner answer GET /api/cluster?url=…: the page's cache key and
 	// the member that owns it.
 	Key   string         `json:"key,omitempty"`
@@ -29,4 +32,17 @@ type ClusterMember struct {
 	Pages         int64 `json:"pages"`
 	// Error: the member did not answer the question who it is.
 	Error string `json:"error,omitempty"`
+}
+
+// ClusterForwarded counts one member's requests between members.
+type ClusterForwarded struct {
+	// Out: requests for pages (and admin requests) this member sent to their
+	// owner; In: requests other members sent to this one.
+	Out uint64 `json:"out"`
+	In  uint64 `json:"in"`
+	// Errors: requests whose owner did not answer, even after a failover.
+	Errors uint64 `json:"errors"`
+	// HopMeanSeconds is the mean time of a forwarded page request, as the
+	// sender sees it: the hop plus the owner's work (a hit or a render).
+	HopMeanSeconds float64 `json:"hop_mean_seconds"`
 }

@@ -355,6 +355,9 @@ func (s *Server) clusterState(w http.ResponseWriter, r *http.Request) {
 	st := s.app.ClusterState(r.Context())
 	out := api.Cluster{Enabled: st.Enabled, Name: st.Name, Node: st.Node, Address: st.Address,
 		VirtualShards: st.VirtualShards, Members: []api.ClusterMember{}, Time: s.cfg.Clock().UTC().Truncate(time.Millisecond)}
+	if st.Enabled {
+		out.Forwarded = &api.ClusterForwarded{Out: st.ForwardedOut, In: st.ForwardedIn, Errors: st.ForwardErrors, HopMeanSeconds: st.HopMean.Seconds()}
+	}
 	for _, m := range st.Members {
 		out.Members = append(out.Members, api.ClusterMember{Name: m.Name, Address: m.Address, Self: m.Self,
 			VirtualShards: m.VirtualShards, Pages: m.Pages, Error: m.Err})

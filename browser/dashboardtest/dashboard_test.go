@@ -245,6 +245,10 @@ func TestTheDashboardShowsWhatTheAPISaysAndPurges(t *testing.T) {
 		if got := eval[string](t, ctx, `document.getElementById("cache-size").dataset.value`); got != strconv.FormatInt(state.Cache.StoredBytes, 10) {
 			t.Errorf("cache size shown %s, /api/state says %d", got, state.Cache.StoredBytes)
 		}
+		// A single node ([cluster] off) shows nothing of a cluster.
+		if shown := eval[bool](t, ctx, `!document.getElementById("cluster").hidden`); shown {
+			t.Error("the cluster section is shown by an appliance whose [cluster] is off")
+		}
 	})
 
 	if shot != "" {

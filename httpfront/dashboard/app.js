@@ -12,7 +12,9 @@
   let token = sessionStorage.getItem(TOKEN_KEY) || '';
   // ?window=6h&site=shop.example: a view can be bookmarked.
   const params = new URLSearchParams(location.search);
-  const ui = { site: params.get('site') || 'all', window: params.get('window') || '6h', charts: {}, ticks: 0, timer: null, sites: '', crawlers: '' };
+  // cluster: null until /api/cluster answered, then whether [cluster] is on
+  // (off, it is not asked again: a single node shows nothing of it).
+  const ui = { cluster: null, site: params.get('site') || 'all', window: params.get('window') || '6h', charts: {}, ticks: 0, timer: null, sites: '', crawlers: '' };
   if ([...$('window').options].some((o) => o.value === ui.window)) $('window').value = ui.window; else ui.window = $('window').value;
 
   // ---- small helpers ----
@@ -322,12 +324,40 @@
     drawState(data);
   }
 
+  // ---- the cluster: its members and what each owns ----
+  function drawCluster(c) {
+    ui.cluster = c.enabled;
+    $('cluster').hidden = !c.enabled;
+    if (!c.enabled) return;
+    $('cluster-name').textContent = c.name + ' · ' + c.members.length + (c.members.length === 1 ? ' member' : ' members') + ' · ' + fmtInt(c.virtual_shards) + ' virtual shards';
+    rows($('cluster-members').tBodies[0], c.members, (m) => el('tr', { dataset: { node: m.name || m.address } },
+      el('td', {}, m.name || '?'), el('td', { class: 'muted' }, m.address),
+      el('td', { class: 'n', dataset: { value: String(m.virtual_shards) } }, fmtInt(m.virtual_shards)),
+      el('td', { class: 'n' }, c.virtual_shards ? Math.round((100 * m.virtual_shards) / c.virtual_shards) + '%' : '–'),
+      el('td', { class: 'n' }, m.error ? '–' : fmtInt(m.pages)),
+      el('td', { class: m.error ? 'result-error' : 'muted', title: m.error || '' }, m.error ? 'did not answer' : m.self ? 'this node' : '')),
+    'no member: this node is not registered');
+    const f = c.forwarded;
+    const kv = (k, v) => el('tr', {}, el('td', {}, k), el('td', {}, v));
+    $('cluster-forwarded').tBodies[0].replaceChildren(
+      kv('sent to their owner by this node', fmtInt(f.out)),
+      kv('answered here for other nodes', fmtInt(f.in)),
+      kv('owner did not answer', fmtInt(f.errors)),
+      kv('mean forwarded page request', f.hop_mean_seconds ? (1000 * f.hop_mean_seconds).toFixed(1) + ' ms' : '–'));
+  }
+
+  async function refreshCluster() {
+    if (ui.cluster === false) return;
+    const { data } = await api('/api/cluster');
+    drawCluster(data);
+  }
+
   // ---- the loop ----
   async function refresh(withTop) {
     clearTimeout(ui.timer);
     const live = $('live');
     try {
-      await Promise.all([refreshStats(), refreshState(), withTop || ui.ticks % TOP_EVERY === 0 ? refreshTop() : null]);
+      await Promise.all([refreshStats(), refreshState(), refreshCluster(), withTop || ui.ticks % TOP_EVERY === 0 ? refreshTop() : null]);
       live.className = 'live ok';
       live.title = 'updated ' + new Date().toLocaleTimeString();
       document.body.dataset.ready = '1';

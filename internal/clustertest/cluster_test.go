@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -55,27 +56,6 @@ func run(m *testing.M) int {
 	return m.Run()
 }
 
-// etcdBinary is Debian's etcd-server (make testdeps installs it).
-func etcdBinary(t *testing.T) string {
-	t.Helper()
-	for _, p := range []string{os.Getenv("PRERENDERD_ETCD"), "/usr/bin/etcd"} {
-		if p == "" {
-			continue
-		}
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	if p, err := exec.LookPath("etcd"); err == nil {
-		return p
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("CI is set and there is no etcd: `make testdeps` installs Debian's etcd-server")
-	}
-	t.Skip("needs etcd (Debian's etcd-server) and none was found; `make testdeps` installs it")
-	return ""
-}
-
 func freePort(t *testing.T) string {
 	t.Helper()
 	addr, err := prerenderdtest.FreeAddr()
@@ -83,49 +63,6 @@ func freePort(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return addr
-}
-
-// startEtcd runs a one-member etcd on random loopback ports in a temp dir
-// and returns its client endpoint.
-func startEtcd(t *testing.T) string {
-	t.Helper()
-	bin := etcdBinary(t)
-	client, peer := freePort(t), freePort(t)
-	// etcd fsyncs every write; on a busy disk a write can take longer than a
-	// member's 3 s lease. In memory (tmpfs), when the machine has one.
-	dir := t.TempDir()
-	if st, err := os.Stat("/dev/shm"); err == nil && st.IsDir() {
-		if d, err := os.MkdirTemp("/dev/shm", "prerenderd-etcd-"); err == nil {
-			dir = d
-			t.Cleanup(func() { os.RemoveAll(d) })
-		}
-	}
-	cmd := exec.Command(bin, "--name", "test", "--data-dir", filepath.Join(dir, "data"),
-		"--listen-client-urls", "http://"+client, "--advertise-client-urls", "http://"+client,
-		"--listen-peer-urls", "http://"+peer, "--initial-advertise-peer-urls", "http://"+peer,
-		"--initial-cluster", "test=http://"+peer)
-	log := &prerenderdtest.SyncBuffer{}
-	cmd.Stdout, cmd.Stderr = log, log
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("cannot start etcd: %v", err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		resp, err := http.Get("http://" + client + "/health")
-		if err == nil {
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if strings.Contains(string(body), "true") {
-				return client
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("etcd did not answer /health within 20s:\n%s", log.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 // node is one prerenderd process of the cluster.
@@ -413,7 +350,7 @@ func urlCount(t *testing.T) int {
 // node killed with -9, a fourth node joining, and a cluster-wide clear.
 func TestThreeNodesAreOneCache(t *testing.T) {
 	whole := t // the nodes live until the end of the whole test
-	etcd := startEtcd(t)
+	etcd := prerenderdtest.StartEtcd(t)
 	origin := fixture.New(t)
 	nodes := []*node{startNode(t, "n1", etcd), startNode(t, "n2", etcd), startNode(t, "n3", etcd)}
 	for _, n := range nodes {
@@ -493,6 +430,67 @@ func TestThreeNodesAreOneCache(t *testing.T) {
 		var res api.SearchResponse
 		if status := nodes[1].post(t, "/search", api.SearchRequest{Query: origin.URL + "/product%"}, &res); status != 200 || res.Total != n {
 			t.Errorf("a search through n2 found %d pages (status %d), want %d", res.Total, status, n)
+		}
+	})
+
+	t.Run("the dashboard shows the members, their virtual shards and the forwarded requests", func(t *testing.T) {
+		// The dashboard is a JavaScript page: the cluster renders n2's with its
+		// own Chromium, through n1, and the HTML shows what the script drew. A
+		// member refuses to render its own address: the page is one whose
+		// owner is another member.
+		var dash string
+		for k := 0; dash == "" && k < 100; k++ {
+			p := fmt.Sprintf("%s/?dashboard=%d", nodes[1].url, k)
+			if o := nodes[0].cluster(t, "?url="+url.QueryEscape(p)).Owner; o != nil && o.Name != nodes[1].name {
+				dash = p
+			}
+		}
+		want := nodes[1].cluster(t, "")
+		pages := func() (sum int64) {
+			for _, m := range nodes[0].cluster(t, "").Members {
+				sum += m.Pages
+			}
+			return sum
+		}
+		before := pages()
+		// The rendered dashboard is a page of the cache like any other: cleared
+		// again, so the later subtests count the origin's pages only.
+		defer func() {
+			var clr api.ClearResponse
+			if status := nodes[2].post(t, "/cache-clear", api.ClearRequest{Query: dash}, &clr); status != http.StatusOK && status != http.StatusAccepted {
+				t.Errorf("clearing the rendered dashboard: %d %+v", status, clr)
+			}
+			for deadline := time.Now().Add(20 * time.Second); pages() != before; time.Sleep(50 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatalf("the members hold %d pages after the dashboard was cleared, %d before it was rendered", pages(), before)
+				}
+			}
+		}()
+		status, _, body := nodes[0].get(t, dash)
+		if status != http.StatusOK {
+			t.Fatalf("the dashboard of n2 rendered through n1: %d %s", status, tail(body))
+		}
+		if !strings.Contains(body, `<section id="cluster">`) {
+			t.Fatalf("the cluster section is hidden or missing:\n%s", tail(body))
+		}
+		for _, m := range want.Members {
+			row := regexp.MustCompile(`<tr data-node="` + m.Name + `">.*?</tr>`).FindString(body)
+			if row == "" {
+				t.Errorf("no row for member %s in the dashboard", m.Name)
+				continue
+			}
+			if !strings.Contains(row, `data-value="`+strconv.Itoa(m.VirtualShards)+`"`) {
+				t.Errorf("member %s: the row %q does not show its %d virtual shards", m.Name, row, m.VirtualShards)
+			}
+			if m.Self != strings.Contains(row, "this node") {
+				t.Errorf("member %s (self %v): row %q", m.Name, m.Self, row)
+			}
+		}
+		if want.Forwarded == nil || want.Forwarded.Out == 0 || want.Forwarded.In == 0 || want.Forwarded.HopMeanSeconds <= 0 {
+			t.Errorf("n2 forwarded %+v after the pages spread over the nodes, want some each way", want.Forwarded)
+		}
+		if !strings.Contains(body, "sent to their owner by this node") || !strings.Contains(body, " ms</td>") {
+			t.Errorf("the dashboard does not show the forwarded requests and their mean time:\n%s", tail(body))
 		}
 	})
 
