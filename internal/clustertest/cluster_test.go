@@ -395,6 +395,47 @@ func fetches(o *fixture.Origin, uri string) int {
 	return n
 }
 
+// victimPages returns k URLs of pattern (a %d for the index) that the member
+// named owner owns, as n sees the cluster.
+func victimPages(t *testing.T, n *node, owner, pattern string, k int) []string {
+	t.Helper()
+	var out []string
+	for i := 0; len(out) < k && i < 500; i++ {
+		p := fmt.Sprintf(pattern, i)
+		if o := n.cluster(t, "?url="+url.QueryEscape(p)).Owner; o != nil && o.Name == owner {
+			out = append(out, p)
+		}
+	}
+	if len(out) < k {
+		t.Fatalf("found %d pages of %s, want %d", len(out), owner, k)
+	}
+	return out
+}
+
+// metricSum adds up metric (a name without labels) over nodes' /metrics.
+func metricSum(t *testing.T, nodes []*node, metric string) float64 {
+	t.Helper()
+	var sum float64
+	for _, n := range nodes {
+		resp, err := client.Get(n.url + "/metrics")
+		if err != nil {
+			t.Fatalf("GET /metrics from %s: %v", n.name, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		for _, l := range strings.Split(string(body), "\n") {
+			if v, ok := strings.CutPrefix(l, metric+" "); ok {
+				f, err := strconv.ParseFloat(v, 64)
+				if err != nil {
+					t.Fatalf("%s of %s: %q", metric, n.name, l)
+				}
+				sum += f
+			}
+		}
+	}
+	return sum
+}
+
 // urlCount is how many URLs the test spreads over the cluster: small in
 // `make test`, the issue's 300 in `make bench-cluster` (CLUSTER_URLS).
 func urlCount(t *testing.T) int {
@@ -562,6 +603,16 @@ func TestThreeNodesAreOneCache(t *testing.T) {
 		for fetches(origin, doc) == 0 {
 			time.Sleep(20 * time.Millisecond)
 		}
+		// Priority recaches the victim owns, queued through n1 and held back on
+		// it: its one queue tab renders the first (a slow page) when it dies.
+		queued := victimPages(t, nodes[0], victim.name, origin.URL+"/slowdoc?cq=%d&ms=1500", 3)
+		var ans api.RecacheAnswer
+		if status := nodes[0].post(t, "/recache", api.RecacheRequest{URLs: queued}, &ans); status != http.StatusOK || ans.Queued != len(queued) {
+			t.Fatalf("recache of the victim's %d URLs through n1: %d %+v", len(queued), status, ans)
+		}
+		for fetches(origin, strings.TrimPrefix(queued[0], origin.URL)) == 0 {
+			time.Sleep(20 * time.Millisecond)
+		}
 		killed := time.Now()
 		victim.kill9()
 		took := waitMembers(t, survivors, "n1", "n2")
@@ -594,6 +645,26 @@ func TestThreeNodesAreOneCache(t *testing.T) {
 			rerendered += delta
 		}
 		t.Logf("%d of %d pages re-rendered after the kill (the victim's)", rerendered, n)
+
+		// Its queued recaches were not lost: a survivor rendered and stored each.
+		var res api.SearchResponse
+		for deadline := time.Now().Add(30 * time.Second); res.Total < len(queued); time.Sleep(100 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d of the victim's %d queued recaches are stored 30s after the kill: %+v", res.Total, len(queued), res.Results)
+			}
+			survivors[1].post(t, "/search", api.SearchRequest{Query: origin.URL + "/slowdoc?cq=%"}, &res)
+		}
+		t.Logf("the victim's %d queued recaches were rendered by survivors %v after the kill", len(queued), time.Since(killed).Round(time.Millisecond))
+		for _, p := range queued {
+			status, h, _ := survivors[0].get(t, p)
+			// PRERENDER: the first serve of a page a queue rendered.
+			if status != http.StatusOK || h.Get("X-Prerender-Cache") != "PRERENDER" || h.Get("X-Prerender-Node") == victim.name {
+				t.Errorf("%s, queued on the victim: %d %s by %s, want PRERENDER from a survivor", p, status, h.Get("X-Prerender-Cache"), h.Get("X-Prerender-Node"))
+			}
+		}
+		if got := metricSum(t, survivors, "prerender_cluster_queue_handed_over_total"); got < float64(len(queued)) {
+			t.Errorf("the survivors handed over %v queued recaches of the victim, want at least %d", got, len(queued))
+		}
 	})
 
 	t.Run("a fourth node joins: shards move to it, no render beyond the moved keys", func(t *testing.T) {
