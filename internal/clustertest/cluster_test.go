@@ -580,6 +580,59 @@ func TestThreeNodesAreOneCache(t *testing.T) {
 		}
 	})
 
+	t.Run("a sitemap added through one node is fetched once and its URLs are rendered on their owners", func(t *testing.T) {
+		const k = 3
+		var locs strings.Builder
+		for i := range k {
+			fmt.Fprintf(&locs, "<url><loc>{{ORIGIN}}/product?sm=%d</loc></url>", i)
+		}
+		origin.SetFile("cluster-sitemap.xml", []byte(`<?xml version="1.0" encoding="UTF-8"?>`+
+			`<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">`+locs.String()+`</urlset>`))
+		sitemap := origin.URL + "/cluster-sitemap.xml"
+		if status := nodes[1].post(t, "/sitemap", api.SitemapRequest{URL: sitemap}, nil); status != http.StatusOK {
+			t.Fatalf("POST /sitemap through n2: %d", status)
+		}
+		// Each URL is queued for both default variants; a crawler asks desktop.
+		desktop := 0
+		for deadline := time.Now().Add(30 * time.Second); desktop < k; time.Sleep(100 * time.Millisecond) {
+			var res api.SearchResponse
+			nodes[2].post(t, "/search", api.SearchRequest{Query: origin.URL + "/product?sm=%"}, &res)
+			desktop = 0
+			for _, r := range res.Results {
+				if r.Variant == "desktop" {
+					desktop++
+				}
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d of the sitemap's %d URLs are stored for desktop 30s after it was added: %+v", desktop, k, res.Results)
+			}
+		}
+		if got := fetches(origin, "/cluster-sitemap.xml"); got != 1 {
+			t.Errorf("the sitemap was fetched %d times across the cluster, want once", got)
+		}
+		per := map[string]int{}
+		for i := range k {
+			p := fmt.Sprintf("%s/product?sm=%d", origin.URL, i)
+			want := nodes[0].cluster(t, "?url="+url.QueryEscape(p)).Owner
+			status, h, _ := nodes[0].get(t, p)
+			if want == nil || status != http.StatusOK || h.Get("X-Prerender-Cache") != "PRERENDER" || h.Get("X-Prerender-Node") != want.Name {
+				t.Errorf("%s, from the sitemap: %d %s by %s, want PRERENDER by its owner %+v", p, status, h.Get("X-Prerender-Cache"), h.Get("X-Prerender-Node"), want)
+			}
+			per[h.Get("X-Prerender-Node")]++
+		}
+		t.Logf("the sitemap's URLs per owner: %v", per)
+		var list api.SitemapList
+		resp, err := client.Get(nodes[2].url + "/sitemap")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = json.NewDecoder(resp.Body).Decode(&list)
+		resp.Body.Close()
+		if len(list.Sitemaps) != 1 || list.Sitemaps[0].URL != sitemap || !list.Sitemaps[0].Added || list.Sitemaps[0].URLs != k {
+			t.Errorf("GET /sitemap through n3 lists %+v, want the one sitemap, added, with %d URLs", list.Sitemaps, k)
+		}
+	})
+
 	victim := nodes[2]
 	survivors := nodes[:2]
 	t.Run("kill -9 of a node: its shards are placed on the survivors and every URL is answered", func(t *testing.T) {
