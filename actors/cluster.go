@@ -90,6 +90,7 @@ type clusterMetrics struct {
 	hop           *metrics.PrometheusHistogram
 	copyErrors    *metrics.Counter
 	handedOver    *metrics.Counter
+	moved         *metrics.Counter
 }
 
 // hopBuckets are the seconds of a forwarded request, from a hit on another
@@ -267,6 +268,7 @@ func (cn *clusterNode) registerMetrics(s *metrics.Set) {
 		hop:           s.NewPrometheusHistogramExt("prerender_cluster_hop_seconds", hopBuckets),
 		copyErrors:    s.NewCounter("prerender_cluster_queue_copy_errors_total"),
 		handedOver:    s.NewCounter("prerender_cluster_queue_handed_over_total"),
+		moved:         s.NewCounter("prerender_cluster_queue_moved_total"),
 	}
 	s.NewGauge("prerender_cluster_members", func() float64 {
 		if v := cn.view.Load(); v != nil {

@@ -337,6 +337,13 @@ type enqueueResult struct {
 // to their backups again: the membership changed, and with it the backups.
 type replicateAll struct{}
 
+// handedOff tells the priority queue how handing Items to the members that
+// own them now went.
+type handedOff struct {
+	Items []storage.QueueItem
+	Err   error
+}
+
 // queueTick wakes a queue actor when its pace allows the next dispatch.
 type queueTick struct{}
 

@@ -127,6 +127,7 @@ func (q *priorityQueue) Receive(ctx actor.Context) {
 		q.pump(ctx)
 	case *replicateAll:
 		if cn := q.app.cluster.Load(); cn != nil {
+			q.handOffMoved(ctx)
 			all := make([]storage.QueueItem, 0, q.items.Len()+len(q.running))
 			for el := q.items.Front(); el != nil; el = el.Next() {
 				all = append(all, el.Value.(storage.QueueItem))
@@ -137,6 +138,9 @@ func (q *priorityQueue) Receive(ctx actor.Context) {
 			cn.sendCopies(all, false)
 		}
 		q.pump(ctx) // this member's part of the pace changed too
+	case *handedOff:
+		q.handedOff(m)
+		q.pump(ctx)
 	case *setRecacheSpeed:
 		m.Reply <- q.setSpeed(m.URLsPerHour)
 		q.pace = pacer{}
@@ -330,6 +334,65 @@ func (q *priorityQueue) finished(m *queueRenderDone) {
 		cn.dropCopies(it.Seq)
 	}
 	a.metrics.recache("priority", outcome(m.Rendered, m.Err)).Inc()
+}
+
+// handOffMoved hands the queued items whose key another member owns now (its
+// virtual shard moved to a member that joined) to that owner's queue, in a
+// goroutine the appliance owns: rendered here, they would be stored where
+// they are not served. They count as running until handedOff.
+func (q *priorityQueue) handOffMoved(ctx actor.Context) {
+	a := q.app
+	var moved []storage.QueueItem
+	for el := q.items.Front(); el != nil; {
+		next := el.Next()
+		it := el.Value.(storage.QueueItem)
+		if _, mine := a.OwnerOf(it.Key); !mine {
+			q.items.Remove(el)
+			delete(q.byKey, it.Key)
+			q.running[it.Seq] = it
+			moved = append(moved, it)
+		}
+		el = next
+	}
+	if len(moved) == 0 {
+		return
+	}
+	a.metrics.priorityLen.Store(int64(q.items.Len()))
+	self, root := ctx.Self(), a.system.Root
+	a.goBackground(func(bg context.Context) {
+		_, err := a.queueOnOwners(bg, moved)
+		root.Send(self, &handedOff{Items: moved, Err: err})
+	})
+	// Not started (stopping): they stay persisted and load at the next start.
+}
+
+// handedOff drops the items their new owners queued, or takes back those
+// they could not: rendered here rather than lost.
+func (q *priorityQueue) handedOff(m *handedOff) {
+	a := q.app
+	seqs := make([]uint64, 0, len(m.Items))
+	for _, it := range m.Items {
+		delete(q.running, it.Seq)
+		seqs = append(seqs, it.Seq)
+	}
+	if m.Err != nil {
+		a.log.Warn("cannot hand queued recaches to the member that owns them now; rendering them here", "items", len(m.Items), "err", m.Err)
+		for _, it := range m.Items {
+			if _, ok := q.byKey[it.Key]; !ok {
+				q.byKey[it.Key] = q.items.PushBack(it)
+			}
+		}
+		a.metrics.priorityLen.Store(int64(q.items.Len()))
+		return
+	}
+	if err := a.store.DeleteQueue(seqs...); err != nil {
+		a.log.Warn("cannot delete handed-over queue entries; they will be handed over again after a restart", "items", len(seqs), "err", err)
+	}
+	if cn := a.cluster.Load(); cn != nil {
+		cn.dropCopies(seqs...)
+		cn.m.moved.Add(len(seqs))
+	}
+	a.log.Info("queued recaches handed to the members that own them now", "items", len(seqs))
 }
 
 // interval is the time between two dispatches at this member's part of the

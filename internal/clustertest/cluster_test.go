@@ -721,10 +721,27 @@ func TestThreeNodesAreOneCache(t *testing.T) {
 	})
 
 	t.Run("a fourth node joins: shards move to it, no render beyond the moved keys", func(t *testing.T) {
+		// Recaches held back on n1 and n2 by the cluster's pace when n4 joins:
+		// those whose keys move to n4 are handed to it, not rendered where they
+		// would not be served.
+		if status := nodes[0].post(t, "/change-recache-speed", map[string]int{"urlsPerHour": 3600}, nil); status != http.StatusOK {
+			t.Fatalf("change-recache-speed through n1: %d", status)
+		}
+		held := make([]string, 30)
+		for i := range held {
+			held[i] = fmt.Sprintf("%s/product?jn=%d", origin.URL, i)
+		}
+		var ans api.RecacheAnswer
+		if status := nodes[1].post(t, "/recache", api.RecacheRequest{URLs: held}, &ans); status != http.StatusOK || ans.Queued != len(held) {
+			t.Fatalf("recache of %d URLs through n2: %d %+v", len(held), status, ans)
+		}
 		n4 := startNode(whole, "n4", etcd)
 		n4.waitReady(t)
 		live := []*node{nodes[0], nodes[1], n4}
 		waitMembers(t, live, "n1", "n2", "n4")
+		if status := nodes[0].post(t, "/change-recache-speed", map[string]int{"urlsPerHour": 0}, nil); status != http.StatusOK {
+			t.Fatalf("change-recache-speed through n1: %d", status)
+		}
 		moved := 0
 		for i, p := range pages {
 			before := fetches(origin, docOf(i))
@@ -750,6 +767,38 @@ func TestThreeNodesAreOneCache(t *testing.T) {
 			t.Error("no page moved to the new node")
 		}
 		nodes = live
+
+		docs := func(i int) string { return strings.TrimPrefix(held[i], origin.URL) }
+		for i := range held {
+			for deadline := time.Now().Add(60 * time.Second); fetches(origin, docs(i)) == 0; time.Sleep(50 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatalf("%s, queued before n4 joined, was not rendered within 60s", held[i])
+				}
+			}
+		}
+		// A page rendered before the join by the member that owned it then is
+		// rendered again on n4's first request; one handed to n4 is not.
+		onN4 := 0
+		for i, p := range held {
+			if got := fetches(origin, docs(i)); got != 1 {
+				t.Errorf("%s, queued once, was fetched %d times", p, got)
+			}
+			status, h, _ := live[i%3].get(t, p)
+			by, again := h.Get("X-Prerender-Node"), fetches(origin, docs(i)) > 1
+			switch {
+			case status != http.StatusOK:
+				t.Errorf("%s: %d", p, status)
+			case by != "n4" && again:
+				t.Errorf("%s, owned by %s since before n4 joined, was rendered again on request", p, by)
+			case by == "n4" && !again:
+				onN4++
+			}
+		}
+		handed := metricSum(t, live[:2], "prerender_cluster_queue_moved_total")
+		t.Logf("%d of %d queued recaches were handed to n4 when it joined", onN4, len(held))
+		if handed == 0 || float64(onN4) != handed {
+			t.Errorf("n4 stored %d of the recaches queued before it joined, n1 and n2 handed it %v: want the same, more than 0", onN4, handed)
+		}
 	})
 
 	t.Run("a cluster-wide wildcard clear removes pages on every node", func(t *testing.T) {
