@@ -66,3 +66,36 @@ func TestQueueCopiesRefuseAnOwnerThatCannotBeAKey(t *testing.T) {
 		}
 	}
 }
+
+func TestQueueCopiesThatAreDamagedAreReportedWithTheirOwnerAndSeq(t *testing.T) {
+	s := openDisk(t, filepath.Join(t.TempDir(), "db"), Options{})
+	defer s.Close()
+	good := QueueItem{Seq: 2, Key: "desktop|https://a.example/", URL: "https://a.example/", Source: "api", EnqueuedAt: t0}
+	if err := s.PutReplicas("10.0.0.1:7946", []QueueItem{good}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.db.Set(replicaKey("10.0.0.1:7946", 1), []byte{9, 9}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.db.Set([]byte(prefixReplica+"short"), []byte{1}, nil); err != nil {
+		t.Fatal(err)
+	}
+	var damaged, read []string
+	err := s.ScanReplicas(func(owner string, it QueueItem, err error) bool {
+		if err != nil {
+			damaged = append(damaged, owner)
+			if owner != "" && it.Seq != 1 {
+				t.Errorf("the damaged copy of %s is reported with seq %d, want 1", owner, it.Seq)
+			}
+			return true
+		}
+		read = append(read, it.Key)
+		return true
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(damaged) != 2 || len(read) != 1 || read[0] != good.Key {
+		t.Errorf("damaged copies of %q and read %q, want two damaged (one without an owner) and the good one read", damaged, read)
+	}
+}
