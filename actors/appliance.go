@@ -91,7 +91,7 @@ type Appliance struct {
 	sitemaps atomic.Pointer[actor.PID]
 	// cluster is this appliance's membership of a cluster (cluster.go); nil
 	// when cluster.enabled is false. Set by JoinCluster before requests come.
-	cluster *clusterNode
+	cluster atomic.Pointer[clusterNode]
 	// bg holds the appliance's own goroutines (wildcard clears, eviction, sitemap
 	// polls); bgCtx ends on Stop, which waits for them before poisoning the actors
 	// they talk to. bgMu orders goBackground against Stop.

@@ -57,6 +57,7 @@ type clusterNode struct {
 	handler  http.Handler
 	self     string // this member's address
 	node     *actor.PID
+	replicas *actor.PID
 	sub      *eventstream.Subscription
 	view     atomic.Pointer[clusterView]
 	m        clusterMetrics
@@ -68,7 +69,11 @@ type clusterView struct {
 	members []string // addresses, sorted
 	ids     map[string]bool
 	owners  []string // the owner's address, by virtual shard
-	owned   int      // virtual shards this member owns
+	// backups is, by virtual shard, the member that keeps copies of its
+	// owner's priority items: the one it is placed on if the owner leaves ("" in
+	// a cluster of one).
+	backups []string
+	owned   int // virtual shards this member owns
 	// pids caches each virtual shard's grain, so a forward is one hop (the
 	// identity lookup asks the owner's activator otherwise).
 	pids []atomic.Pointer[actor.PID]
@@ -83,6 +88,9 @@ type clusterMetrics struct {
 	failovers     *metrics.Counter
 	changes       *metrics.Counter
 	hop           *metrics.PrometheusHistogram
+	copyErrors    *metrics.Counter
+	handedOver    *metrics.Counter
+	moved         *metrics.Counter
 	// hopNanos and hopCount give the dashboard the mean hop, which the
 	// histogram's buckets cannot.
 	hopNanos atomic.Int64
@@ -110,7 +118,7 @@ func (a *Appliance) JoinCluster(h http.Handler) error {
 	if !cc.Enabled {
 		return nil
 	}
-	if a.cluster != nil {
+	if a.cluster.Load() != nil {
 		return errors.New("cannot join the cluster twice")
 	}
 	cn := &clusterNode{app: a, cfg: cc, handler: h}
@@ -149,13 +157,18 @@ func (a *Appliance) JoinCluster(h http.Handler) error {
 		a.system.EventStream.Unsubscribe(cn.sub)
 		return fmt.Errorf("cannot join cluster %q: spawn node actor: %w", cc.Name, err)
 	}
+	cn.replicas, err = a.system.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return &replicaActor{node: cn} }), replicaActorName)
+	if err != nil {
+		a.system.EventStream.Unsubscribe(cn.sub)
+		return fmt.Errorf("cannot join cluster %q: spawn replica actor: %w", cc.Name, err)
+	}
 	if err := startMember(cn.c); err != nil {
 		a.system.EventStream.Unsubscribe(cn.sub)
 		_ = provider.Shutdown(false)
 		return fmt.Errorf("cannot join cluster %q through etcd %v: %w", cc.Name, cc.EtcdEndpoints, err)
 	}
 	cn.self = a.system.Address()
-	a.cluster = cn
+	a.cluster.Store(cn)
 	a.log.Info("cluster joined", "cluster", cc.Name, "node", cc.Node, "address", cn.self,
 		"members", len(cn.view.Load().members), "virtual_shards", cc.VirtualShards)
 	return nil
@@ -202,7 +215,7 @@ func (cn *clusterNode) shutdown() {
 // the members, the placement protoactor uses) and publishes it.
 func (cn *clusterNode) setView(members []*cluster.Member) {
 	n := cn.cfg.VirtualShards
-	v := &clusterView{owners: make([]string, n), pids: make([]atomic.Pointer[actor.PID], n), changed: make(chan struct{}), ids: map[string]bool{}}
+	v := &clusterView{owners: make([]string, n), backups: make([]string, n), pids: make([]atomic.Pointer[actor.PID], n), changed: make(chan struct{}), ids: map[string]bool{}}
 	rdv := cluster.NewRendezvous()
 	rdv.UpdateMembers(members)
 	for _, m := range members {
@@ -213,18 +226,41 @@ func (cn *clusterNode) setView(members []*cluster.Member) {
 	}
 	slices.Sort(v.members)
 	self := cn.app.system.Address()
+	// The backup of a virtual shard is its owner in the membership without the
+	// owner: rendezvous over the rest, one per owner.
+	without := map[string]*cluster.Rendezvous{}
 	for i := range v.owners {
-		v.owners[i] = rdv.GetByClusterIdentity(cluster.NewClusterIdentity(strconv.Itoa(i), shardKind))
-		if v.owners[i] == self {
+		id := cluster.NewClusterIdentity(strconv.Itoa(i), shardKind)
+		o := rdv.GetByClusterIdentity(id)
+		v.owners[i] = o
+		if o == self {
 			v.owned++
 		}
+		r, ok := without[o]
+		if !ok {
+			r = cluster.NewRendezvous()
+			r.UpdateMembers(slices.DeleteFunc(slices.Clone(members), func(m *cluster.Member) bool { return m.Address() == o }))
+			without[o] = r
+		}
+		v.backups[i] = r.GetByClusterIdentity(id)
 	}
 	old := cn.view.Swap(v)
-	if old != nil {
-		close(old.changed)
-		if !slices.Equal(old.members, v.members) {
-			cn.m.changes.Inc()
-			cn.app.log.Info("cluster membership changed", "members", len(v.members), "owned_virtual_shards", v.owned)
+	if old == nil {
+		return
+	}
+	close(old.changed)
+	if slices.Equal(old.members, v.members) {
+		return
+	}
+	cn.m.changes.Inc()
+	cn.app.log.Info("cluster membership changed", "members", len(v.members), "owned_virtual_shards", v.owned)
+	// The backups changed with the membership: the queue sends its copies again.
+	cn.app.system.Root.Send(cn.app.priority, &replicateAll{})
+	for _, m := range old.members {
+		if !slices.Contains(v.members, m) {
+			// A member left: the copies of its queued recaches go to their new owners.
+			cn.app.system.Root.Send(actor.NewPID(self, replicaActorName), &handOver{})
+			break
 		}
 	}
 }
@@ -242,6 +278,9 @@ func (cn *clusterNode) registerMetrics(s *metrics.Set) {
 		failovers:     s.NewCounter("prerender_cluster_failovers_total"),
 		changes:       s.NewCounter("prerender_cluster_membership_changes_total"),
 		hop:           s.NewPrometheusHistogramExt("prerender_cluster_hop_seconds", hopBuckets),
+		copyErrors:    s.NewCounter("prerender_cluster_queue_copy_errors_total"),
+		handedOver:    s.NewCounter("prerender_cluster_queue_handed_over_total"),
+		moved:         s.NewCounter("prerender_cluster_queue_moved_total"),
 	}
 	s.NewGauge("prerender_cluster_members", func() float64 {
 		if v := cn.view.Load(); v != nil {
@@ -285,7 +324,7 @@ func (a *Appliance) NodeName() string {
 // forwards the request (ForwardPage). It is false outside a cluster and for
 // a request that was forwarded here.
 func (a *Appliance) OwnedElsewhere(ctx context.Context, key string) bool {
-	cn := a.cluster
+	cn := a.cluster.Load()
 	if cn == nil || Forwarded(ctx) {
 		return false
 	}
@@ -296,7 +335,7 @@ func (a *Appliance) OwnedElsewhere(ctx context.Context, key string) bool {
 // OwnerOf is the address of the member that owns key, and whether that is
 // this one. Outside a cluster every key is this appliance's.
 func (a *Appliance) OwnerOf(key string) (string, bool) {
-	cn := a.cluster
+	cn := a.cluster.Load()
 	if cn == nil {
 		return "", true
 	}
@@ -352,7 +391,7 @@ func headerOf(hs []*clusterpb.Header) http.Header {
 // its answer. A member that does not answer (killed, leaving) is tried once
 // more, after the membership changed or Cluster.FailoverWait passed.
 func (a *Appliance) ForwardPage(ctx context.Context, key string, r *HTTPRequest) (*HTTPAnswer, error) {
-	cn := a.cluster
+	cn := a.cluster.Load()
 	if cn == nil {
 		return nil, errors.New("not a member of a cluster")
 	}
@@ -475,7 +514,7 @@ func (cn *clusterNode) request(ctx context.Context, pid *actor.PID, msg *cluster
 // asked once more after the membership changed (a killed member is then gone
 // from it); the error names the members that still did not answer.
 func (a *Appliance) Broadcast(ctx context.Context, r *HTTPRequest) ([]*HTTPAnswer, error) {
-	cn := a.cluster
+	cn := a.cluster.Load()
 	if cn == nil {
 		return nil, errors.New("not a member of a cluster")
 	}
@@ -505,7 +544,7 @@ func (a *Appliance) Broadcast(ctx context.Context, r *HTTPRequest) ([]*HTTPAnswe
 // view has it now, through that member's node actor (not the key's grain: a
 // request for many keys of one owner, /recache).
 func (a *Appliance) ForwardToOwnerOf(ctx context.Context, key string, r *HTTPRequest) (*HTTPAnswer, error) {
-	cn := a.cluster
+	cn := a.cluster.Load()
 	if cn == nil {
 		return nil, errors.New("not a member of a cluster")
 	}
@@ -579,7 +618,7 @@ type ClusterMember struct {
 
 // ClusterState asks every member about itself.
 func (a *Appliance) ClusterState(ctx context.Context) ClusterState {
-	cn := a.cluster
+	cn := a.cluster.Load()
 	if cn == nil {
 		return ClusterState{}
 	}

@@ -35,6 +35,8 @@ func (n *nodeActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *clusterpb.ForwardedRequest:
 		n.node.serve(ctx, m)
+	case *clusterpb.QueueOnOwner:
+		n.node.serveQueueOnOwner(ctx, m)
 	case *clusterpb.NodeInfoRequest:
 		v := n.node.view.Load()
 		ctx.Respond(&clusterpb.NodeInfo{Name: n.node.cfg.Node, Address: n.node.self,

@@ -19,8 +19,12 @@
 // OwnedElsewhere, OwnerOf, ForwardPage, ForwardToOwnerOf, Broadcast and
 // ClusterState, the membership of a cluster of prerenderd nodes, each key owned
 // by one member (cluster.go, clustergrain.go, clusteretcd.go; off unless
-// Config.Cluster.Enabled). It also owns the cluster's gRPC (protoactor remote)
-// and etcd client; nobody else talks to the other members.
+// Config.Cluster.Enabled), and the cluster's queues: copies of each queued
+// priority recache on the member that takes over its key, handed to the new
+// owners when a member leaves, sitemap URLs queued on their owners, the
+// recache pace shared by virtual shards (clusterqueue.go). It also owns the
+// cluster's gRPC (protoactor remote) and etcd client; nobody else talks to the
+// other members.
 //
 // Each key belongs to one shard (shardFor), the only writer of its page and of
 // its flags (keystate.go). Every message type is in messages.go, grouped by the

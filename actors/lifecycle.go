@@ -94,10 +94,10 @@ func (a *Appliance) Stop(ctx context.Context) error {
 
 func (a *Appliance) stop(ctx context.Context) error {
 	var errs []error
-	if a.cluster != nil {
+	if cn := a.cluster.Load(); cn != nil {
 		// First: the other members place this one's virtual shards while it
 		// drains, instead of when its etcd lease expires.
-		a.cluster.leave()
+		cn.leave()
 	}
 	if a.front != nil {
 		done := make(chan error, 1)
@@ -128,8 +128,8 @@ func (a *Appliance) stop(ctx context.Context) error {
 	// Hits counted since the last flush go to the shards before they stop.
 	a.flushHits(ctx)
 	close(a.stopped)
-	if a.cluster != nil {
-		a.cluster.shutdown()
+	if cn := a.cluster.Load(); cn != nil {
+		cn.shutdown()
 	}
 	// Poison rather than Shutdown: Shutdown does not stop actors.
 	if err := a.system.Root.PoisonFuture(a.root).Wait(); err != nil {

@@ -327,6 +327,21 @@ type enqueueResult struct {
 	// crawler asking next is REVALIDATED.
 	Marked <-chan struct{}
 	Marks  int
+	// Copies are the answers of the members keeping copies of the new items
+	// (a cluster's backups, clusterqueue.go): the caller waits for them
+	// before it acknowledges the request.
+	Copies []*actor.Future
+}
+
+// replicateAll asks the priority queue to send copies of every item it holds
+// to their backups again: the membership changed, and with it the backups.
+type replicateAll struct{}
+
+// handedOff tells the priority queue how handing Items to the members that
+// own them now went.
+type handedOff struct {
+	Items []storage.QueueItem
+	Err   error
 }
 
 // queueTick wakes a queue actor when its pace allows the next dispatch.

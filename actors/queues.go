@@ -74,9 +74,12 @@ type priorityQueue struct {
 	items    *list.List // of storage.QueueItem, FIFO, not yet dispatched
 	byKey    map[string]*list.Element
 	inflight int
-	perHour  int // 0 = automatic: as fast as the pool's tabs allow
-	pace     pacer
-	timer    *time.Timer
+	// running are the items dispatched and not finished, by Seq: their copies
+	// are sent again when the backups change.
+	running map[uint64]storage.QueueItem
+	perHour int // 0 = automatic: as fast as the pool's tabs allow; in a cluster, the cluster's
+	pace    pacer
+	timer   *time.Timer
 	// marks are the explicit recaches accepted since the last sendMarks, by
 	// shard: their keys' shards flag them pending (REVALIDATED for a crawler).
 	marks map[int][]pendingMark
@@ -86,7 +89,7 @@ type priorityQueue struct {
 // inside the spawn, so the normal queue, spawned after, already sees the
 // priority work it must yield to.
 func newPriorityQueue(a *Appliance) *priorityQueue {
-	q := &priorityQueue{app: a, items: list.New(), byKey: make(map[string]*list.Element)}
+	q := &priorityQueue{app: a, items: list.New(), byKey: make(map[string]*list.Element), running: map[uint64]storage.QueueItem{}}
 	q.load()
 	q.sendMarks(nil)
 	return q
@@ -97,13 +100,22 @@ func (q *priorityQueue) Receive(ctx actor.Context) {
 	case *actor.Started:
 		q.pump(ctx)
 	case *enqueueRecache:
-		res := q.enqueue(m.Items, m.Sync)
+		res, pushed := q.enqueue(m.Items, m.Sync)
+		cn := q.app.cluster.Load()
 		if m.Reply != nil {
 			done := make(chan struct{}, len(q.marks))
 			res.Marked, res.Marks = done, q.sendMarks(done)
+			if cn != nil && len(pushed) > 0 {
+				// Sent before any of them can finish, so a backup gets each
+				// copy before the owner's word that it is done.
+				res.Copies = cn.sendCopies(pushed, true)
+			}
 			m.Reply <- res
 		} else {
 			q.sendMarks(nil)
+			if cn != nil && len(pushed) > 0 {
+				cn.sendCopies(pushed, false)
+			}
 		}
 		// After the marks: a shard sees them before the renders they are for.
 		q.pump(ctx)
@@ -112,6 +124,22 @@ func (q *priorityQueue) Receive(ctx actor.Context) {
 		q.pump(ctx)
 	case *queueRenderDone:
 		q.finished(m)
+		q.pump(ctx)
+	case *replicateAll:
+		if cn := q.app.cluster.Load(); cn != nil {
+			q.handOffMoved(ctx)
+			all := make([]storage.QueueItem, 0, q.items.Len()+len(q.running))
+			for el := q.items.Front(); el != nil; el = el.Next() {
+				all = append(all, el.Value.(storage.QueueItem))
+			}
+			for _, it := range q.running {
+				all = append(all, it)
+			}
+			cn.sendCopies(all, false)
+		}
+		q.pump(ctx) // this member's part of the pace changed too
+	case *handedOff:
+		q.handedOff(m)
 		q.pump(ctx)
 	case *setRecacheSpeed:
 		m.Reply <- q.setSpeed(m.URLsPerHour)
@@ -153,7 +181,7 @@ func (q *priorityQueue) load() {
 	if len(dups) > 0 {
 		_ = a.store.DeleteQueue(dups...)
 	}
-	a.metrics.priorityPace.Store(int64(q.perHour))
+	a.metrics.priorityPace.Store(int64(math.Round(a.priorityShare(q.perHour))))
 	if q.items.Len() > 0 {
 		a.log.Info("priority queue loaded", "items", q.items.Len())
 	}
@@ -197,7 +225,8 @@ func explicit(source string) bool {
 	return source == "api" || source == "manual" || source == "sitemap"
 }
 
-func (q *priorityQueue) enqueue(items []storage.QueueItem, sync bool) enqueueResult {
+// enqueue persists and queues the items not queued yet, and returns them.
+func (q *priorityQueue) enqueue(items []storage.QueueItem, sync bool) (enqueueResult, []storage.QueueItem) {
 	var res enqueueResult
 	fresh := items[:0:0]
 	for _, it := range items {
@@ -215,7 +244,7 @@ func (q *priorityQueue) enqueue(items []storage.QueueItem, sync bool) enqueueRes
 		fresh = append(fresh, it)
 	}
 	if len(fresh) == 0 {
-		return res
+		return res, nil
 	}
 	if err := q.app.store.PushQueue(fresh, sync); err != nil {
 		res.Err = err
@@ -226,8 +255,9 @@ func (q *priorityQueue) enqueue(items []storage.QueueItem, sync bool) enqueueRes
 				q.app.system.Root.Send(q.app.shardFor(it.Key), &staleNotQueued{Key: it.Key})
 			}
 		}
-		return res
+		return res, nil
 	}
+	pushed := fresh[:0:0]
 	for _, it := range fresh {
 		if _, ok := q.byKey[it.Key]; ok { // twice in one request
 			res.Duplicate++
@@ -235,9 +265,10 @@ func (q *priorityQueue) enqueue(items []storage.QueueItem, sync bool) enqueueRes
 			continue
 		}
 		q.push(it)
+		pushed = append(pushed, it)
 		res.Queued++
 	}
-	return res
+	return res, pushed
 }
 
 // pump dispatches items while the pace and the slots allow, then sleeps until
@@ -254,7 +285,7 @@ func (q *priorityQueue) pump(ctx actor.Context) {
 				q.wake(ctx, d)
 				return
 			}
-			q.pace.took(now, time.Hour/time.Duration(q.perHour))
+			q.pace.took(now, q.interval())
 		}
 		el := q.items.Front()
 		it := el.Value.(storage.QueueItem)
@@ -262,6 +293,7 @@ func (q *priorityQueue) pump(ctx actor.Context) {
 		delete(q.byKey, it.Key)
 		a.metrics.priorityLen.Store(int64(q.items.Len()))
 		q.inflight++
+		q.running[it.Seq] = it
 		a.system.Root.Send(a.shardFor(it.Key), &StartRender{
 			Key: it.Key, URL: it.URL, Class: ClassPriority, Source: it.Source, Since: it.EnqueuedAt,
 			ReplyTo: ctx.Self(), Item: it,
@@ -283,6 +315,7 @@ func (q *priorityQueue) finished(m *queueRenderDone) {
 	// earlier incarnation dispatched still arrive.
 	q.inflight = max(q.inflight-1, 0)
 	it := m.Item
+	delete(q.running, it.Seq)
 	if deferred(m.Err) {
 		// No tab for it: it was never rendered. Back to the head, still persisted.
 		if _, ok := q.byKey[it.Key]; !ok {
@@ -297,7 +330,77 @@ func (q *priorityQueue) finished(m *queueRenderDone) {
 	if err := a.store.DeleteQueue(it.Seq); err != nil {
 		a.log.Warn("cannot delete a done queue entry; it will be rendered again after a restart", "key", it.Key, "err", err)
 	}
+	if cn := a.cluster.Load(); cn != nil {
+		cn.dropCopies(it.Seq)
+	}
 	a.metrics.recache("priority", outcome(m.Rendered, m.Err)).Inc()
+}
+
+// handOffMoved hands the queued items whose key another member owns now (its
+// virtual shard moved to a member that joined) to that owner's queue, in a
+// goroutine the appliance owns: rendered here, they would be stored where
+// they are not served. They count as running until handedOff.
+func (q *priorityQueue) handOffMoved(ctx actor.Context) {
+	a := q.app
+	var moved []storage.QueueItem
+	for el := q.items.Front(); el != nil; {
+		next := el.Next()
+		it := el.Value.(storage.QueueItem)
+		if _, mine := a.OwnerOf(it.Key); !mine {
+			q.items.Remove(el)
+			delete(q.byKey, it.Key)
+			q.running[it.Seq] = it
+			moved = append(moved, it)
+		}
+		el = next
+	}
+	if len(moved) == 0 {
+		return
+	}
+	a.metrics.priorityLen.Store(int64(q.items.Len()))
+	self, root := ctx.Self(), a.system.Root
+	a.goBackground(func(bg context.Context) {
+		_, err := a.queueOnOwners(bg, moved)
+		root.Send(self, &handedOff{Items: moved, Err: err})
+	})
+	// Not started (stopping): they stay persisted and load at the next start.
+}
+
+// handedOff drops the items their new owners queued, or takes back those
+// they could not: rendered here rather than lost.
+func (q *priorityQueue) handedOff(m *handedOff) {
+	a := q.app
+	seqs := make([]uint64, 0, len(m.Items))
+	for _, it := range m.Items {
+		delete(q.running, it.Seq)
+		seqs = append(seqs, it.Seq)
+	}
+	if m.Err != nil {
+		a.log.Warn("cannot hand queued recaches to the member that owns them now; rendering them here", "items", len(m.Items), "err", m.Err)
+		for _, it := range m.Items {
+			if _, ok := q.byKey[it.Key]; !ok {
+				q.byKey[it.Key] = q.items.PushBack(it)
+			}
+		}
+		a.metrics.priorityLen.Store(int64(q.items.Len()))
+		return
+	}
+	if err := a.store.DeleteQueue(seqs...); err != nil {
+		a.log.Warn("cannot delete handed-over queue entries; they will be handed over again after a restart", "items", len(seqs), "err", err)
+	}
+	if cn := a.cluster.Load(); cn != nil {
+		cn.dropCopies(seqs...)
+		cn.m.moved.Add(len(seqs))
+	}
+	a.log.Info("queued recaches handed to the members that own them now", "items", len(seqs))
+}
+
+// interval is the time between two dispatches at this member's part of the
+// pace (perHour > 0), which it also shows as its pace.
+func (q *priorityQueue) interval() time.Duration {
+	share := q.app.priorityShare(q.perHour)
+	q.app.metrics.priorityPace.Store(int64(math.Round(share)))
+	return time.Duration(float64(time.Hour) / share)
 }
 
 func validRecacheSpeed(n int) bool {
@@ -312,7 +415,7 @@ func (q *priorityQueue) setSpeed(n int) error {
 		return err
 	}
 	q.perHour = n
-	q.app.metrics.priorityPace.Store(int64(n))
+	q.app.metrics.priorityPace.Store(int64(math.Round(q.app.priorityShare(n))))
 	q.app.log.Info("recache speed changed", "urls_per_hour", n)
 	return nil
 }

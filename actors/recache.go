@@ -24,15 +24,23 @@ type RecacheResult struct {
 }
 
 // Recache adds items to the persisted priority queue. It returns once they are
-// on disk (fsynced), so an acknowledged request survives kill -9.
+// on disk (fsynced), so an acknowledged request survives kill -9; in a
+// cluster, also once the backup of their keys keeps a copy, so that it
+// survives the loss of this member.
 func (a *Appliance) Recache(ctx context.Context, items []RecacheItem) (RecacheResult, error) {
-	if a.stopping.Load() {
-		return RecacheResult{}, ErrStopping
-	}
 	now := a.cfg.Clock()
 	qi := make([]storage.QueueItem, len(items))
 	for i, it := range items {
 		qi[i] = storage.QueueItem{Key: it.Key, URL: it.URL, Source: it.Source, EnqueuedAt: now}
+	}
+	return a.queueItems(ctx, qi)
+}
+
+// queueItems is Recache for items already made: this member's priority
+// queue, whoever owns their keys.
+func (a *Appliance) queueItems(ctx context.Context, qi []storage.QueueItem) (RecacheResult, error) {
+	if a.stopping.Load() {
+		return RecacheResult{}, ErrStopping
 	}
 	reply := make(chan enqueueResult, 1)
 	a.system.Root.Send(a.priority, &enqueueRecache{Items: qi, Sync: true, Reply: reply})
@@ -54,6 +62,9 @@ func (a *Appliance) Recache(ctx context.Context, items []RecacheItem) (RecacheRe
 		case <-a.stopped:
 			return RecacheResult{}, ErrStopping
 		}
+	}
+	if cn := a.cluster.Load(); cn != nil {
+		cn.waitCopies(r.Copies)
 	}
 	return RecacheResult{Queued: r.Queued, Duplicate: r.Duplicate}, r.Err
 }

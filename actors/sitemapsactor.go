@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -168,6 +169,10 @@ func (s *sitemapsActor) start(ctx actor.Context, roots []sitemapRoot, all bool) 
 	if all {
 		roots = s.roots()
 	}
+	// In a cluster every member knows every sitemap and polls those it owns:
+	// each is fetched once per interval across the cluster, and a member that
+	// comes to own one (another left) polls it from its next interval.
+	roots = slices.DeleteFunc(roots, func(r sitemapRoot) bool { return !s.app.pollsSitemap(r.URL) })
 	if len(roots) == 0 {
 		if all {
 			// Nothing to poll yet: look again at the next interval (an added

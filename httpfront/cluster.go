@@ -269,28 +269,17 @@ func (s *Server) clusterRecache(w http.ResponseWriter, r *http.Request, body []b
 	return true
 }
 
-// clusterAddSitemap hands a sitemap to the member that owns it (the key of
-// its URL): that member alone polls it.
+// clusterAddSitemap adds a sitemap on every member, so that it outlives any
+// one of them; the member that owns it (actors.SitemapKey) polls it, and
+// queues each URL it yields on that URL's owner.
 func (s *Server) clusterAddSitemap(w http.ResponseWriter, r *http.Request, body []byte) bool {
 	var req api.SitemapRequest
 	if json.Unmarshal(body, &req) != nil || req.URL == "" {
 		return s.local(w, r, body)
 	}
-	key := sitemapKey(req.URL)
-	if _, mine := s.app.OwnerOf(key); mine {
-		return s.local(w, r, body)
-	}
-	ans, err := s.app.ForwardToOwnerOf(r.Context(), key, clusterRequest(r, body))
-	if err != nil {
-		s.fail(w, r, err)
-		return true
-	}
-	s.writeAnswer(w, r, ans)
+	s.broadcast(w, r, body, nil)
 	return true
 }
-
-// sitemapKey is the cluster key that decides which member polls a sitemap.
-func sitemapKey(u string) string { return "sitemap|" + u }
 
 func mergeClears(bodies [][]byte) (any, error) {
 	var out api.ClearResponse
@@ -327,14 +316,28 @@ func mergeClears(bodies [][]byte) (any, error) {
 	return out, nil
 }
 
+// mergeSitemaps lists each sitemap once: every member knows the added ones,
+// and the one that polled a file last has its state.
 func mergeSitemaps(bodies [][]byte) (any, error) {
-	out := api.SitemapList{Sitemaps: []api.SitemapItem{}}
+	byURL := map[string]api.SitemapItem{}
 	for _, b := range bodies {
 		var one api.SitemapList
 		if err := json.Unmarshal(b, &one); err != nil {
 			return nil, err
 		}
-		out.Sitemaps = append(out.Sitemaps, one.Sitemaps...)
+		for _, it := range one.Sitemaps {
+			if had, ok := byURL[it.URL]; !ok || it.PolledAt.After(had.PolledAt) {
+				it.Added = it.Added || had.Added
+				byURL[it.URL] = it
+			} else {
+				had.Added = had.Added || it.Added
+				byURL[it.URL] = had
+			}
+		}
+	}
+	out := api.SitemapList{Sitemaps: []api.SitemapItem{}}
+	for _, it := range byURL {
+		out.Sitemaps = append(out.Sitemaps, it)
 	}
 	slices.SortFunc(out.Sitemaps, func(a, b api.SitemapItem) int { return strings.Compare(a.URL, b.URL) })
 	return out, nil

@@ -176,7 +176,7 @@ var help = map[string]string{
 	"prerender_chromium_pss_bytes":         "Proportional set size of all Chromium process trees, in bytes (shared pages split between processes).",
 	"prerender_egress_requests_total":      "Requests of Chromium through the egress proxy by result (allowed, refused by the address rules, dns_failure, failed).",
 	"prerender_recache_queue_length":       "Pages waiting in a recache queue (priority: queued now; normal: past their TTL, counted once a minute).",
-	"prerender_recache_pace_urls_per_hour": "Pace of a recache queue in URLs per hour (priority: 0 = automatic).",
+	"prerender_recache_pace_urls_per_hour": "Pace of a recache queue in URLs per hour (priority: 0 = automatic; in a cluster, this node's part of the cluster's rate).",
 	"prerender_recaches_total":             "Recaches by queue (priority, normal) and result (stored, renewed, removed, kept, skipped, failed, not_stored, deferred).",
 
 	// Cache (actors).
@@ -190,6 +190,9 @@ var help = map[string]string{
 	"prerender_cluster_failovers_total":          "Forwards sent again after their member did not answer.",
 	"prerender_cluster_membership_changes_total": "Changes of the members this node sees.",
 	"prerender_cluster_hop_seconds":              "Time of a request forwarded to the owner, until its whole answer is back.",
+	"prerender_cluster_queue_copy_errors_total":  "Batches of queued priority recaches whose backup member did not keep a copy.",
+	"prerender_cluster_queue_handed_over_total":  "Copies of a departed member's queued priority recaches this node queued on their new owners.",
+	"prerender_cluster_queue_moved_total":        "Queued priority recaches this node handed to the member that owns their key since a change of membership.",
 	"prerender_cache_stored_bytes":               "Bytes of the stored pages, the figure storage.max_bytes bounds.",
 	"prerender_cache_max_bytes":                  "storage.max_bytes, 0 when unbounded.",
 	"prerender_cache_evictions_total":            "Eviction passes that removed pages to stay under storage.max_bytes.",

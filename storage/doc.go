@@ -10,6 +10,8 @@
 //	m/<key>                      recache metadata
 //	d/<expires_be64>/<key>       due index, exactly one entry per stored page
 //	q/<seq_be64>                 priority queue (reserved)
+//	r/<owner>\x00<seq_be64>      copies of the priority items another cluster
+//	                             member (its address) queued (replica.go)
 //	s/<sitemap url>              sitemap poll state (JSON, see SitemapState)
 //	c/<name>                     runtime settings changed through the API
 //	a/<kind>/<name>/<bucket_be64>  analytics rows (see analytics.go): kind 'm'

@@ -11,11 +11,14 @@ import (
 // Key prefixes. Each is one letter and '/', so the upper bound of a prefix is
 // the letter followed by '0' ('/'+1).
 const (
-	prefixPage    = "p/"
-	prefixIndex   = "i/"
-	prefixMeta    = "m/"
-	prefixDue     = "d/"
-	prefixQueue   = "q/" // the priority queue, q/<seq_be64>
+	prefixPage  = "p/"
+	prefixIndex = "i/"
+	prefixMeta  = "m/"
+	prefixDue   = "d/"
+	prefixQueue = "q/" // the priority queue, q/<seq_be64>
+	// copies of other cluster members' priority items, r/<owner>\x00<seq_be64>
+	// (replica.go)
+	prefixReplica = "r/"
 	prefixSitemap = "s/" // sitemap poll state, written by the sitemaps actor only
 	prefixSetting = "c/" // runtime settings changed through the API
 	// analytics rows, a/<kind>/<name>/<bucket_be64>, written by the analytics

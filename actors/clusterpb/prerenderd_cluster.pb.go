@@ -381,6 +381,364 @@ func (x *NodeInfo) GetForwardedIn() int64 {
 	return 0
 }
 
+// QueueEntry is one priority-queue item: a recache of key, as the member that
+// queued it persisted it (seq is that member's queue sequence).
+type QueueEntry struct {
+	state         protoimpl.MessageState
+	sizeCache     protoimpl.SizeCache
+	unknownFields protoimpl.UnknownFields
+
+	Seq                uint64 `protobuf:"varint,1,opt,name=seq,proto3" json:"seq,omitempty"`
+	Key                string `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
+	Url                string `protobuf:"bytes,3,opt,name=url,proto3" json:"url,omitempty"`
+	Source             string `protobuf:"bytes,4,opt,name=source,proto3" json:"source,omitempty"`
+	EnqueuedAtUnixNano int64  `protobuf:"varint,5,opt,name=enqueued_at_unix_nano,json=enqueuedAtUnixNano,proto3" json:"enqueued_at_unix_nano,omitempty"`
+}
+
+func (x *QueueEntry) Reset() {
+	*x = QueueEntry{}
+	if protoimpl.UnsafeEnabled {
+		mi := &file_prerenderd_cluster_proto_msgTypes[5]
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		ms.StoreMessageInfo(mi)
+	}
+}
+
+func (x *QueueEntry) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*QueueEntry) ProtoMessage() {}
+
+func (x *QueueEntry) ProtoReflect() protoreflect.Message {
+	mi := &file_prerenderd_cluster_proto_msgTypes[5]
+	if protoimpl.UnsafeEnabled && x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use QueueEntry.ProtoReflect.Descriptor instead.
+func (*QueueEntry) Descriptor() ([]byte, []int) {
+	return file_prerenderd_cluster_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *QueueEntry) GetSeq() uint64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *QueueEntry) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *QueueEntry) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
+func (x *QueueEntry) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+func (x *QueueEntry) GetEnqueuedAtUnixNano() int64 {
+	if x != nil {
+		return x.EnqueuedAtUnixNano
+	}
+	return 0
+}
+
+// ReplicaPut asks a member to keep a copy of priority items the owner queued,
+// until the owner says they are done; the member hands the copies to the new
+// owner of their keys if the owner leaves the cluster first.
+type ReplicaPut struct {
+	state         protoimpl.MessageState
+	sizeCache     protoimpl.SizeCache
+	unknownFields protoimpl.UnknownFields
+
+	// owner is the cluster address of the member that queued the items.
+	Owner string        `protobuf:"bytes,1,opt,name=owner,proto3" json:"owner,omitempty"`
+	Items []*QueueEntry `protobuf:"bytes,2,rep,name=items,proto3" json:"items,omitempty"`
+}
+
+func (x *ReplicaPut) Reset() {
+	*x = ReplicaPut{}
+	if protoimpl.UnsafeEnabled {
+		mi := &file_prerenderd_cluster_proto_msgTypes[6]
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		ms.StoreMessageInfo(mi)
+	}
+}
+
+func (x *ReplicaPut) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReplicaPut) ProtoMessage() {}
+
+func (x *ReplicaPut) ProtoReflect() protoreflect.Message {
+	mi := &file_prerenderd_cluster_proto_msgTypes[6]
+	if protoimpl.UnsafeEnabled && x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReplicaPut.ProtoReflect.Descriptor instead.
+func (*ReplicaPut) Descriptor() ([]byte, []int) {
+	return file_prerenderd_cluster_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *ReplicaPut) GetOwner() string {
+	if x != nil {
+		return x.Owner
+	}
+	return ""
+}
+
+func (x *ReplicaPut) GetItems() []*QueueEntry {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+// ReplicaAck answers a ReplicaPut once the copies are on disk.
+type ReplicaAck struct {
+	state         protoimpl.MessageState
+	sizeCache     protoimpl.SizeCache
+	unknownFields protoimpl.UnknownFields
+
+	Error string `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+}
+
+func (x *ReplicaAck) Reset() {
+	*x = ReplicaAck{}
+	if protoimpl.UnsafeEnabled {
+		mi := &file_prerenderd_cluster_proto_msgTypes[7]
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		ms.StoreMessageInfo(mi)
+	}
+}
+
+func (x *ReplicaAck) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReplicaAck) ProtoMessage() {}
+
+func (x *ReplicaAck) ProtoReflect() protoreflect.Message {
+	mi := &file_prerenderd_cluster_proto_msgTypes[7]
+	if protoimpl.UnsafeEnabled && x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReplicaAck.ProtoReflect.Descriptor instead.
+func (*ReplicaAck) Descriptor() ([]byte, []int) {
+	return file_prerenderd_cluster_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *ReplicaAck) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+// ReplicaDone tells every member that the owner rendered these items: their
+// copies are dropped.
+type ReplicaDone struct {
+	state         protoimpl.MessageState
+	sizeCache     protoimpl.SizeCache
+	unknownFields protoimpl.UnknownFields
+
+	Owner string   `protobuf:"bytes,1,opt,name=owner,proto3" json:"owner,omitempty"`
+	Seqs  []uint64 `protobuf:"varint,2,rep,packed,name=seqs,proto3" json:"seqs,omitempty"`
+}
+
+func (x *ReplicaDone) Reset() {
+	*x = ReplicaDone{}
+	if protoimpl.UnsafeEnabled {
+		mi := &file_prerenderd_cluster_proto_msgTypes[8]
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		ms.StoreMessageInfo(mi)
+	}
+}
+
+func (x *ReplicaDone) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReplicaDone) ProtoMessage() {}
+
+func (x *ReplicaDone) ProtoReflect() protoreflect.Message {
+	mi := &file_prerenderd_cluster_proto_msgTypes[8]
+	if protoimpl.UnsafeEnabled && x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReplicaDone.ProtoReflect.Descriptor instead.
+func (*ReplicaDone) Descriptor() ([]byte, []int) {
+	return file_prerenderd_cluster_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *ReplicaDone) GetOwner() string {
+	if x != nil {
+		return x.Owner
+	}
+	return ""
+}
+
+func (x *ReplicaDone) GetSeqs() []uint64 {
+	if x != nil {
+		return x.Seqs
+	}
+	return nil
+}
+
+// QueueOnOwner asks the member that owns the items' keys to queue them in its
+// priority queue (a sitemap's URLs, the copies of a member that left).
+type QueueOnOwner struct {
+	state         protoimpl.MessageState
+	sizeCache     protoimpl.SizeCache
+	unknownFields protoimpl.UnknownFields
+
+	Items []*QueueEntry `protobuf:"bytes,1,rep,name=items,proto3" json:"items,omitempty"`
+}
+
+func (x *QueueOnOwner) Reset() {
+	*x = QueueOnOwner{}
+	if protoimpl.UnsafeEnabled {
+		mi := &file_prerenderd_cluster_proto_msgTypes[9]
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		ms.StoreMessageInfo(mi)
+	}
+}
+
+func (x *QueueOnOwner) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*QueueOnOwner) ProtoMessage() {}
+
+func (x *QueueOnOwner) ProtoReflect() protoreflect.Message {
+	mi := &file_prerenderd_cluster_proto_msgTypes[9]
+	if protoimpl.UnsafeEnabled && x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use QueueOnOwner.ProtoReflect.Descriptor instead.
+func (*QueueOnOwner) Descriptor() ([]byte, []int) {
+	return file_prerenderd_cluster_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *QueueOnOwner) GetItems() []*QueueEntry {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+// QueuedOnOwner answers a QueueOnOwner once the items are persisted.
+type QueuedOnOwner struct {
+	state         protoimpl.MessageState
+	sizeCache     protoimpl.SizeCache
+	unknownFields protoimpl.UnknownFields
+
+	Queued    int32  `protobuf:"varint,1,opt,name=queued,proto3" json:"queued,omitempty"`
+	Duplicate int32  `protobuf:"varint,2,opt,name=duplicate,proto3" json:"duplicate,omitempty"`
+	Error     string `protobuf:"bytes,3,opt,name=error,proto3" json:"error,omitempty"`
+}
+
+func (x *QueuedOnOwner) Reset() {
+	*x = QueuedOnOwner{}
+	if protoimpl.UnsafeEnabled {
+		mi := &file_prerenderd_cluster_proto_msgTypes[10]
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		ms.StoreMessageInfo(mi)
+	}
+}
+
+func (x *QueuedOnOwner) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*QueuedOnOwner) ProtoMessage() {}
+
+func (x *QueuedOnOwner) ProtoReflect() protoreflect.Message {
+	mi := &file_prerenderd_cluster_proto_msgTypes[10]
+	if protoimpl.UnsafeEnabled && x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use QueuedOnOwner.ProtoReflect.Descriptor instead.
+func (*QueuedOnOwner) Descriptor() ([]byte, []int) {
+	return file_prerenderd_cluster_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *QueuedOnOwner) GetQueued() int32 {
+	if x != nil {
+		return x.Queued
+	}
+	return 0
+}
+
+func (x *QueuedOnOwner) GetDuplicate() int32 {
+	if x != nil {
+		return x.Duplicate
+	}
+	return 0
+}
+
+func (x *QueuedOnOwner) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
 var File_prerenderd_cluster_proto protoreflect.FileDescriptor
 
 var file_prerenderd_cluster_proto_rawDesc = []byte{
@@ -425,10 +783,40 @@ var file_prerenderd_cluster_proto_rawDesc = []byte{
 	0x68, 0x61, 0x72, 0x64, 0x73, 0x12, 0x14, 0x0a, 0x05, 0x70, 0x61, 0x67, 0x65, 0x73, 0x18, 0x04,
 	0x20, 0x01, 0x28, 0x03, 0x52, 0x05, 0x70, 0x61, 0x67, 0x65, 0x73, 0x12, 0x21, 0x0a, 0x0c, 0x66,
 	0x6f, 0x72, 0x77, 0x61, 0x72, 0x64, 0x65, 0x64, 0x5f, 0x69, 0x6e, 0x18, 0x05, 0x20, 0x01, 0x28,
-	0x03, 0x52, 0x0b, 0x66, 0x6f, 0x72, 0x77, 0x61, 0x72, 0x64, 0x65, 0x64, 0x49, 0x6e, 0x42, 0x1d,
-	0x5a, 0x1b, 0x70, 0x72, 0x65, 0x72, 0x65, 0x6e, 0x64, 0x65, 0x72, 0x64, 0x2f, 0x61, 0x63, 0x74,
-	0x6f, 0x72, 0x73, 0x2f, 0x63, 0x6c, 0x75, 0x73, 0x74, 0x65, 0x72, 0x70, 0x62, 0x62, 0x06, 0x70,
-	0x72, 0x6f, 0x74, 0x6f, 0x33,
+	0x03, 0x52, 0x0b, 0x66, 0x6f, 0x72, 0x77, 0x61, 0x72, 0x64, 0x65, 0x64, 0x49, 0x6e, 0x22, 0x8d,
+	0x01, 0x0a, 0x0a, 0x51, 0x75, 0x65, 0x75, 0x65, 0x45, 0x6e, 0x74, 0x72, 0x79, 0x12, 0x10, 0x0a,
+	0x03, 0x73, 0x65, 0x71, 0x18, 0x01, 0x20, 0x01, 0x28, 0x04, 0x52, 0x03, 0x73, 0x65, 0x71, 0x12,
+	0x10, 0x0a, 0x03, 0x6b, 0x65, 0x79, 0x18, 0x02, 0x20, 0x01, 0x28, 0x09, 0x52, 0x03, 0x6b, 0x65,
+	0x79, 0x12, 0x10, 0x0a, 0x03, 0x75, 0x72, 0x6c, 0x18, 0x03, 0x20, 0x01, 0x28, 0x09, 0x52, 0x03,
+	0x75, 0x72, 0x6c, 0x12, 0x16, 0x0a, 0x06, 0x73, 0x6f, 0x75, 0x72, 0x63, 0x65, 0x18, 0x04, 0x20,
+	0x01, 0x28, 0x09, 0x52, 0x06, 0x73, 0x6f, 0x75, 0x72, 0x63, 0x65, 0x12, 0x31, 0x0a, 0x15, 0x65,
+	0x6e, 0x71, 0x75, 0x65, 0x75, 0x65, 0x64, 0x5f, 0x61, 0x74, 0x5f, 0x75, 0x6e, 0x69, 0x78, 0x5f,
+	0x6e, 0x61, 0x6e, 0x6f, 0x18, 0x05, 0x20, 0x01, 0x28, 0x03, 0x52, 0x12, 0x65, 0x6e, 0x71, 0x75,
+	0x65, 0x75, 0x65, 0x64, 0x41, 0x74, 0x55, 0x6e, 0x69, 0x78, 0x4e, 0x61, 0x6e, 0x6f, 0x22, 0x58,
+	0x0a, 0x0a, 0x52, 0x65, 0x70, 0x6c, 0x69, 0x63, 0x61, 0x50, 0x75, 0x74, 0x12, 0x14, 0x0a, 0x05,
+	0x6f, 0x77, 0x6e, 0x65, 0x72, 0x18, 0x01, 0x20, 0x01, 0x28, 0x09, 0x52, 0x05, 0x6f, 0x77, 0x6e,
+	0x65, 0x72, 0x12, 0x34, 0x0a, 0x05, 0x69, 0x74, 0x65, 0x6d, 0x73, 0x18, 0x02, 0x20, 0x03, 0x28,
+	0x0b, 0x32, 0x1e, 0x2e, 0x70, 0x72, 0x65, 0x72, 0x65, 0x6e, 0x64, 0x65, 0x72, 0x64, 0x2e, 0x63,
+	0x6c, 0x75, 0x73, 0x74, 0x65, 0x72, 0x2e, 0x51, 0x75, 0x65, 0x75, 0x65, 0x45, 0x6e, 0x74, 0x72,
+	0x79, 0x52, 0x05, 0x69, 0x74, 0x65, 0x6d, 0x73, 0x22, 0x22, 0x0a, 0x0a, 0x52, 0x65, 0x70, 0x6c,
+	0x69, 0x63, 0x61, 0x41, 0x63, 0x6b, 0x12, 0x14, 0x0a, 0x05, 0x65, 0x72, 0x72, 0x6f, 0x72, 0x18,
+	0x01, 0x20, 0x01, 0x28, 0x09, 0x52, 0x05, 0x65, 0x72, 0x72, 0x6f, 0x72, 0x22, 0x37, 0x0a, 0x0b,
+	0x52, 0x65, 0x70, 0x6c, 0x69, 0x63, 0x61, 0x44, 0x6f, 0x6e, 0x65, 0x12, 0x14, 0x0a, 0x05, 0x6f,
+	0x77, 0x6e, 0x65, 0x72, 0x18, 0x01, 0x20, 0x01, 0x28, 0x09, 0x52, 0x05, 0x6f, 0x77, 0x6e, 0x65,
+	0x72, 0x12, 0x12, 0x0a, 0x04, 0x73, 0x65, 0x71, 0x73, 0x18, 0x02, 0x20, 0x03, 0x28, 0x04, 0x52,
+	0x04, 0x73, 0x65, 0x71, 0x73, 0x22, 0x44, 0x0a, 0x0c, 0x51, 0x75, 0x65, 0x75, 0x65, 0x4f, 0x6e,
+	0x4f, 0x77, 0x6e, 0x65, 0x72, 0x12, 0x34, 0x0a, 0x05, 0x69, 0x74, 0x65, 0x6d, 0x73, 0x18, 0x01,
+	0x20, 0x03, 0x28, 0x0b, 0x32, 0x1e, 0x2e, 0x70, 0x72, 0x65, 0x72, 0x65, 0x6e, 0x64, 0x65, 0x72,
+	0x64, 0x2e, 0x63, 0x6c, 0x75, 0x73, 0x74, 0x65, 0x72, 0x2e, 0x51, 0x75, 0x65, 0x75, 0x65, 0x45,
+	0x6e, 0x74, 0x72, 0x79, 0x52, 0x05, 0x69, 0x74, 0x65, 0x6d, 0x73, 0x22, 0x5b, 0x0a, 0x0d, 0x51,
+	0x75, 0x65, 0x75, 0x65, 0x64, 0x4f, 0x6e, 0x4f, 0x77, 0x6e, 0x65, 0x72, 0x12, 0x16, 0x0a, 0x06,
+	0x71, 0x75, 0x65, 0x75, 0x65, 0x64, 0x18, 0x01, 0x20, 0x01, 0x28, 0x05, 0x52, 0x06, 0x71, 0x75,
+	0x65, 0x75, 0x65, 0x64, 0x12, 0x1c, 0x0a, 0x09, 0x64, 0x75, 0x70, 0x6c, 0x69, 0x63, 0x61, 0x74,
+	0x65, 0x18, 0x02, 0x20, 0x01, 0x28, 0x05, 0x52, 0x09, 0x64, 0x75, 0x70, 0x6c, 0x69, 0x63, 0x61,
+	0x74, 0x65, 0x12, 0x14, 0x0a, 0x05, 0x65, 0x72, 0x72, 0x6f, 0x72, 0x18, 0x03, 0x20, 0x01, 0x28,
+	0x09, 0x52, 0x05, 0x65, 0x72, 0x72, 0x6f, 0x72, 0x42, 0x1d, 0x5a, 0x1b, 0x70, 0x72, 0x65, 0x72,
+	0x65, 0x6e, 0x64, 0x65, 0x72, 0x64, 0x2f, 0x61, 0x63, 0x74, 0x6f, 0x72, 0x73, 0x2f, 0x63, 0x6c,
+	0x75, 0x73, 0x74, 0x65, 0x72, 0x70, 0x62, 0x62, 0x06, 0x70, 0x72, 0x6f, 0x74, 0x6f, 0x33,
 }
 
 var (
@@ -443,22 +831,30 @@ func file_prerenderd_cluster_proto_rawDescGZIP() []byte {
 	return file_prerenderd_cluster_proto_rawDescData
 }
 
-var file_prerenderd_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_prerenderd_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_prerenderd_cluster_proto_goTypes = []interface{}{
 	(*Header)(nil),            // 0: prerenderd.cluster.Header
 	(*ForwardedRequest)(nil),  // 1: prerenderd.cluster.ForwardedRequest
 	(*ForwardedResponse)(nil), // 2: prerenderd.cluster.ForwardedResponse
 	(*NodeInfoRequest)(nil),   // 3: prerenderd.cluster.NodeInfoRequest
 	(*NodeInfo)(nil),          // 4: prerenderd.cluster.NodeInfo
+	(*QueueEntry)(nil),        // 5: prerenderd.cluster.QueueEntry
+	(*ReplicaPut)(nil),        // 6: prerenderd.cluster.ReplicaPut
+	(*ReplicaAck)(nil),        // 7: prerenderd.cluster.ReplicaAck
+	(*ReplicaDone)(nil),       // 8: prerenderd.cluster.ReplicaDone
+	(*QueueOnOwner)(nil),      // 9: prerenderd.cluster.QueueOnOwner
+	(*QueuedOnOwner)(nil),     // 10: prerenderd.cluster.QueuedOnOwner
 }
 var file_prerenderd_cluster_proto_depIdxs = []int32{
 	0, // 0: prerenderd.cluster.ForwardedRequest.header:type_name -> prerenderd.cluster.Header
 	0, // 1: prerenderd.cluster.ForwardedResponse.header:type_name -> prerenderd.cluster.Header
-	2, // [2:2] is the sub-list for method output_type
-	2, // [2:2] is the sub-list for method input_type
-	2, // [2:2] is the sub-list for extension type_name
-	2, // [2:2] is the sub-list for extension extendee
-	0, // [0:2] is the sub-list for field type_name
+	5, // 2: prerenderd.cluster.ReplicaPut.items:type_name -> prerenderd.cluster.QueueEntry
+	5, // 3: prerenderd.cluster.QueueOnOwner.items:type_name -> prerenderd.cluster.QueueEntry
+	4, // [4:4] is the sub-list for method output_type
+	4, // [4:4] is the sub-list for method input_type
+	4, // [4:4] is the sub-list for extension type_name
+	4, // [4:4] is the sub-list for extension extendee
+	0, // [0:4] is the sub-list for field type_name
 }
 
 func init() { file_prerenderd_cluster_proto_init() }
@@ -527,6 +923,78 @@ func file_prerenderd_cluster_proto_init() {
 				return nil
 			}
 		}
+		file_prerenderd_cluster_proto_msgTypes[5].Exporter = func(v interface{}, i int) interface{} {
+			switch v := v.(*QueueEntry); i {
+			case 0:
+				return &v.state
+			case 1:
+				return &v.sizeCache
+			case 2:
+				return &v.unknownFields
+			default:
+				return nil
+			}
+		}
+		file_prerenderd_cluster_proto_msgTypes[6].Exporter = func(v interface{}, i int) interface{} {
+			switch v := v.(*ReplicaPut); i {
+			case 0:
+				return &v.state
+			case 1:
+				return &v.sizeCache
+			case 2:
+				return &v.unknownFields
+			default:
+				return nil
+			}
+		}
+		file_prerenderd_cluster_proto_msgTypes[7].Exporter = func(v interface{}, i int) interface{} {
+			switch v := v.(*ReplicaAck); i {
+			case 0:
+				return &v.state
+			case 1:
+				return &v.sizeCache
+			case 2:
+				return &v.unknownFields
+			default:
+				return nil
+			}
+		}
+		file_prerenderd_cluster_proto_msgTypes[8].Exporter = func(v interface{}, i int) interface{} {
+			switch v := v.(*ReplicaDone); i {
+			case 0:
+				return &v.state
+			case 1:
+				return &v.sizeCache
+			case 2:
+				return &v.unknownFields
+			default:
+				return nil
+			}
+		}
+		file_prerenderd_cluster_proto_msgTypes[9].Exporter = func(v interface{}, i int) interface{} {
+			switch v := v.(*QueueOnOwner); i {
+			case 0:
+				return &v.state
+			case 1:
+				return &v.sizeCache
+			case 2:
+				return &v.unknownFields
+			default:
+				return nil
+			}
+		}
+		file_prerenderd_cluster_proto_msgTypes[10].Exporter = func(v interface{}, i int) interface{} {
+			switch v := v.(*QueuedOnOwner); i {
+			case 0:
+				return &v.state
+			case 1:
+				return &v.sizeCache
+			case 2:
+				return &v.unknownFields
+			default:
+				return nil
+			}
+		}
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -534,7 +1002,7 @@ func file_prerenderd_cluster_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: file_prerenderd_cluster_proto_rawDesc,
 			NumEnums:      0,
-			NumMessages:   5,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

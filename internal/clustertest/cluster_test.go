@@ -332,6 +332,47 @@ func fetches(o *fixture.Origin, uri string) int {
 	return n
 }
 
+// victimPages returns k URLs of pattern (a %d for the index) that the member
+// named owner owns, as n sees the cluster.
+func victimPages(t *testing.T, n *node, owner, pattern string, k int) []string {
+	t.Helper()
+	var out []string
+	for i := 0; len(out) < k && i < 500; i++ {
+		p := fmt.Sprintf(pattern, i)
+		if o := n.cluster(t, "?url="+url.QueryEscape(p)).Owner; o != nil && o.Name == owner {
+			out = append(out, p)
+		}
+	}
+	if len(out) < k {
+		t.Fatalf("found %d pages of %s, want %d", len(out), owner, k)
+	}
+	return out
+}
+
+// metricSum adds up metric (a name without labels) over nodes' /metrics.
+func metricSum(t *testing.T, nodes []*node, metric string) float64 {
+	t.Helper()
+	var sum float64
+	for _, n := range nodes {
+		resp, err := client.Get(n.url + "/metrics")
+		if err != nil {
+			t.Fatalf("GET /metrics from %s: %v", n.name, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		for _, l := range strings.Split(string(body), "\n") {
+			if v, ok := strings.CutPrefix(l, metric+" "); ok {
+				f, err := strconv.ParseFloat(v, 64)
+				if err != nil {
+					t.Fatalf("%s of %s: %q", metric, n.name, l)
+				}
+				sum += f
+			}
+		}
+	}
+	return sum
+}
+
 // urlCount is how many URLs the test spreads over the cluster: small in
 // `make test`, the issue's 300 in `make bench-cluster` (CLUSTER_URLS).
 func urlCount(t *testing.T) int {
@@ -537,6 +578,59 @@ func TestThreeNodesAreOneCache(t *testing.T) {
 		}
 	})
 
+	t.Run("a sitemap added through one node is fetched once and its URLs are rendered on their owners", func(t *testing.T) {
+		const k = 3
+		var locs strings.Builder
+		for i := range k {
+			fmt.Fprintf(&locs, "<url><loc>{{ORIGIN}}/product?sm=%d</loc></url>", i)
+		}
+		origin.SetFile("cluster-sitemap.xml", []byte(`<?xml version="1.0" encoding="UTF-8"?>`+
+			`<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">`+locs.String()+`</urlset>`))
+		sitemap := origin.URL + "/cluster-sitemap.xml"
+		if status := nodes[1].post(t, "/sitemap", api.SitemapRequest{URL: sitemap}, nil); status != http.StatusOK {
+			t.Fatalf("POST /sitemap through n2: %d", status)
+		}
+		// Each URL is queued for both default variants; a crawler asks desktop.
+		desktop := 0
+		for deadline := time.Now().Add(30 * time.Second); desktop < k; time.Sleep(100 * time.Millisecond) {
+			var res api.SearchResponse
+			nodes[2].post(t, "/search", api.SearchRequest{Query: origin.URL + "/product?sm=%"}, &res)
+			desktop = 0
+			for _, r := range res.Results {
+				if r.Variant == "desktop" {
+					desktop++
+				}
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d of the sitemap's %d URLs are stored for desktop 30s after it was added: %+v", desktop, k, res.Results)
+			}
+		}
+		if got := fetches(origin, "/cluster-sitemap.xml"); got != 1 {
+			t.Errorf("the sitemap was fetched %d times across the cluster, want once", got)
+		}
+		per := map[string]int{}
+		for i := range k {
+			p := fmt.Sprintf("%s/product?sm=%d", origin.URL, i)
+			want := nodes[0].cluster(t, "?url="+url.QueryEscape(p)).Owner
+			status, h, _ := nodes[0].get(t, p)
+			if want == nil || status != http.StatusOK || h.Get("X-Prerender-Cache") != "PRERENDER" || h.Get("X-Prerender-Node") != want.Name {
+				t.Errorf("%s, from the sitemap: %d %s by %s, want PRERENDER by its owner %+v", p, status, h.Get("X-Prerender-Cache"), h.Get("X-Prerender-Node"), want)
+			}
+			per[h.Get("X-Prerender-Node")]++
+		}
+		t.Logf("the sitemap's URLs per owner: %v", per)
+		var list api.SitemapList
+		resp, err := client.Get(nodes[2].url + "/sitemap")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = json.NewDecoder(resp.Body).Decode(&list)
+		resp.Body.Close()
+		if len(list.Sitemaps) != 1 || list.Sitemaps[0].URL != sitemap || !list.Sitemaps[0].Added || list.Sitemaps[0].URLs != k {
+			t.Errorf("GET /sitemap through n3 lists %+v, want the one sitemap, added, with %d URLs", list.Sitemaps, k)
+		}
+	})
+
 	victim := nodes[2]
 	survivors := nodes[:2]
 	t.Run("kill -9 of a node: its shards are placed on the survivors and every URL is answered", func(t *testing.T) {
@@ -558,6 +652,16 @@ func TestThreeNodesAreOneCache(t *testing.T) {
 		}()
 		doc := strings.TrimPrefix(inflight, origin.URL)
 		for fetches(origin, doc) == 0 {
+			time.Sleep(20 * time.Millisecond)
+		}
+		// Priority recaches the victim owns, queued through n1 and held back on
+		// it: its one queue tab renders the first (a slow page) when it dies.
+		queued := victimPages(t, nodes[0], victim.name, origin.URL+"/slowdoc?cq=%d&ms=1500", 3)
+		var ans api.RecacheAnswer
+		if status := nodes[0].post(t, "/recache", api.RecacheRequest{URLs: queued}, &ans); status != http.StatusOK || ans.Queued != len(queued) {
+			t.Fatalf("recache of the victim's %d URLs through n1: %d %+v", len(queued), status, ans)
+		}
+		for fetches(origin, strings.TrimPrefix(queued[0], origin.URL)) == 0 {
 			time.Sleep(20 * time.Millisecond)
 		}
 		killed := time.Now()
@@ -592,13 +696,50 @@ func TestThreeNodesAreOneCache(t *testing.T) {
 			rerendered += delta
 		}
 		t.Logf("%d of %d pages re-rendered after the kill (the victim's)", rerendered, n)
+
+		// Its queued recaches were not lost: a survivor rendered and stored each.
+		var res api.SearchResponse
+		for deadline := time.Now().Add(30 * time.Second); res.Total < len(queued); time.Sleep(100 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d of the victim's %d queued recaches are stored 30s after the kill: %+v", res.Total, len(queued), res.Results)
+			}
+			survivors[1].post(t, "/search", api.SearchRequest{Query: origin.URL + "/slowdoc?cq=%"}, &res)
+		}
+		t.Logf("the victim's %d queued recaches were rendered by survivors %v after the kill", len(queued), time.Since(killed).Round(time.Millisecond))
+		for _, p := range queued {
+			status, h, _ := survivors[0].get(t, p)
+			// PRERENDER: the first serve of a page a queue rendered.
+			if status != http.StatusOK || h.Get("X-Prerender-Cache") != "PRERENDER" || h.Get("X-Prerender-Node") == victim.name {
+				t.Errorf("%s, queued on the victim: %d %s by %s, want PRERENDER from a survivor", p, status, h.Get("X-Prerender-Cache"), h.Get("X-Prerender-Node"))
+			}
+		}
+		if got := metricSum(t, survivors, "prerender_cluster_queue_handed_over_total"); got < float64(len(queued)) {
+			t.Errorf("the survivors handed over %v queued recaches of the victim, want at least %d", got, len(queued))
+		}
 	})
 
 	t.Run("a fourth node joins: shards move to it, no render beyond the moved keys", func(t *testing.T) {
+		// Recaches held back on n1 and n2 by the cluster's pace when n4 joins:
+		// those whose keys move to n4 are handed to it, not rendered where they
+		// would not be served.
+		if status := nodes[0].post(t, "/change-recache-speed", map[string]int{"urlsPerHour": 3600}, nil); status != http.StatusOK {
+			t.Fatalf("change-recache-speed through n1: %d", status)
+		}
+		held := make([]string, 30)
+		for i := range held {
+			held[i] = fmt.Sprintf("%s/product?jn=%d", origin.URL, i)
+		}
+		var ans api.RecacheAnswer
+		if status := nodes[1].post(t, "/recache", api.RecacheRequest{URLs: held}, &ans); status != http.StatusOK || ans.Queued != len(held) {
+			t.Fatalf("recache of %d URLs through n2: %d %+v", len(held), status, ans)
+		}
 		n4 := startNode(whole, "n4", etcd)
 		n4.waitReady(t)
 		live := []*node{nodes[0], nodes[1], n4}
 		waitMembers(t, live, "n1", "n2", "n4")
+		if status := nodes[0].post(t, "/change-recache-speed", map[string]int{"urlsPerHour": 0}, nil); status != http.StatusOK {
+			t.Fatalf("change-recache-speed through n1: %d", status)
+		}
 		moved := 0
 		for i, p := range pages {
 			before := fetches(origin, docOf(i))
@@ -624,6 +765,38 @@ func TestThreeNodesAreOneCache(t *testing.T) {
 			t.Error("no page moved to the new node")
 		}
 		nodes = live
+
+		docs := func(i int) string { return strings.TrimPrefix(held[i], origin.URL) }
+		for i := range held {
+			for deadline := time.Now().Add(60 * time.Second); fetches(origin, docs(i)) == 0; time.Sleep(50 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatalf("%s, queued before n4 joined, was not rendered within 60s", held[i])
+				}
+			}
+		}
+		// A page rendered before the join by the member that owned it then is
+		// rendered again on n4's first request; one handed to n4 is not.
+		onN4 := 0
+		for i, p := range held {
+			if got := fetches(origin, docs(i)); got != 1 {
+				t.Errorf("%s, queued once, was fetched %d times", p, got)
+			}
+			status, h, _ := live[i%3].get(t, p)
+			by, again := h.Get("X-Prerender-Node"), fetches(origin, docs(i)) > 1
+			switch {
+			case status != http.StatusOK:
+				t.Errorf("%s: %d", p, status)
+			case by != "n4" && again:
+				t.Errorf("%s, owned by %s since before n4 joined, was rendered again on request", p, by)
+			case by == "n4" && !again:
+				onN4++
+			}
+		}
+		handed := metricSum(t, live[:2], "prerender_cluster_queue_moved_total")
+		t.Logf("%d of %d queued recaches were handed to n4 when it joined", onN4, len(held))
+		if handed == 0 || float64(onN4) != handed {
+			t.Errorf("n4 stored %d of the recaches queued before it joined, n1 and n2 handed it %v: want the same, more than 0", onN4, handed)
+		}
 	})
 
 	t.Run("a cluster-wide wildcard clear removes pages on every node", func(t *testing.T) {
