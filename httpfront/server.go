@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/VictoriaMetrics/metrics"
 
@@ -89,6 +90,9 @@ type Server struct {
 	// node is X-Prerender-Node of every answer in a cluster (cluster.node);
 	// nil outside one.
 	node []string
+	// agents remembers the variant and crawler class of recent User-Agents
+	// (agents.go).
+	agents *agentCache
 }
 
 // Cache results, the values of X-Prerender-Cache and of the metric's label.
@@ -137,6 +141,7 @@ func New(cfg Config, app *actors.Appliance) *Server {
 		demo:     demoHandler(),
 		vary:     varyValue,
 		targets:  newTargetCache(),
+		agents:   newAgentCache(cfg.Variants),
 	}
 	// app is nil only for a front that refuses before any cache work (the CLI
 	// client's tests).
@@ -184,10 +189,9 @@ func (b *boundServer) Shutdown(ctx context.Context) error { return b.srv.Shutdow
 // ServeHTTP routes by hand: http.ServeMux would clean "/http://host/" into
 // "/http:/host/" with a redirect, so the render target comes from r.RequestURI.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	// Built in a buffer on the stack: one allocation, the string.
-	var buf [32]byte
-	reqID := string(strconv.AppendUint(append(buf[:0], s.idPrefix...), s.ids.Add(1), 36))
-	w.Header()["X-Prerender-Request-Id"] = []string{reqID}
+	ids := s.newRequestID()
+	reqID := ids[0]
+	w.Header()["X-Prerender-Request-Id"] = ids
 	uri := r.RequestURI
 	if s.node != nil {
 		w.Header()[nodeHeader] = s.node
@@ -240,6 +244,24 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// absolute http(s) URL ("/notaurl", "/ftp://example.com/").
 		s.fail(w, r, badTarget(uri[1:], s.cfg.Listen))
 	}
+}
+
+// requestIDValue is an answer's X-Prerender-Request-Id: the header's value and
+// the bytes of its string in one allocation (they were two of a hit's ~25
+// through net/http, whose collections are most of what a hit costs beyond
+// net/http's own work: issue 17).
+type requestIDValue struct {
+	v   [1]string
+	buf [24]byte // the prefix (9 bytes) and a uint64 in base 36 (13 at most)
+}
+
+// newRequestID makes the next request ID as a header value.
+func (s *Server) newRequestID() []string {
+	id := new(requestIDValue)
+	b := strconv.AppendUint(append(id.buf[:0], s.idPrefix...), s.ids.Add(1), 36)
+	// b is never written again, so the string may share its bytes.
+	id.v[0] = unsafe.String(unsafe.SliceData(b), len(b))
+	return id.v[:]
 }
 
 // badTarget explains why the path of a request is not a page URL.
@@ -315,7 +337,8 @@ func (s *Server) renderRequest(w http.ResponseWriter, r *http.Request, reqID str
 func (s *Server) render(w http.ResponseWriter, r *http.Request, reqID string, p *resolvedPage, asMarkdown bool) {
 	start := s.cfg.Clock()
 	page, load := p.urls.Key, p.load
-	key := p.key(cachekey.VariantFor(headerValue(r.Header, "User-Agent"), s.cfg.Variants), s.cfg.Variants)
+	variant, _ := s.agents.of(headerValue(r.Header, "User-Agent"))
+	key := p.key(variant, s.cfg.Variants)
 	if fromRenderer(r) && s.app.RefuseLoop(key) {
 		// A renderer asks for a page prerenderd is loading: Chromium's own request,
 		// sent back by a middleware. Joining the render would wait on itself.
@@ -435,7 +458,23 @@ func (s *Server) writeView(w http.ResponseWriter, r *http.Request, v *storage.Pa
 	}
 	// A Markdown made just now has no gzip: it is sent plain.
 	gz := len(gzBody) > 0 && acceptsGzip(headerValue(r.Header, "Accept-Encoding"))
-	if gz {
+	// The header values of a page's HTML answers are made once per page and
+	// encoding while it stays in the hot cache (answerMemo).
+	var slot *atomic.Value
+	var memo *answerMemo
+	if !asMarkdown {
+		i := memoPlain
+		if gz {
+			i = memoGzip
+		}
+		if slot = v.Memo(i); slot != nil {
+			memo, _ = slot.Load().(*answerMemo)
+		}
+	}
+	switch {
+	case memo != nil:
+		etag = memo.etag[0]
+	case gz:
 		etag = gzipETag(etag)
 	}
 	notModified := etagMatches(headerValue(r.Header, "If-None-Match"), etag)
@@ -484,12 +523,24 @@ func (s *Server) writeView(w http.ResponseWriter, r *http.Request, v *storage.Pa
 	if d == policy.StaleIfError {
 		h["Warning"] = warningValue
 	}
-	// One allocation for the values made per answer, not one per header.
-	vals := new([3]string)
-	vals[0], vals[1] = etag, strconv.FormatInt(int64(now.Sub(v.RenderedAt)/time.Second), 10)
-	h["Etag"] = vals[0:1:1]
+	if slot != nil && memo == nil && !notModified {
+		memo = &answerMemo{etag: []string{etag}, length: []string{strconv.Itoa(len(body))}}
+		slot.Store(memo)
+	}
+	age := int64(now.Sub(v.RenderedAt) / time.Second)
+	// Without a memo, one allocation for the values made per answer, not one
+	// per header.
+	var vals *[3]string
+	if memo != nil {
+		h["Etag"] = memo.etag
+		h["Age"] = memo.ageOf(age)
+	} else {
+		vals = new([3]string)
+		vals[0], vals[1] = etag, strconv.FormatInt(age, 10)
+		h["Etag"] = vals[0:1:1]
+		h["Age"] = vals[1:2:2]
+	}
 	h["Vary"] = s.vary
-	h["Age"] = vals[1:2:2]
 	if notModified {
 		s.answered(w, r, counted{label: label, status: http.StatusNotModified, url: v.URL, key: key, start: now, fromStore: true}) // analytics (issue 14)
 		w.WriteHeader(http.StatusNotModified)
@@ -498,8 +549,12 @@ func (s *Server) writeView(w http.ResponseWriter, r *http.Request, v *storage.Pa
 	if gz {
 		h["Content-Encoding"] = gzipValue
 	}
-	vals[2] = strconv.Itoa(len(body))
-	h["Content-Length"] = vals[2:3:3]
+	if memo != nil {
+		h["Content-Length"] = memo.length
+	} else {
+		vals[2] = strconv.Itoa(len(body))
+		h["Content-Length"] = vals[2:3:3]
+	}
 	sent := 0
 	if r.Method != http.MethodHead && bodyAllowed(v.Status) {
 		sent = len(body)
@@ -509,6 +564,41 @@ func (s *Server) writeView(w http.ResponseWriter, r *http.Request, v *storage.Pa
 	if sent > 0 {
 		s.writeBody(w, body)
 	}
+}
+
+// answerMemo is what every HTML answer of a page in one encoding shares: its
+// ETag and Content-Length header values, and its Age of the last second asked
+// for. writeView keeps it with the page in the hot cache (storage's
+// PageView.Memo, slot memoPlain or memoGzip) so a hit formats and allocates
+// none of them: the gzip ETag concatenated, the length and the age formatted
+// per hit were 3 of its allocations (issue 17). Immutable once stored but for
+// age.
+type answerMemo struct {
+	etag, length []string
+	age          atomic.Pointer[ageValue]
+}
+
+// ageValue is an Age header value and the seconds it says.
+type ageValue struct {
+	secs int64
+	v    []string
+}
+
+// The memo slots of a page (storage.MemoSlots of them).
+const (
+	memoPlain = iota
+	memoGzip
+)
+
+// ageOf is the Age header value of secs seconds, made once per second of a
+// page's age: many hits of a hot page share it.
+func (m *answerMemo) ageOf(secs int64) []string {
+	if a := m.age.Load(); a != nil && a.secs == secs {
+		return a.v
+	}
+	a := &ageValue{secs: secs, v: []string{strconv.FormatInt(secs, 10)}}
+	m.age.Store(a)
+	return a.v
 }
 
 var (

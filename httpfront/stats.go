@@ -39,7 +39,7 @@ type counted struct {
 // the hit path.
 func (s *Server) answered(w http.ResponseWriter, r *http.Request, a counted) {
 	ua := headerValue(r.Header, "User-Agent")
-	class := analytics.Classify(ua)
+	_, class := s.agents.of(ua)
 	s.metrics.count(a.label, a.status, class)
 	if rec := s.cfg.Analytics; rec != nil {
 		res, _ := analytics.ResultOf(a.label)

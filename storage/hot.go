@@ -41,8 +41,9 @@ type hotCache struct {
 const hotShards = 16
 
 // hotEntryOverhead is what an entry costs beyond its bodies, ETag and URL:
-// the entry, its map slot and its header map, roughly.
-const hotEntryOverhead = 256
+// the entry, its map slot, its header map and the memos readers keep with it
+// (two of ~100 bytes in the HTTP front), roughly.
+const hotEntryOverhead = 512
 
 type hotShard struct {
 	mu  sync.RWMutex
@@ -92,6 +93,25 @@ type hotEntry struct {
 	referenced  atomic.Bool
 	size        atomic.Int64
 	shard       *hotShard
+	// memo holds what readers derived from the page (PageView.Memo).
+	memo [MemoSlots]atomic.Value
+}
+
+// MemoSlots is how many values a reader may keep with a page in the hot cache.
+const MemoSlots = 2
+
+// Memo is slot i (below MemoSlots) of the values a reader derives from the
+// page and keeps with it while it stays in the hot cache: the HTTP front keeps
+// the header values of its answers there, made once per page instead of once
+// per hit. It is nil for a page not read from the hot cache. Each write of a
+// page makes a new entry, so a memo never outlives the page it was made from;
+// what a slot holds is the reader's to define (one type per slot), and must
+// not be changed once stored.
+func (v *PageView) Memo(i int) *atomic.Value {
+	if v.entry == nil {
+		return nil
+	}
+	return &v.entry.memo[i]
 }
 
 func newHotCache(capacity int64) *hotCache {
