@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -354,4 +355,54 @@ func TestKeyspaceUsesOnlyKnownPrefixes(t *testing.T) {
 			t.Errorf("key %q has no known prefix", k)
 		}
 	}
+}
+
+func TestCheckpoint(t *testing.T) {
+	dir := t.TempDir()
+	s := openDisk(t, filepath.Join(dir, "store"), Options{})
+	for i := range 20 {
+		p := testPage(fmt.Sprintf("desktop|https://shop.example/p/%03d", i), t0)
+		p.Plain = htmlBody(uint64(i), 5000)
+		mustPut(t, s, p)
+	}
+	copyDir := filepath.Join(dir, "copy")
+	if err := s.Checkpoint(copyDir); err != nil {
+		t.Fatal(err)
+	}
+	t.Run("a checkpoint into a directory that exists is refused", func(t *testing.T) {
+		err := s.Checkpoint(copyDir)
+		if err == nil || !strings.Contains(err.Error(), "cannot checkpoint storage") {
+			t.Fatalf("Checkpoint into an existing directory = %v, want an error", err)
+		}
+	})
+	if err := s.DeletePage("desktop|https://shop.example/p/000"); err != nil {
+		t.Fatal(err)
+	}
+	c := openDisk(t, copyDir, Options{})
+	defer c.Close()
+	t.Run("the copy has the pages and counters of the moment it was made", func(t *testing.T) {
+		if got := c.PageCount(); got != 20 {
+			t.Fatalf("PageCount of the copy = %d, want 20", got)
+		}
+		p, err := c.GetPage("desktop|https://shop.example/p/000")
+		if err != nil || string(p.Plain) != string(htmlBody(0, 5000)) {
+			t.Fatalf("page deleted after the checkpoint: %v", err)
+		}
+	})
+	t.Run("writes to the copy leave the store as it was", func(t *testing.T) {
+		if err := c.DeletePage("desktop|https://shop.example/p/001"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.GetPage("desktop|https://shop.example/p/001"); err != nil {
+			t.Fatalf("the store lost a page deleted in its copy: %v", err)
+		}
+	})
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	t.Run("a closed store is not checkpointed", func(t *testing.T) {
+		if err := s.Checkpoint(filepath.Join(dir, "late")); !errors.Is(err, ErrClosed) {
+			t.Fatalf("Checkpoint after Close = %v, want ErrClosed", err)
+		}
+	})
 }
