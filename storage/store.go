@@ -102,8 +102,20 @@ func Open(opts Options) (*Store, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("cannot count pages in storage at %q: %w", dir, err)
 	}
+	index, err := s.IndexBytes()
+	if err != nil {
+		_ = db.Close()
+		return nil, err
+	}
 	s.log.Info("storage opened", "dir", dir, "in_memory", opts.InMemory, "pages", s.pages.Load(),
-		"bytes", s.bytes.Load(), "counted", counted, "max_open_files", po.MaxOpenFiles, "duration", time.Since(start))
+		"bytes", s.bytes.Load(), "counted", counted, "max_open_files", po.MaxOpenFiles,
+		"block_cache", opts.BlockCache, "index_bytes", index, "duration", time.Since(start))
+	if index > opts.BlockCache/2 {
+		// Random reads push the index out of the cache: every hit outside the
+		// hot-body cache then reads its table's index from the file again.
+		s.log.Warn("storage index and filters take more than half the block cache: random hits will read them from disk; raise storage.block_cache",
+			"index_bytes", index, "block_cache", opts.BlockCache, "pages", s.pages.Load())
+	}
 	return s, nil
 }
 
@@ -279,4 +291,29 @@ func (s *Store) Checkpoint(dir string) error {
 		return fmt.Errorf("cannot checkpoint storage at %q into %q: %w", s.dir, dir, err)
 	}
 	return nil
+}
+
+// IndexBytes is what the tables' index and filter blocks take: the blocks every
+// Get of a page reads before its data block. When they do not fit in the block
+// cache beside the data blocks that pass through it, a random read reads them
+// from the files again (README "Performance at a million pages"), so Open logs
+// the figure beside storage.block_cache.
+func (s *Store) IndexBytes() (int64, error) {
+	if err := s.enter(); err != nil {
+		return 0, err
+	}
+	defer s.leave()
+	levels, err := s.db.SSTables(pebble.WithProperties())
+	if err != nil {
+		return 0, fmt.Errorf("cannot read the table properties of storage at %q: %w", s.dir, err)
+	}
+	var n int64
+	for _, tables := range levels {
+		for _, t := range tables {
+			if p := t.Properties; p != nil && !t.Virtual {
+				n += int64(p.IndexSize + p.FilterSize)
+			}
+		}
+	}
+	return n, nil
 }

@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"bytes"
 	cryptorand "crypto/rand"
 	"errors"
 	"fmt"
@@ -403,6 +404,57 @@ func TestCheckpoint(t *testing.T) {
 	t.Run("a closed store is not checkpointed", func(t *testing.T) {
 		if err := s.Checkpoint(filepath.Join(dir, "late")); !errors.Is(err, ErrClosed) {
 			t.Fatalf("Checkpoint after Close = %v, want ErrClosed", err)
+		}
+	})
+}
+
+func TestOpenSaysWhenTheIndexOutgrowsTheBlockCache(t *testing.T) {
+	dir := t.TempDir()
+	s := openDisk(t, dir, Options{})
+	for i := range 200 {
+		p := testPage(fmt.Sprintf("desktop|https://shop.example/p/%04d", i), t0)
+		p.Plain = htmlBody(uint64(i), 8000)
+		mustPut(t, s, p)
+	}
+	if err := s.Close(); err != nil { // flushes: the pages are in tables
+		t.Fatal(err)
+	}
+	open := func(blockCache int64) (*Store, string) {
+		var buf bytes.Buffer
+		s, err := Open(Options{Dir: dir, BlockCache: blockCache, Logger: slog.New(slog.NewTextHandler(&buf, nil))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s, buf.String()
+	}
+	s, log := open(0)
+	index, err := s.IndexBytes()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	t.Run("the tables' index and filter bytes are counted", func(t *testing.T) {
+		if err != nil || index <= 0 {
+			t.Fatalf("IndexBytes = %d, %v; want the size of the tables' index and filter blocks", index, err)
+		}
+		if !strings.Contains(log, fmt.Sprintf("index_bytes=%d", index)) || !strings.Contains(log, "block_cache=67108864") {
+			t.Fatalf("the storage opened line does not give the index and block cache sizes:\n%s", log)
+		}
+	})
+	t.Run("a block cache that holds the index opens without a warning", func(t *testing.T) {
+		if strings.Contains(log, "level=WARN") {
+			t.Fatalf("warned with a 64 MiB block cache:\n%s", log)
+		}
+	})
+	t.Run("a block cache under twice the index opens with a warning naming the key", func(t *testing.T) {
+		s, log := open(index)
+		defer s.Close()
+		if !strings.Contains(log, "level=WARN") || !strings.Contains(log, "raise storage.block_cache") {
+			t.Fatalf("no warning with a block cache of %d bytes for %d bytes of index:\n%s", index, index, log)
+		}
+	})
+	t.Run("a closed store has no index to count", func(t *testing.T) {
+		if _, err := s.IndexBytes(); !errors.Is(err, ErrClosed) {
+			t.Fatalf("IndexBytes after Close = %v, want ErrClosed", err)
 		}
 	})
 }
