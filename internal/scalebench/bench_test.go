@@ -410,6 +410,29 @@ func median(v []float64) float64 {
 	return s[len(s)/2]
 }
 
+// blockCacheCounts reads Pebble's block cache lookups from the binary's /metrics.
+func blockCacheCounts(tb testing.TB, base string) (hits, misses float64) {
+	tb.Helper()
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	for line := range strings.SplitSeq(string(body), "\n") {
+		name, v, ok := strings.Cut(line, " ")
+		f, _ := strconv.ParseFloat(v, 64)
+		switch {
+		case !ok:
+		case name == "prerender_storage_block_cache_hits_total":
+			hits = f
+		case name == "prerender_storage_block_cache_misses_total":
+			misses = f
+		}
+	}
+	return hits, misses
+}
+
 // checkHit fetches page i through the binary and fails unless it is a HIT of its
 // stored HTML.
 func checkHit(tb testing.TB, base string, i int) {
@@ -535,6 +558,11 @@ func BenchmarkScale(b *testing.B) {
 		}
 		b.ReportMetric(median(ups), "ready-s")
 		b.ReportMetric(median(serving), "serving-s")
+		index, _ := app.logField("storage opened", "index_bytes")
+		cache, _ := app.logField("storage opened", "block_cache")
+		indexB, _ := index.(float64)
+		cacheB, _ := cache.(float64)
+		fmt.Fprintf(out, "index and filter blocks of the tables: %s; block cache (storage.block_cache) %s\n", mib(int64(indexB)), mib(int64(cacheB)))
 		time.Sleep(2 * time.Second)
 		rss, pss, tree := app.memory()
 		fmt.Fprintf(out, "memory after start: prerenderd RSS %s, PSS %s; with its Chromium PSS %s\n", mib(rss), mib(pss), mib(tree))
@@ -551,6 +579,7 @@ func BenchmarkScale(b *testing.B) {
 			random, gzip bool
 		}{{"hot plain", false, false}, {"random plain", true, false}, {"hot gzip", false, true}, {"random gzip", true, true}}
 		wrkRun(b, work, app.base, wrkLua(n, hot, true, false), 3*time.Second) // warm-up
+		hits0, misses0 := blockCacheCounts(b, app.base)
 		for r := range rounds {
 			for k := range kinds {
 				kind := kinds[(k+r)%len(kinds)]
@@ -565,6 +594,9 @@ func BenchmarkScale(b *testing.B) {
 			b.ReportMetric(rnd/h, "random/hot-"+enc)
 		}
 		hotPlain := median(rates["hot plain"])
+		hits1, misses1 := blockCacheCounts(b, app.base)
+		fmt.Fprintf(out, "block cache during the hit rounds: %.1f%% of %.0f lookups hit\n",
+			100*(hits1-hits0)/max(1, hits1-hits0+misses1-misses0), hits1-hits0+misses1-misses0)
 
 		// Search of one host: its URL prefix (a pattern), and a substring (every key).
 		host := 123 % Hosts
