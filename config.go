@@ -116,7 +116,7 @@ type Config struct {
 	WriteTimeout    time.Duration
 
 	StorageDir string
-	BlockCache int64 // storage.block_cache, "auto" resolved (autoBlockCache)
+	BlockCache int64
 	HotCache   int64 // 0: off
 	MinFree    int64
 	MaxBytes   int64
@@ -262,9 +262,7 @@ func (fc *fileConfig) check() (*Config, error) {
 
 	c.ShutdownTimeout = dur("server.shutdown_timeout", fc.Server.ShutdownTimeout, 0)
 	c.WriteTimeout = dur("server.write_timeout", fc.Server.WriteTimeout, 100*time.Millisecond)
-	if strings.TrimSpace(fc.Storage.BlockCache) != "auto" {
-		c.BlockCache = size("storage.block_cache", fc.Storage.BlockCache)
-	}
+	c.BlockCache = size("storage.block_cache", fc.Storage.BlockCache)
 	c.HotCache = size("storage.hot_cache", fc.Storage.HotCache)
 	c.MinFree = size("storage.min_free", fc.Storage.MinFree)
 	c.MaxBytes = size("storage.max_bytes", fc.Storage.MaxBytes)
@@ -303,9 +301,6 @@ func (fc *fileConfig) check() (*Config, error) {
 		positive("render.tabs_per_browser", fc.Render.TabsPerBrowser.n)
 	}
 	c.Machine = thisMachine()
-	if c.BlockCache == 0 && strings.TrimSpace(fc.Storage.BlockCache) == "auto" {
-		c.BlockCache = autoBlockCache(c.Machine.Memory)
-	}
 	c.Browsers, c.TabsPerBrowser, c.PoolShape = autoShape(c.Machine, max(fc.Render.Browsers.n, 0), max(fc.Render.TabsPerBrowser.n, 0))
 	positive("render.max_queue", c.MaxQueue)
 	positive("render.renders_per_browser", c.RendersPer)
@@ -479,26 +474,4 @@ func parseSize(s string) (int64, error) {
 		return 0, fmt.Errorf("bad size %q (want e.g. \"64MiB\", \"10GiB\")", s)
 	}
 	return int64(f * mult), nil
-}
-
-// Bounds of storage.block_cache = "auto".
-const (
-	minAutoBlockCache = 64 << 20
-	maxAutoBlockCache = 1 << 30
-)
-
-// autoBlockCache is storage.block_cache = "auto": a sixteenth of the memory this
-// process may use (machine.Memory), within 64 MiB and 1 GiB; 64 MiB when the
-// memory is unknown. Every Get of a page first reads the index and filter blocks
-// of its table, about 53 bytes a page (53 MiB at a million pages, README
-// "Performance at a million pages"); when they do not stay in the block cache
-// beside the data blocks that random reads pass through it, each random hit
-// reads them from the files again. 256 MiB on a 4 GiB machine holds them for
-// about 2.5 million pages with room for the data blocks. The cache fills only
-// as pages are read: it is not taken at start.
-func autoBlockCache(memory int64) int64 {
-	if memory <= 0 {
-		return minAutoBlockCache
-	}
-	return min(max(memory/16, minAutoBlockCache), maxAutoBlockCache)
 }

@@ -26,7 +26,7 @@ func TestTheEmbeddedDefaultLoads(t *testing.T) {
 	if err != nil {
 		t.Fatalf("default config: %v", err)
 	}
-	if c.Listen != "127.0.0.1:3000" || c.PageTimeout != 15*time.Second || c.IdleWindow != 200*time.Millisecond || c.BlockCache != autoBlockCache(thisMachine().Memory) || c.MaxBytes != 10<<30 {
+	if c.Listen != "127.0.0.1:3000" || c.PageTimeout != 15*time.Second || c.IdleWindow != 200*time.Millisecond || c.BlockCache != 64<<20 || c.MaxBytes != 10<<30 {
 		t.Fatalf("unexpected defaults: %+v", c)
 	}
 	if c.MaxHTMLBytes != 8<<20 || c.TimeoutStatus != 200 || c.WriteTimeout != 10*time.Second {
@@ -225,36 +225,5 @@ func FuzzLoadConfig(f *testing.F) {
 			return
 		}
 		_, _ = fc.check() // must not panic, whatever the input
-	})
-}
-
-func TestTheBlockCacheIsSizedFromMemoryWhenAuto(t *testing.T) {
-	for _, tc := range []struct {
-		name   string
-		memory int64
-		want   int64
-	}{
-		{"an unknown memory gets 64 MiB", 0, 64 << 20},
-		{"a 512 MiB container gets the 64 MiB floor", 512 << 20, 64 << 20},
-		{"a 4 GiB machine gets a sixteenth: 256 MiB", 4 << 30, 256 << 20},
-		{"a 24 GiB machine gets the 1 GiB ceiling", 24 << 30, 1 << 30},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := autoBlockCache(tc.memory); got != tc.want {
-				t.Fatalf("autoBlockCache(%d) = %d, want %d", tc.memory, got, tc.want)
-			}
-		})
-	}
-	t.Run("an explicit size wins over auto", func(t *testing.T) {
-		c, err := loadConfig(writeConfig(t, "[storage]\nblock_cache = \"96MiB\"\n"))
-		if err != nil || c.BlockCache != 96<<20 {
-			t.Fatalf("block_cache = %d, %v; want 96 MiB", c.BlockCache, err)
-		}
-	})
-	t.Run("auto in a file is this machine's size", func(t *testing.T) {
-		c, err := loadConfig(writeConfig(t, "[storage]\nblock_cache = \"auto\"\n"))
-		if err != nil || c.BlockCache != autoBlockCache(thisMachine().Memory) {
-			t.Fatalf("block_cache = %d, %v; want %d", c.BlockCache, err, autoBlockCache(thisMachine().Memory))
-		}
 	})
 }

@@ -110,12 +110,6 @@ func Open(opts Options) (*Store, error) {
 	s.log.Info("storage opened", "dir", dir, "in_memory", opts.InMemory, "pages", s.pages.Load(),
 		"bytes", s.bytes.Load(), "counted", counted, "max_open_files", po.MaxOpenFiles,
 		"block_cache", opts.BlockCache, "index_bytes", index, "duration", time.Since(start))
-	if index > opts.BlockCache/2 {
-		// Random reads push the index out of the cache: every hit outside the
-		// hot-body cache then reads its table's index from the file again.
-		s.log.Warn("storage index and filters take more than half the block cache: random hits will read them from disk; raise storage.block_cache",
-			"index_bytes", index, "block_cache", opts.BlockCache, "pages", s.pages.Load())
-	}
 	return s, nil
 }
 
@@ -296,8 +290,8 @@ func (s *Store) Checkpoint(dir string) error {
 // IndexBytes is what the tables' index and filter blocks take: the blocks every
 // Get of a page reads before its data block. When they do not fit in the block
 // cache beside the data blocks that pass through it, a random read reads them
-// from the files again (README "Performance at a million pages"), so Open logs
-// the figure beside storage.block_cache.
+// from the files again, so Open logs the figure beside storage.block_cache
+// (README "Performance at a million pages" measured what that costs).
 func (s *Store) IndexBytes() (int64, error) {
 	if err := s.enter(); err != nil {
 		return 0, err

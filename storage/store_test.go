@@ -408,7 +408,7 @@ func TestCheckpoint(t *testing.T) {
 	})
 }
 
-func TestOpenSaysWhenTheIndexOutgrowsTheBlockCache(t *testing.T) {
+func TestOpenLogsTheIndexSizeBesideTheBlockCache(t *testing.T) {
 	dir := t.TempDir()
 	s := openDisk(t, dir, Options{})
 	for i := range 200 {
@@ -438,18 +438,6 @@ func TestOpenSaysWhenTheIndexOutgrowsTheBlockCache(t *testing.T) {
 		}
 		if !strings.Contains(log, fmt.Sprintf("index_bytes=%d", index)) || !strings.Contains(log, "block_cache=67108864") {
 			t.Fatalf("the storage opened line does not give the index and block cache sizes:\n%s", log)
-		}
-	})
-	t.Run("a block cache that holds the index opens without a warning", func(t *testing.T) {
-		if strings.Contains(log, "level=WARN") {
-			t.Fatalf("warned with a 64 MiB block cache:\n%s", log)
-		}
-	})
-	t.Run("a block cache under twice the index opens with a warning naming the key", func(t *testing.T) {
-		s, log := open(index)
-		defer s.Close()
-		if !strings.Contains(log, "level=WARN") || !strings.Contains(log, "raise storage.block_cache") {
-			t.Fatalf("no warning with a block cache of %d bytes for %d bytes of index:\n%s", index, index, log)
 		}
 	})
 	t.Run("a closed store has no index to count", func(t *testing.T) {
