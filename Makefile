@@ -215,7 +215,7 @@ SCALE_BASELINE_BIN ?=
 # work on a copy of it (hard links), so its pages stay as filled. Remove it to fill anew.
 SCALE_STORE ?=
 
-bench-scale: deps build ## SCALE_PAGES (1,000,000) pages: fill, disk, start-up, memory, hits (wrk), search, clear, the normal queue, eviction, through bin/prerenderd (not in make test)
+bench-scale: deps build ## SCALE_PAGES (1,000,000) pages (SCALE_STORE=dir fills once, then reuses): fill, disk, start-up, memory, hits (wrk), search, clear, the normal queue, eviction, through bin/prerenderd (not in make test)
 	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
 		echo "wrk is missing: installing Debian's wrk package (the hit figures are measured with it)…" && \
 		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y wrk; } || \
