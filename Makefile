@@ -224,15 +224,19 @@ bench-shapes: deps build ## pages/s, latency and PSS of pool shapes through bin/
 SCALE_PAGES ?= 1000000
 SCALE_DIR ?=
 SCALE_BASELINE_BIN ?=
+# SCALE_STORE=/big/disk/dir keeps the filled store there: the first run fills it (when the
+# directory is empty), later runs reuse it (seconds instead of a quarter of an hour) and
+# work on a copy of it (hard links), so its pages stay as filled. Remove it to fill anew.
+SCALE_STORE ?=
 
-bench-scale: deps build ## SCALE_PAGES (1,000,000) pages: fill, disk, start-up, memory, hits (wrk), search, clear, the normal queue, eviction, through bin/prerenderd (not in make test)
+bench-scale: deps build ## SCALE_PAGES (1,000,000) pages (SCALE_STORE=dir fills once, then reuses): fill, disk, start-up, memory, hits (wrk), search, clear, the normal queue, eviction, through bin/prerenderd (not in make test)
 	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
 		echo "wrk is missing: installing Debian's wrk package (the hit figures are measured with it)…" && \
 		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y wrk; } || \
 		{ echo "wrk is missing: install it (Debian/Ubuntu: sudo apt-get install -y wrk); make bench-scale measures hits with it" >&2; exit 1; }
 	@mkdir -p bin
 	set -o pipefail; cd internal/scalebench && PRERENDERD_BIN=$(CURDIR)/$(BIN) SCALE_PAGES=$(SCALE_PAGES) \
-		SCALE_DIR=$(SCALE_DIR) SCALE_BASELINE_BIN=$(SCALE_BASELINE_BIN) \
+		SCALE_DIR=$(SCALE_DIR) SCALE_STORE=$(SCALE_STORE) SCALE_BASELINE_BIN=$(SCALE_BASELINE_BIN) \
 		$(GO) test -run '^$$' -bench Scale -benchtime 1x -timeout 6h . | tee $(CURDIR)/bin/bench-scale.txt
 
 # SOAK_DURATION shortens (or lengthens) the soak: make soak SOAK_DURATION=2m

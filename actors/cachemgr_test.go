@@ -11,6 +11,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"prerenderd/policy"
 	"prerenderd/storage"
 	"prerenderd/storage/storetest"
 )
@@ -297,5 +298,36 @@ func FuzzMatcher(f *testing.F) {
 		if got := newMatcher(pattern, false).match([]byte(url)); got != want {
 			t.Fatalf("pattern %q on %q: matcher %v, regexp %v", pattern, url, got, want)
 		}
+	})
+}
+
+func TestHitsAreFlushedIntoEachPagesMetadata(t *testing.T) {
+	app, store := startApp(t, func(c *Config) { c.HitFlushEvery = 50 * time.Millisecond })
+	now := time.Now()
+	const pages = 40
+	for i := range pages {
+		u := fmt.Sprintf("https://a.example/p/%03d", i)
+		if err := store.PutPage(&storage.Page{Key: "desktop|" + u, URL: u, Status: 200, RenderedAt: now,
+			ExpiresAt: now.Add(time.Hour), Plain: []byte("<html>" + u + "</html>")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	served := func(*storage.PageView, policy.Decision) error { return nil }
+	for i := range pages {
+		// Page i is hit i%3+1 times: one flush holds many keys, of different counts.
+		for range i%3 + 1 {
+			if l, err := app.Lookup(context.Background(), fmt.Sprintf("desktop|https://a.example/p/%03d", i), now, served); err != nil || !l.Decision.Serves() {
+				t.Fatalf("lookup of page %d: %v, %v", i, l.Decision, err)
+			}
+		}
+	}
+	waitUntil(t, "every page's hits in its metadata", func() bool {
+		for i := range pages {
+			m, err := store.GetMeta(fmt.Sprintf("desktop|https://a.example/p/%03d", i))
+			if err != nil || m.Hits != int64(i%3+1) || !m.LastHit.Equal(now) {
+				return false
+			}
+		}
+		return true
 	})
 }

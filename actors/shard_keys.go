@@ -90,7 +90,9 @@ func (s *shardActor) armFlush(ctx actor.Context) {
 // store work is running keeps its hits until that work ends; a key being
 // deleted loses them.
 func (s *shardActor) flushHits() {
-	for key, h := range s.keys.hits.drain() {
+	drained := s.keys.hits.drain()
+	batch := make([]storage.Hits, 0, len(drained))
+	for key, h := range drained {
 		if f, ok := s.inflight[key]; ok {
 			f.hits.add(h)
 			continue
@@ -100,7 +102,11 @@ func (s *shardActor) flushHits() {
 			// its page (see deletePages).
 			continue
 		}
-		s.storeHits(key, h)
+		batch = append(batch, storage.Hits{Key: key, N: h.n, Last: h.last})
+	}
+	// One batch for the flush: after random hits it holds a key per hit.
+	if err := s.app.store.AddHitsBatch(batch); err != nil {
+		s.app.log.Warn("cannot record hits", "keys", len(batch), "err", err)
 	}
 }
 

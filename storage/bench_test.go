@@ -97,3 +97,39 @@ func BenchmarkOpen100kPages(b *testing.B) {
 		b.StartTimer()
 	}
 }
+
+// BenchmarkFlushHits is a shard's flush of hits on random keys, a key per hit:
+// AddHits key by key (the baseline, as flushes were) against AddHitsBatch.
+func BenchmarkFlushHits(b *testing.B) {
+	s := openDisk(b, b.TempDir(), Options{})
+	defer s.Close()
+	const keys = 2000
+	hits := make([]Hits, keys)
+	for i := range keys {
+		p := &Page{Key: fmt.Sprintf("desktop|https://shop.example/p/%06d", i), Status: 200, ExpiresAt: t0.Add(time.Hour), Plain: htmlBody(uint64(i), 2000)}
+		if err := s.putPage(p, pebble.NoSync); err != nil {
+			b.Fatal(err)
+		}
+		hits[i] = Hits{Key: p.Key, N: 1, Last: t0}
+	}
+	b.Run("AddHits per key (baseline)", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			for _, h := range hits {
+				if err := s.AddHits(h.Key, h.N, h.Last); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*keys), "ns/key")
+	})
+	b.Run("AddHitsBatch", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := s.AddHitsBatch(hits); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*keys), "ns/key")
+	})
+}

@@ -166,3 +166,81 @@ func TestCountDueStopsAtTheLimit(t *testing.T) {
 		}
 	}
 }
+
+func TestAddHitsBatch(t *testing.T) {
+	s := openMem(t)
+	a, b := testPage("desktop|https://a.example/", t0.Add(time.Hour)), testPage("desktop|https://b.example/", t0.Add(time.Hour))
+	mustPut(t, s, a)
+	mustPut(t, s, b)
+	if err := s.AddHits(a.Key, 4, t0); err != nil {
+		t.Fatal(err)
+	}
+	err := s.AddHitsBatch([]Hits{
+		{Key: a.Key, N: 2, Last: t0.Add(time.Minute)},
+		{Key: "desktop|https://gone.example/", N: 3, Last: t0},
+		{Key: b.Key, N: 1, Last: t0.Add(2 * time.Minute)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		key  string
+		hits int64
+		last time.Time
+	}{
+		{"hits add to the ones stored before", a.Key, 6, t0.Add(time.Minute)},
+		{"a page without metadata gets it", b.Key, 1, t0.Add(2 * time.Minute)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m, err := s.GetMeta(tc.key)
+			if err != nil || m.Hits != tc.hits || !m.LastHit.Equal(tc.last) {
+				t.Fatalf("meta = %+v, %v; want %d hits, last %v", m, err, tc.hits, tc.last)
+			}
+		})
+	}
+	t.Run("a key without a page gets no metadata", func(t *testing.T) {
+		if _, err := s.GetMeta("desktop|https://gone.example/"); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("GetMeta of a missing page = %v, want ErrNotFound", err)
+		}
+	})
+	t.Run("an older last hit does not move the newer one back", func(t *testing.T) {
+		if err := s.AddHitsBatch([]Hits{{Key: a.Key, N: 1, Last: t0}}); err != nil {
+			t.Fatal(err)
+		}
+		if m, _ := s.GetMeta(a.Key); m.Hits != 7 || !m.LastHit.Equal(t0.Add(time.Minute)) {
+			t.Fatalf("meta = %+v, want 7 hits, last at +1m", m)
+		}
+	})
+	t.Run("a full disk refuses the batch and loses no page", func(t *testing.T) {
+		free := int64(1 << 40)
+		d, err := Open(Options{InMemory: true, Logger: testLogger(t), FreeBytes: func() (int64, error) { return free, nil }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer d.Close()
+		mustPut(t, d, a)
+		free = 1 << 20
+		if err := d.AddHitsBatch([]Hits{{Key: a.Key, N: 1, Last: t0}}); !errors.Is(err, ErrDiskFull) {
+			t.Fatalf("AddHitsBatch on a full disk = %v, want ErrDiskFull", err)
+		}
+		if _, err := d.GetPage(a.Key); err != nil {
+			t.Fatalf("the page is gone after a refused batch: %v", err)
+		}
+		if m, _ := d.GetMeta(a.Key); m.Hits != 0 {
+			t.Fatalf("a refused batch wrote its hits: %+v", m)
+		}
+	})
+	t.Run("an empty batch writes nothing", func(t *testing.T) {
+		if err := s.AddHitsBatch(nil); err != nil {
+			t.Fatalf("AddHitsBatch(nil) = %v", err)
+		}
+	})
+	t.Run("after Close the batch is refused", func(t *testing.T) {
+		c := openMem(t)
+		_ = c.Close()
+		if err := c.AddHitsBatch([]Hits{{Key: a.Key, N: 1}}); !errors.Is(err, ErrClosed) {
+			t.Fatalf("AddHitsBatch after Close = %v, want ErrClosed", err)
+		}
+	})
+}

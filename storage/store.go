@@ -102,8 +102,14 @@ func Open(opts Options) (*Store, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("cannot count pages in storage at %q: %w", dir, err)
 	}
+	index, err := s.IndexBytes()
+	if err != nil {
+		_ = db.Close()
+		return nil, err
+	}
 	s.log.Info("storage opened", "dir", dir, "in_memory", opts.InMemory, "pages", s.pages.Load(),
-		"bytes", s.bytes.Load(), "counted", counted, "max_open_files", po.MaxOpenFiles, "duration", time.Since(start))
+		"bytes", s.bytes.Load(), "counted", counted, "max_open_files", po.MaxOpenFiles,
+		"block_cache", opts.BlockCache, "index_bytes", index, "duration", time.Since(start))
 	return s, nil
 }
 
@@ -263,4 +269,45 @@ func (p pebbleLogger) Errorf(format string, args ...any) {
 func (p pebbleLogger) Fatalf(format string, args ...any) {
 	p.l.Error("pebble fatal", "detail", fmt.Sprintf(format, args...))
 	os.Exit(1)
+}
+
+// Checkpoint writes a consistent copy of the store into dir, which must not exist:
+// its tables are hard links when dir is on the same filesystem (they are never
+// changed in place), so a copy of a large store is cheap. The copy opens as a store
+// of its own; make bench-scale runs its destructive steps (clear, eviction) on one
+// so that its filled store can be used again.
+func (s *Store) Checkpoint(dir string) error {
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.leave()
+	if err := s.db.Checkpoint(dir, pebble.WithFlushedWAL()); err != nil {
+		return fmt.Errorf("cannot checkpoint storage at %q into %q: %w", s.dir, dir, err)
+	}
+	return nil
+}
+
+// IndexBytes is what the tables' index and filter blocks take: the blocks every
+// Get of a page reads before its data block. When they do not fit in the block
+// cache beside the data blocks that pass through it, a random read reads them
+// from the files again, so Open logs the figure beside storage.block_cache
+// (README "Performance at a million pages" measured what that costs).
+func (s *Store) IndexBytes() (int64, error) {
+	if err := s.enter(); err != nil {
+		return 0, err
+	}
+	defer s.leave()
+	levels, err := s.db.SSTables(pebble.WithProperties())
+	if err != nil {
+		return 0, fmt.Errorf("cannot read the table properties of storage at %q: %w", s.dir, err)
+	}
+	var n int64
+	for _, tables := range levels {
+		for _, t := range tables {
+			if p := t.Properties; p != nil && !t.Virtual {
+				n += int64(p.IndexSize + p.FilterSize)
+			}
+		}
+	}
+	return n, nil
 }

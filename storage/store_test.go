@@ -1,10 +1,12 @@
 package storage
 
 import (
+	"bytes"
 	cryptorand "crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -354,4 +356,93 @@ func TestKeyspaceUsesOnlyKnownPrefixes(t *testing.T) {
 			t.Errorf("key %q has no known prefix", k)
 		}
 	}
+}
+
+func TestCheckpoint(t *testing.T) {
+	dir := t.TempDir()
+	s := openDisk(t, filepath.Join(dir, "store"), Options{})
+	for i := range 20 {
+		p := testPage(fmt.Sprintf("desktop|https://shop.example/p/%03d", i), t0)
+		p.Plain = htmlBody(uint64(i), 5000)
+		mustPut(t, s, p)
+	}
+	copyDir := filepath.Join(dir, "copy")
+	if err := s.Checkpoint(copyDir); err != nil {
+		t.Fatal(err)
+	}
+	t.Run("a checkpoint into a directory that exists is refused", func(t *testing.T) {
+		err := s.Checkpoint(copyDir)
+		if err == nil || !strings.Contains(err.Error(), "cannot checkpoint storage") {
+			t.Fatalf("Checkpoint into an existing directory = %v, want an error", err)
+		}
+	})
+	if err := s.DeletePage("desktop|https://shop.example/p/000"); err != nil {
+		t.Fatal(err)
+	}
+	c := openDisk(t, copyDir, Options{})
+	defer c.Close()
+	t.Run("the copy has the pages and counters of the moment it was made", func(t *testing.T) {
+		if got := c.PageCount(); got != 20 {
+			t.Fatalf("PageCount of the copy = %d, want 20", got)
+		}
+		p, err := c.GetPage("desktop|https://shop.example/p/000")
+		if err != nil || string(p.Plain) != string(htmlBody(0, 5000)) {
+			t.Fatalf("page deleted after the checkpoint: %v", err)
+		}
+	})
+	t.Run("writes to the copy leave the store as it was", func(t *testing.T) {
+		if err := c.DeletePage("desktop|https://shop.example/p/001"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.GetPage("desktop|https://shop.example/p/001"); err != nil {
+			t.Fatalf("the store lost a page deleted in its copy: %v", err)
+		}
+	})
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	t.Run("a closed store is not checkpointed", func(t *testing.T) {
+		if err := s.Checkpoint(filepath.Join(dir, "late")); !errors.Is(err, ErrClosed) {
+			t.Fatalf("Checkpoint after Close = %v, want ErrClosed", err)
+		}
+	})
+}
+
+func TestOpenLogsTheIndexSizeBesideTheBlockCache(t *testing.T) {
+	dir := t.TempDir()
+	s := openDisk(t, dir, Options{})
+	for i := range 200 {
+		p := testPage(fmt.Sprintf("desktop|https://shop.example/p/%04d", i), t0)
+		p.Plain = htmlBody(uint64(i), 8000)
+		mustPut(t, s, p)
+	}
+	if err := s.Close(); err != nil { // flushes: the pages are in tables
+		t.Fatal(err)
+	}
+	open := func(blockCache int64) (*Store, string) {
+		var buf bytes.Buffer
+		s, err := Open(Options{Dir: dir, BlockCache: blockCache, Logger: slog.New(slog.NewTextHandler(&buf, nil))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s, buf.String()
+	}
+	s, log := open(0)
+	index, err := s.IndexBytes()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	t.Run("the tables' index and filter bytes are counted", func(t *testing.T) {
+		if err != nil || index <= 0 {
+			t.Fatalf("IndexBytes = %d, %v; want the size of the tables' index and filter blocks", index, err)
+		}
+		if !strings.Contains(log, fmt.Sprintf("index_bytes=%d", index)) || !strings.Contains(log, "block_cache=67108864") {
+			t.Fatalf("the storage opened line does not give the index and block cache sizes:\n%s", log)
+		}
+	})
+	t.Run("a closed store has no index to count", func(t *testing.T) {
+		if _, err := s.IndexBytes(); !errors.Is(err, ErrClosed) {
+			t.Fatalf("IndexBytes after Close = %v, want ErrClosed", err)
+		}
+	})
 }

@@ -116,6 +116,81 @@ func dirBytes(dir string) int64 {
 	return total
 }
 
+// filled is a filled store: where, and what its fill measured.
+type filled struct {
+	dir    string
+	reused bool
+
+	Pages       int       `json:"pages"`
+	PageSize    int       `json:"page_size"`
+	RawBytes    int64     `json:"raw_bytes"`
+	FillSeconds float64   `json:"fill_seconds"`
+	FilledAt    time.Time `json:"filled_at"`
+}
+
+// filledMark is the file, beside the store in SCALE_STORE, that says its fill
+// finished and what it measured; a store without one is not used.
+const filledMark = "scalebench.json"
+
+// filledStore returns a store of n pages, copied (a storage checkpoint: hard
+// links) into work/data, where the benchmark's clear and eviction may change it.
+// Without SCALE_STORE it fills work/data itself. With SCALE_STORE=dir it fills
+// dir/data once, when dir is empty, writes dir/scalebench.json when the fill is
+// done, and from then on reuses it: a run then starts in seconds instead of
+// a quarter of an hour. A dir of another page count or page generator is refused
+// rather than refilled: it is never removed by the benchmark.
+func filledStore(tb testing.TB, work string, n int) filled {
+	tb.Helper()
+	data := filepath.Join(work, "data")
+	root := os.Getenv("SCALE_STORE")
+	if root == "" {
+		t0 := time.Now()
+		raw := fill(tb, data, n)
+		return filled{dir: data, Pages: n, PageSize: PageSize, RawBytes: raw, FillSeconds: time.Since(t0).Seconds(), FilledAt: t0}
+	}
+	f := filled{dir: filepath.Join(root, "data"), reused: true}
+	mark := filepath.Join(root, filledMark)
+	b, err := os.ReadFile(mark)
+	switch {
+	case err == nil:
+		if err := json.Unmarshal(b, &f); err != nil {
+			tb.Fatalf("SCALE_STORE=%s: %s is not a fill's record (%v): remove the directory to fill it again", root, mark, err)
+		}
+		if f.Pages != n || f.PageSize != PageSize {
+			tb.Fatalf("SCALE_STORE=%s holds %d pages of %d bytes, not %d of %d: use another directory, or remove it to fill it again",
+				root, f.Pages, f.PageSize, n, PageSize)
+		}
+	case os.IsNotExist(err):
+		if entries, err := os.ReadDir(root); err == nil && len(entries) > 0 {
+			tb.Fatalf("SCALE_STORE=%s is not empty and has no %s (an unfinished fill?): remove it, or give an empty directory", root, filledMark)
+		}
+		if err := os.MkdirAll(root, 0o755); err != nil {
+			tb.Fatal(err)
+		}
+		t0 := time.Now()
+		raw := fill(tb, f.dir, n)
+		f = filled{dir: f.dir, Pages: n, PageSize: PageSize, RawBytes: raw, FillSeconds: time.Since(t0).Seconds(), FilledAt: t0}
+		b, _ := json.Marshal(f)
+		if err := os.WriteFile(mark, b, 0o644); err != nil {
+			tb.Fatal(err)
+		}
+	default:
+		tb.Fatalf("SCALE_STORE=%s: %v", root, err)
+	}
+	st, err := storage.Open(storage.Options{Dir: f.dir, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	err = st.Checkpoint(data)
+	if cerr := st.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return f
+}
+
 // appliance is a running bin/prerenderd.
 type appliance struct {
 	cmd     *exec.Cmd
@@ -335,6 +410,29 @@ func median(v []float64) float64 {
 	return s[len(s)/2]
 }
 
+// blockCacheCounts reads Pebble's block cache lookups from the binary's /metrics.
+func blockCacheCounts(tb testing.TB, base string) (hits, misses float64) {
+	tb.Helper()
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	for line := range strings.SplitSeq(string(body), "\n") {
+		name, v, ok := strings.Cut(line, " ")
+		f, _ := strconv.ParseFloat(v, 64)
+		switch {
+		case !ok:
+		case name == "prerender_storage_block_cache_hits_total":
+			hits = f
+		case name == "prerender_storage_block_cache_misses_total":
+			misses = f
+		}
+	}
+	return hits, misses
+}
+
 // checkHit fetches page i through the binary and fails unless it is a HIT of its
 // stored HTML.
 func checkHit(tb testing.TB, base string, i int) {
@@ -382,7 +480,8 @@ func mib(b int64) string { return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20)) }
 
 // BenchmarkScale is make bench-scale: SCALE_PAGES pages (default 1,000,000) filled,
 // then served, searched, cleared and evicted by PRERENDERD_BIN. SCALE_DIR is where
-// the temporary store goes (default TMPDIR); SCALE_WRK_SECONDS the length of each
+// the temporary store goes (default TMPDIR); SCALE_STORE a directory whose store is
+// filled once and reused by later runs (filledStore); SCALE_WRK_SECONDS the length of each
 // wrk run (10) and SCALE_ROUNDS how many interleaved rounds of hot and random hits
 // (3). SCALE_BASELINE_BIN, when set, is another build whose start-up on the same
 // store is measured last (for a before/after); SCALE_CHROMIUM a Chromium that is
@@ -412,11 +511,10 @@ func BenchmarkScale(b *testing.B) {
 			n, PageSize, Hosts, runtime.NumCPU(), dir, loadavg())
 
 		// Fill, through storage's public API (not the binary: a million renders
-		// would take days).
-		t0 := time.Now()
-		raw := fill(b, dir, n)
-		fillTime := time.Since(t0)
-		disk := dirBytes(dir)
+		// would take days), or reuse the fill of SCALE_STORE.
+		f := filledStore(b, work, n)
+		raw, fillTime := f.RawBytes, time.Duration(f.FillSeconds*float64(time.Second))
+		disk := dirBytes(f.dir)
 		st, err := storage.Open(storage.Options{Dir: dir, Logger: slog.New(slog.DiscardHandler)})
 		if err != nil {
 			b.Fatal(err)
@@ -431,7 +529,12 @@ func BenchmarkScale(b *testing.B) {
 		if err := st.Close(); err != nil {
 			b.Fatal(err)
 		}
-		fmt.Fprintf(out, "fill: %d pages in %s (%.0f pages/s), load %s\n", n, fillTime.Round(time.Second), float64(n)/fillTime.Seconds(), loadavg())
+		if f.reused {
+			fmt.Fprintf(out, "fill: reused %s, filled %s: %d pages in %s (%.0f pages/s)\n",
+				f.dir, f.FilledAt.Format(time.RFC3339), n, fillTime.Round(time.Second), float64(n)/fillTime.Seconds())
+		} else {
+			fmt.Fprintf(out, "fill: %d pages in %s (%.0f pages/s), load %s\n", n, fillTime.Round(time.Second), float64(n)/fillTime.Seconds(), loadavg())
+		}
 		fmt.Fprintf(out, "disk: %s on disk for %s of HTML (%.2fx); stored bytes (max_bytes counts them) %s; counting them took %s, as every start did before the counters\n",
 			gib(disk), gib(raw), float64(disk)/float64(raw), gib(stored), recount.Round(time.Millisecond))
 		b.ReportMetric(fillTime.Seconds(), "fill-s")
@@ -455,6 +558,11 @@ func BenchmarkScale(b *testing.B) {
 		}
 		b.ReportMetric(median(ups), "ready-s")
 		b.ReportMetric(median(serving), "serving-s")
+		index, _ := app.logField("storage opened", "index_bytes")
+		cache, _ := app.logField("storage opened", "block_cache")
+		indexB, _ := index.(float64)
+		cacheB, _ := cache.(float64)
+		fmt.Fprintf(out, "index and filter blocks of the tables: %s; block cache (storage.block_cache) %s\n", mib(int64(indexB)), mib(int64(cacheB)))
 		time.Sleep(2 * time.Second)
 		rss, pss, tree := app.memory()
 		fmt.Fprintf(out, "memory after start: prerenderd RSS %s, PSS %s; with its Chromium PSS %s\n", mib(rss), mib(pss), mib(tree))
@@ -471,6 +579,7 @@ func BenchmarkScale(b *testing.B) {
 			random, gzip bool
 		}{{"hot plain", false, false}, {"random plain", true, false}, {"hot gzip", false, true}, {"random gzip", true, true}}
 		wrkRun(b, work, app.base, wrkLua(n, hot, true, false), 3*time.Second) // warm-up
+		hits0, misses0 := blockCacheCounts(b, app.base)
 		for r := range rounds {
 			for k := range kinds {
 				kind := kinds[(k+r)%len(kinds)]
@@ -485,6 +594,9 @@ func BenchmarkScale(b *testing.B) {
 			b.ReportMetric(rnd/h, "random/hot-"+enc)
 		}
 		hotPlain := median(rates["hot plain"])
+		hits1, misses1 := blockCacheCounts(b, app.base)
+		fmt.Fprintf(out, "block cache during the hit rounds: %.1f%% of %.0f lookups hit\n",
+			100*(hits1-hits0)/max(1, hits1-hits0+misses1-misses0), hits1-hits0+misses1-misses0)
 
 		// Search of one host: its URL prefix (a pattern), and a substring (every key).
 		host := 123 % Hosts

@@ -9,5 +9,8 @@
 //
 // It must never report a figure that was not measured in the run that prints it,
 // measure serving any other way than through the binary, or leave its store
-// behind: everything lives in one temporary directory, removed at the end.
+// behind: everything lives in one temporary directory, removed at the end. The
+// one store it keeps is the one asked for with SCALE_STORE (filled once, reused by
+// later runs, never changed by them: they work on a checkpoint of it), and it
+// never removes or refills a directory it did not fill.
 package scalebench
