@@ -127,7 +127,8 @@ uninstall: ## remove PREFIX/bin/prerenderd
 # Nothing on the serial lane waits for a link it need not: the packages are compiled
 # first with every core; the other lane begins by linking the test binaries of actors,
 # browser and httpfront (bin/tests, about 35 s of the serial lane before) while main's
-# tests run; the race-enabled binary that the tests of main, middleware, deploy and the
+# tests run (their output is kept in bin/tests/*.out and shown when they fail, as go
+# test does); the race-enabled binary that the tests of main, middleware, deploy and the
 # dashboard start is linked once for all of them (PRERENDERD_TEST_BINARY), with the
 # stamp main_test.go builds with (testVersion, testCommit), so that main's TestMain and
 # the README test, starting from a copy of it, find it up to date and link nothing.
@@ -151,8 +152,9 @@ test: deps testdeps ## every test, with the race detector, against real Chromium
 	if [ "$$(cat bin/tests/linked 2>/dev/null)" != 0 ]; then \
 		echo "==> the test binaries of $(PREBUILT_DIRS) did not link:"; cat bin/test-other.txt; serial=1; \
 	else for d in $(PREBUILT_DIRS); do \
-		start=$$SECONDS; (cd $$d && ../bin/tests/$$d.test -test.count=1 -test.timeout=9m -test.paniconexit0); rc=$$?; \
-		if [ $$rc -eq 0 ]; then echo "ok  	prerenderd/$$d	$$((SECONDS - start))s"; else echo "FAIL	prerenderd/$$d	$$((SECONDS - start))s"; serial=1; fi; \
+		start=$$SECONDS; (cd $$d && ../bin/tests/$$d.test -test.count=1 -test.timeout=9m -test.paniconexit0) > bin/tests/$$d.out 2>&1; rc=$$?; \
+		if [ $$rc -eq 0 ]; then echo "ok  	prerenderd/$$d	$$((SECONDS - start))s"; \
+		else cat bin/tests/$$d.out; echo "FAIL	prerenderd/$$d	$$((SECONDS - start))s"; serial=1; fi; \
 	done; fi; \
 	wait $$other; other=$$?; \
 	echo "==> the other packages, run beside them:"; cat bin/test-other.txt; \
