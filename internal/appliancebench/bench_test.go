@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"prerenderd/browser/fixture"
+	"prerenderd/internal/prerenderdtest"
 )
 
 // benchPage is a fixture page and what its render must hold: the pages of the
@@ -199,19 +200,6 @@ func settledPSS(s *server, wait time.Duration) (int64, int) {
 	return ps[len(ps)/2], procs
 }
 
-func envInt(tb testing.TB, name string, def int) int {
-	tb.Helper()
-	v := os.Getenv(name)
-	if v == "" {
-		return def
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 1 {
-		tb.Fatalf("%s=%q: want a positive number", name, v)
-	}
-	return n
-}
-
 func numCPU() int { return runtime.NumCPU() }
 
 func mib(b int64) string { return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20)) }
@@ -300,11 +288,11 @@ func (f *memoryFigures) add(r result) {
 func BenchmarkMemory(b *testing.B) {
 	bin := binary(b)
 	origin := fixture.New(b)
-	renders := envInt(b, "BENCH_RENDERS", 1000)
+	renders := prerenderdtest.EnvInt(b, "BENCH_RENDERS", 1000)
 	// The baselines' long run may be shorter (BENCH_BASELINE_RENDERS): the npm
 	// server renders at about a third of prerenderd's pace, and the flatness
 	// measured is prerenderd's.
-	baselineRenders := min(envInt(b, "BENCH_BASELINE_RENDERS", renders), renders)
+	baselineRenders := min(prerenderdtest.EnvInt(b, "BENCH_BASELINE_RENDERS", renders), renders)
 	const rounds, perRound, conc, block = 3, 48, 4, 100
 	for b.Loop() {
 		var figs []*memoryFigures
@@ -476,7 +464,7 @@ func BenchmarkPoolShapes(b *testing.B) {
 		}
 		figs = append(figs, &shapeFigures{shape: shape})
 	}
-	rounds := envInt(b, "BENCH_ROUNDS", 3)
+	rounds := prerenderdtest.EnvInt(b, "BENCH_ROUNDS", 3)
 	for b.Loop() {
 		for r := range rounds {
 			for i := range figs {

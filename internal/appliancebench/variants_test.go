@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"prerenderd/browser/fixture"
+	"prerenderd/internal/prerenderdtest"
 )
 
 // variant is one prerenderd binary under comparison in BenchmarkMemoryVariants.
@@ -46,7 +47,7 @@ func BenchmarkMemoryVariants(b *testing.B) {
 		vs = append(vs, &variant{name: name, bin: bin})
 	}
 	origin := fixture.New(b)
-	rounds := envInt(b, "BENCH_ROUNDS", 3)
+	rounds := prerenderdtest.EnvInt(b, "BENCH_ROUNDS", 3)
 	const perRound, conc = 48, 4
 	for b.Loop() {
 		for r := range rounds {

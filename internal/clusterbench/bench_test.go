@@ -309,27 +309,6 @@ func hitOnce(b *testing.B, base, page string) {
 	}
 }
 
-func envInt(b *testing.B, name string, def int) int {
-	s := os.Getenv(name)
-	if s == "" {
-		return def
-	}
-	n, err := strconv.Atoi(s)
-	if err != nil || n < 1 {
-		b.Fatalf("%s=%q is not a positive count", name, s)
-	}
-	return n
-}
-
-func loadavg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "unknown"
-	}
-	f := strings.Fields(string(b))
-	return strings.Join(f[:3], " ")
-}
-
 // buildBaseline builds revision rev of the repository the test runs in into
 // dir, the way make build does, and returns the binary.
 func buildBaseline(b *testing.B, rev, dir string) string {
@@ -378,9 +357,9 @@ func BenchmarkCluster(b *testing.B) {
 	if err != nil {
 		b.Fatalf("no Chromium: %v (make deps installs it)", err)
 	}
-	renders := envInt(b, "CLUSTER_RENDERS", 60)
-	wrkFor := time.Duration(envInt(b, "CLUSTER_WRK_SECONDS", 5)) * time.Second
-	rounds := envInt(b, "CLUSTER_ROUNDS", 7)
+	renders := prerenderdtest.EnvInt(b, "CLUSTER_RENDERS", 60)
+	wrkFor := time.Duration(prerenderdtest.EnvInt(b, "CLUSTER_WRK_SECONDS", 5)) * time.Second
+	rounds := prerenderdtest.EnvInt(b, "CLUSTER_ROUNDS", 7)
 	rev := os.Getenv("CLUSTER_BASELINE_REV")
 	if rev == "" {
 		rev = "223ed79^1"
@@ -399,7 +378,7 @@ func BenchmarkCluster(b *testing.B) {
 	}
 	work := b.TempDir()
 	origin := fixture.New(b)
-	logf("machine: %d cores as Go sees them; load average before: %s", numCPU(), loadavg())
+	logf("machine: %d cores as Go sees them; load average before: %s", numCPU(), prerenderdtest.LoadAvg())
 
 	if parts["off"] {
 		measureOff(b, bin, chromium, rev, work, origin, rounds, wrkFor)
@@ -419,7 +398,7 @@ func BenchmarkCluster(b *testing.B) {
 		}
 		rate[size] = rendersPerSecond(b, origin, nodes, strconv.Itoa(size), renders)
 		logf("%d member(s), %d tabs in all: %.2f renders/s, %.2f per core, %.2fx one member; load average %s",
-			size, 2*size, rate[size], rate[size]/float64(numCPU()), rate[size]/rate[1], loadavg())
+			size, 2*size, rate[size], rate[size]/float64(numCPU()), rate[size]/rate[1], prerenderdtest.LoadAvg())
 	}
 	if parts["renders"] {
 		b.ReportMetric(rate[1], "renders/s-1node")
@@ -432,7 +411,7 @@ func BenchmarkCluster(b *testing.B) {
 	if parts["failover"] {
 		measureFailover(b, origin, nodes)
 	}
-	logf("load average after: %s", loadavg())
+	logf("load average after: %s", prerenderdtest.LoadAvg())
 }
 
 // measureOff compares hits of bin ([cluster] off) with those of a build of rev.
@@ -452,7 +431,7 @@ func measureOff(b *testing.B, bin, chromium, rev, work string, origin *fixture.O
 	med, runs := interleaved(b, work, rounds, wrkFor, []string{single.URL, before.URL}, hot)
 	offRatio := roundRatios(runs)
 	logf("hits, [cluster] off: median %.0f/s; %s (before the cluster): median %.0f/s; median of the rounds' ratios %.3f (goal >= 0.98); load average %s",
-		med[0], rev, med[1], offRatio, loadavg())
+		med[0], rev, med[1], offRatio, prerenderdtest.LoadAvg())
 	b.ReportMetric(offRatio, "off/before")
 	if err := single.Stop(); err != nil {
 		b.Error(err)
@@ -483,7 +462,7 @@ func measureHop(b *testing.B, work string, origin *fixture.Origin, nodes []*node
 	hitOnce(b, other.url, page)
 	med, runs := interleaved(b, work, rounds, wrkFor, []string{other.url, owner.url}, page)
 	hopRatio := roundRatios(runs)
-	logf("hits of one page: through another member median %.0f/s, on its owner median %.0f/s; median of the rounds' ratios %.3f; load average %s", med[0], med[1], hopRatio, loadavg())
+	logf("hits of one page: through another member median %.0f/s, on its owner median %.0f/s; median of the rounds' ratios %.3f; load average %s", med[0], med[1], hopRatio, prerenderdtest.LoadAvg())
 	b.ReportMetric(hopRatio, "nonowner/owner")
 	hop := clusterOf(b, other.url, "").Forwarded
 	logf("the member that forwarded: %d requests out, mean %.2f ms each (hop and the owner's hit)", hop.Out, 1000*hop.HopMeanSeconds)

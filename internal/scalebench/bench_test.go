@@ -29,27 +29,6 @@ import (
 // out is where the figures go: make bench-scale tees it.
 var out io.Writer = os.Stdout
 
-func envInt(tb testing.TB, name string, def int) int {
-	v := os.Getenv(name)
-	if v == "" {
-		return def
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 1 {
-		tb.Fatalf("%s=%q: want a positive number", name, v)
-	}
-	return n
-}
-
-func loadavg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "?"
-	}
-	f := strings.Fields(string(b))
-	return strings.Join(f[:3], " ")
-}
-
 // fillBatch pages go in one PutPages call: one fsync per 3 MB.
 const fillBatch = 100
 
@@ -88,7 +67,7 @@ func fill(tb testing.TB, dir string, n int) (raw int64) {
 					return
 				}
 				if d := done.Add(int64(len(pages))); d*10/int64(n) != (d-int64(len(pages)))*10/int64(n) {
-					fmt.Fprintf(out, "  filled %d pages in %s (load %s)\n", d, time.Since(start).Round(time.Second), loadavg())
+					fmt.Fprintf(out, "  filled %d pages in %s (load %s)\n", d, time.Since(start).Round(time.Second), prerenderdtest.LoadAvg())
 				}
 			}
 		})
@@ -497,9 +476,9 @@ func BenchmarkScale(b *testing.B) {
 	// The binary finds Chromium on PATH (render.chromium ""), as a user's does;
 	// make bench-scale installs it (make deps).
 	chromium := os.Getenv("SCALE_CHROMIUM")
-	n := envInt(b, "SCALE_PAGES", 1_000_000)
-	wrkFor := time.Duration(envInt(b, "SCALE_WRK_SECONDS", 10)) * time.Second
-	rounds := envInt(b, "SCALE_ROUNDS", 3)
+	n := prerenderdtest.EnvInt(b, "SCALE_PAGES", 1_000_000)
+	wrkFor := time.Duration(prerenderdtest.EnvInt(b, "SCALE_WRK_SECONDS", 10)) * time.Second
+	rounds := prerenderdtest.EnvInt(b, "SCALE_ROUNDS", 3)
 	work, err := os.MkdirTemp(os.Getenv("SCALE_DIR"), "pscale")
 	if err != nil {
 		b.Fatal(err)
@@ -508,7 +487,7 @@ func BenchmarkScale(b *testing.B) {
 	dir := filepath.Join(work, "data")
 	for range b.N {
 		fmt.Fprintf(out, "bench-scale: %d pages of %d bytes over %d hosts, %d CPUs, store in %s, load %s\n",
-			n, PageSize, Hosts, runtime.NumCPU(), dir, loadavg())
+			n, PageSize, Hosts, runtime.NumCPU(), dir, prerenderdtest.LoadAvg())
 
 		// Fill, through storage's public API (not the binary: a million renders
 		// would take days), or reuse the fill of SCALE_STORE.
@@ -533,7 +512,7 @@ func BenchmarkScale(b *testing.B) {
 			fmt.Fprintf(out, "fill: reused %s, filled %s: %d pages in %s (%.0f pages/s)\n",
 				f.dir, f.FilledAt.Format(time.RFC3339), n, fillTime.Round(time.Second), float64(n)/fillTime.Seconds())
 		} else {
-			fmt.Fprintf(out, "fill: %d pages in %s (%.0f pages/s), load %s\n", n, fillTime.Round(time.Second), float64(n)/fillTime.Seconds(), loadavg())
+			fmt.Fprintf(out, "fill: %d pages in %s (%.0f pages/s), load %s\n", n, fillTime.Round(time.Second), float64(n)/fillTime.Seconds(), prerenderdtest.LoadAvg())
 		}
 		fmt.Fprintf(out, "disk: %s on disk for %s of HTML (%.2fx); stored bytes (max_bytes counts them) %s; counting them took %s, as every start did before the counters\n",
 			gib(disk), gib(raw), float64(disk)/float64(raw), gib(stored), recount.Round(time.Millisecond))
@@ -548,7 +527,7 @@ func BenchmarkScale(b *testing.B) {
 			ups = append(ups, up.Seconds())
 			opened, _ := a.logField("opened storage", "ms")
 			fmt.Fprintf(out, "start-up %d: /healthz 200 (hits served) after %s, /readyz 200 (a browser up) after %s; storage opened in %v ms; load %s\n",
-				i+1, a.serving.Round(time.Millisecond), up.Round(time.Millisecond), opened, loadavg())
+				i+1, a.serving.Round(time.Millisecond), up.Round(time.Millisecond), opened, prerenderdtest.LoadAvg())
 			serving = append(serving, a.serving.Seconds())
 			if i < 2 {
 				a.stop(b)
@@ -590,7 +569,7 @@ func BenchmarkScale(b *testing.B) {
 		for _, enc := range []string{"plain", "gzip"} {
 			h, rnd := median(rates["hot "+enc]), median(rates["random "+enc])
 			fmt.Fprintf(out, "hits %s: random keys %.0f req/s = %.2fx one hot key (%.0f req/s); wrk -t2 -c32 -d%s, medians of %d rounds, load %s\n",
-				enc, rnd, rnd/h, h, wrkFor, rounds, loadavg())
+				enc, rnd, rnd/h, h, wrkFor, rounds, prerenderdtest.LoadAvg())
 			b.ReportMetric(rnd/h, "random/hot-"+enc)
 		}
 		hotPlain := median(rates["hot plain"])
@@ -636,7 +615,7 @@ func BenchmarkScale(b *testing.B) {
 			}
 			time.Sleep(5 * time.Millisecond)
 		}
-		fmt.Fprintf(out, "cache-clear %q: %d pages in %s, load %s\n", HostPrefix(host)+"%", onHost(n, host), time.Since(t2).Round(time.Millisecond), loadavg())
+		fmt.Fprintf(out, "cache-clear %q: %d pages in %s, load %s\n", HostPrefix(host)+"%", onHost(n, host), time.Since(t2).Round(time.Millisecond), prerenderdtest.LoadAvg())
 		app.stop(b)
 
 		// The normal queue's tick on this store, in the actors package (its queue is
@@ -685,7 +664,7 @@ func BenchmarkScale(b *testing.B) {
 		took, _ := ns.(float64)
 		minDuring := slices.Min(during)
 		fmt.Fprintf(out, "eviction: max_bytes %s under %s stored: %v of %d pages removed in %s; hot-key hits meanwhile (and until the first 2 s run ended) %.0f req/s median, %.0f lowest of %d 2 s runs (%.2fx of before), load %s\n",
-			gib(bound), gib(stored), evicted, before, time.Duration(took).Round(time.Millisecond), median(during), minDuring, len(during), median(during)/hotPlain, loadavg())
+			gib(bound), gib(stored), evicted, before, time.Duration(took).Round(time.Millisecond), median(during), minDuring, len(during), median(during)/hotPlain, prerenderdtest.LoadAvg())
 		app.stop(b)
 
 		if base := os.Getenv("SCALE_BASELINE_BIN"); base != "" {
