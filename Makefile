@@ -125,13 +125,20 @@ uninstall: ## remove PREFIX/bin/prerenderd
 # and httpfront have the cores to themselves. Its output is kept until the end.
 # A new package whose tests render hard and time their renders belongs in SERIAL_PKGS.
 # Nothing on the serial lane waits for a link it need not: the packages are compiled
-# first with every core; the other lane begins by linking the test binaries of actors,
+# first with every core, then main's test binary and the race binary are linked side
+# by side; the other lane begins by linking the test binaries of actors,
 # browser and httpfront (bin/tests, about 35 s of the serial lane before) while main's
 # tests run (their output is kept in bin/tests/*.out and shown when they fail, as go
 # test does); the race-enabled binary that the tests of main, middleware, deploy and the
 # dashboard start is linked once for all of them (PRERENDERD_TEST_BINARY), with the
 # stamp main_test.go builds with (testVersion, testCommit), so that main's TestMain and
 # the README test, starting from a copy of it, find it up to date and link nothing.
+# A binary built with -race sleeps 1 s when it exits, by default, so that goroutines
+# still running may report a race: the tests start prerenderd and its CLI many times,
+# and each package's test binary exits once. prerenderd stops and waits for
+# every goroutine before it exits, so the tests run with no such sleep (a GORACE of
+# your own is added after, and wins).
+TEST_GORACE := atexit_sleep_ms=0
 TEST_LDFLAGS := -X main.version=v0.0.0-test -X main.commit=0123456789abcdef0123456789abcdef01234567
 SERIAL_PKGS := prerenderd prerenderd/actors prerenderd/browser prerenderd/httpfront
 PREBUILT_DIRS := actors browser httpfront
@@ -143,19 +150,22 @@ OTHER_PKGS = $(LIGHT_CHROMIUM_PKGS) $(filter-out $(CHROMIUM_PKGS),$(shell $(GO) 
 test: deps testdeps ## every test, with the race detector, against real Chromium, Pebble, etcd, nginx, Caddy and prerender-node (about 10 min on 2 cores)
 	@echo "==> make test: compiling with -race, then go test -race: main, actors, browser and httpfront one at a time, the other packages beside them (about 10 minutes on 2 cores)"
 	$(GO) build -race $(PKGS)
-	$(GO) build -race -ldflags '$(TEST_LDFLAGS)' -o bin/prerenderd-race .
-	@rm -rf bin/tests && mkdir -p bin/tests && export PRERENDERD_TEST_BINARY=$(CURDIR)/bin/prerenderd-race; \
+	@rm -rf bin/tests && mkdir -p bin/tests
+	@echo "$(GO) build -race -o bin/prerenderd-race . and $(GO) test -race -c -o bin/tests/ . side by side"; \
+	$(GO) build -race -ldflags '$(TEST_LDFLAGS)' -o bin/prerenderd-race . & race=$$!; \
+	$(GO) test -race -c -o bin/tests/ . ; main=$$?; wait $$race && [ $$main -eq 0 ]
+	@export PRERENDERD_TEST_BINARY=$(CURDIR)/bin/prerenderd-race GORACE="$(TEST_GORACE)$${GORACE:+ $$GORACE}"; \
 	{ $(GO) test -race -c -o bin/tests/ $(addprefix ./,$(PREBUILT_DIRS)); echo $$? > bin/tests/linked; \
 	  $(GO) test -race -count=1 -p 1 -timeout 9m $(OTHER_PKGS); } > bin/test-other.txt 2>&1 & other=$$!; \
-	$(GO) test -race -count=1 -p 1 -timeout 9m prerenderd; serial=$$?; \
+	serial=0; \
+	run() { start=$$SECONDS; (cd $$1 && $(CURDIR)/bin/tests/$$2.test -test.count=1 -test.timeout=9m -test.paniconexit0) > bin/tests/$$2.out 2>&1; \
+		if [ $$? -eq 0 ]; then echo "ok  	$$3	$$((SECONDS - start))s"; \
+		else cat bin/tests/$$2.out; echo "FAIL	$$3	$$((SECONDS - start))s"; serial=1; fi; }; \
+	run . prerenderd prerenderd; \
 	while [ ! -f bin/tests/linked ] && kill -0 $$other 2>/dev/null; do sleep 1; done; \
 	if [ "$$(cat bin/tests/linked 2>/dev/null)" != 0 ]; then \
 		echo "==> the test binaries of $(PREBUILT_DIRS) did not link:"; cat bin/test-other.txt; serial=1; \
-	else for d in $(PREBUILT_DIRS); do \
-		start=$$SECONDS; (cd $$d && ../bin/tests/$$d.test -test.count=1 -test.timeout=9m -test.paniconexit0) > bin/tests/$$d.out 2>&1; rc=$$?; \
-		if [ $$rc -eq 0 ]; then echo "ok  	prerenderd/$$d	$$((SECONDS - start))s"; \
-		else cat bin/tests/$$d.out; echo "FAIL	prerenderd/$$d	$$((SECONDS - start))s"; serial=1; fi; \
-	done; fi; \
+	else for d in $(PREBUILT_DIRS); do run $$d $$d prerenderd/$$d; done; fi; \
 	wait $$other; other=$$?; \
 	echo "==> the other packages, run beside them:"; cat bin/test-other.txt; \
 	[ $$serial -eq 0 ] && [ $$other -eq 0 ]
