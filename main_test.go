@@ -377,7 +377,20 @@ func TestTheAnalyticsSurviveKill9(t *testing.T) {
 			t.Fatalf("%s, want %s\n%s", got, want, a.stderr)
 		}
 	}
-	before, _ := stats(a)
+	// A request is counted once its answer is written, so the client can hold
+	// the whole answer a moment before the count moves: wait for it.
+	settled := func(a *appliance, want func(total) bool) total {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			got, _ := stats(a)
+			if want(got) || time.Now().After(deadline) {
+				return got
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	before := settled(a, func(got total) bool { return got.Requests == 3 })
 	if before.Requests != 3 || before.ByResult["HIT"] != 2 || before.Renders != 1 {
 		t.Fatalf("before the kill: %+v", before)
 	}
@@ -397,7 +410,7 @@ func TestTheAnalyticsSurviveKill9(t *testing.T) {
 	if got := ask(b, "/product?analytics=1"); got != "HIT" {
 		t.Fatalf("after the restart: %s", got)
 	}
-	if again, _ := stats(b); again.Requests != 4 || again.ByResult["HIT"] != 3 {
+	if again := settled(b, func(got total) bool { return got.Requests == 4 }); again.Requests != 4 || again.ByResult["HIT"] != 3 {
 		t.Fatalf("the restarted appliance counts on: %+v, want 4 requests, 3 hits", again)
 	}
 }
