@@ -467,11 +467,9 @@ func (b *Browser) takeTab(ctx context.Context) (*tab, error) {
 	for {
 		select {
 		case t := <-b.ready:
-			b.signal()
-			if t.usable() {
+			if b.takeReady(t) {
 				return t, nil
 			}
-			b.closeTab(t)
 			continue
 		default:
 		}
@@ -480,11 +478,9 @@ func (b *Browser) takeTab(ctx context.Context) (*tab, error) {
 		}
 		select {
 		case t := <-b.ready:
-			b.signal()
-			if t.usable() {
+			if b.takeReady(t) {
 				return t, nil
 			}
-			b.closeTab(t)
 		case <-b.resetEnded:
 		case <-ctx.Done():
 			return nil, context.Cause(ctx)
@@ -494,6 +490,17 @@ func (b *Browser) takeTab(ctx context.Context) (*tab, error) {
 			return nil, ErrBrowserClosed
 		}
 	}
+}
+
+// takeReady takes t, just received from ready, for a render: it reports
+// whether t can still render, and closes it when it cannot.
+func (b *Browser) takeReady(t *tab) bool {
+	b.signal()
+	if t.usable() {
+		return true
+	}
+	b.closeTab(t)
+	return false
 }
 
 // releaseTab ends a render's hold on t. After a render that ended well
