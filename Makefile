@@ -29,17 +29,22 @@ help: ## list the targets and their variables
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 	@echo "variables: CONFIG=file and ARGS='flags' (run), PREFIX=/usr/local or BINDIR (install), GO=go"
 
-deps: ## install what is missing to run it (Chromium and curl, from Debian when we are root)
-	@echo "==> make deps: checking for Go, Chromium and curl"
+deps: ## install what is missing to run it (Chromium's headless shell and curl, from Debian when we are root)
+	@echo "==> make deps: checking for Go, Chromium's headless shell and curl"
 	@command -v $(GO) >/dev/null || { echo "Go is not installed: get Go 1.26 or newer from https://go.dev/dl/ and put it on PATH." >&2; exit 1; }
-	@if command -v chromium >/dev/null || command -v chromium-browser >/dev/null || command -v google-chrome >/dev/null; then \
+	@# prerenderd renders with the headless shell when it is installed (about half the
+	@# memory of a full Chromium, and it starts faster: README "Renders and memory"),
+	@# else with a full chromium, chromium-browser or google-chrome.
+	@if [ -x /usr/lib/chromium/chromium-headless-shell ] || command -v chrome-headless-shell >/dev/null || command -v headless-shell >/dev/null; then \
 		:; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-		echo "Chromium is missing: installing Debian's chromium package (a few minutes the first time)…"; \
-		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; \
+		echo "Chromium's headless shell is missing: installing Debian's chromium-headless-shell package (a few minutes the first time)…"; \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium-headless-shell; \
+	elif command -v chromium >/dev/null || command -v chromium-browser >/dev/null || command -v google-chrome >/dev/null; then \
+		echo "Rendering with the full Chromium found on PATH. Chromium's headless shell idles at about half its memory: sudo apt-get install -y chromium-headless-shell" >&2; \
 	else \
-		echo "Chromium is missing. Install it (Debian/Ubuntu: sudo apt-get install -y chromium)" >&2; \
-		echo "or set render.chromium in config.toml to its path." >&2; \
+		echo "Chromium is missing. Install its headless shell (Debian/Ubuntu: sudo apt-get install -y chromium-headless-shell)" >&2; \
+		echo "or set render.chromium in config.toml to the path of a Chromium or Chrome." >&2; \
 		exit 1; \
 	fi
 	@# The README's commands (and the test that runs them) use curl.

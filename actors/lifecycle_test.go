@@ -35,9 +35,18 @@ func (c chromiumTree) total() int {
 }
 
 // treeUnder scans /proc for processes whose command line (--user-data-dir) or
-// environment (TMPDIR, which finds crashpad handlers) names a directory under dir.
+// environment (TMPDIR, which finds crashpad handlers) names a directory under dir,
+// or that are in the process group of a browser whose directory is under dir (its
+// "group" file: the headless shell's zygotes and their children name nothing).
 func treeUnder(dir string) chromiumTree {
 	c := chromiumTree{byRoot: map[string][]int{}}
+	groups := map[string]string{} // process group → browser root
+	roots, _ := filepath.Glob(filepath.Join(dir, "prerenderd-*", "group"))
+	for _, g := range roots {
+		if b, err := os.ReadFile(g); err == nil {
+			groups[strings.TrimSpace(string(b))] = filepath.Base(filepath.Dir(g))
+		}
+	}
 	entries, _ := os.ReadDir("/proc")
 	self := strconv.Itoa(os.Getpid())
 	for _, e := range entries {
@@ -62,6 +71,9 @@ func treeUnder(dir string) chromiumTree {
 				root, _, _ = strings.Cut(rest, "/")
 				break
 			}
+		}
+		if root == "" && len(f) > 2 && strings.Contains(string(cmd), "chrom") {
+			root = groups[f[2]]
 		}
 		if root == "" {
 			continue

@@ -202,6 +202,9 @@ func Start(ctx context.Context, opts Options) (*Browser, error) {
 	b.lost = c.Browser.LostConnection
 	if p := c.Browser.Process(); p != nil {
 		b.pid = p.Pid
+		if err := writeGroup(root, b.pid); err != nil {
+			return nil, errors.Join(fmt.Errorf("cannot start chromium %q: %w", path, err), b.Close())
+		}
 	}
 	b.log = b.log.With("pid", b.pid)
 	b.watcher.Go(b.watch)
@@ -258,6 +261,7 @@ func (b *Browser) allocatorOptions() []chromedp.ExecAllocatorOption {
 		chromedp.ExecPath(b.path),
 		chromedp.UserDataDir(b.dataDir),
 		chromedp.CombinedOutput(&lineLogger{log: b.log.With("source", "chromium")}),
+		chromedp.ModifyCmdFunc(setProcessGroup),
 		chromedp.Flag("headless", true),
 		chromedp.Flag("no-sandbox", true), // we run as root in containers
 		chromedp.Flag("disable-gpu", true),
@@ -322,6 +326,9 @@ func (b *Browser) allocatorOptions() []chromedp.ExecAllocatorOption {
 			// Chromium resolves nothing itself: a path that would go around
 			// the proxy by name finds no address.
 			chromedp.Flag("host-resolver-rules", "MAP * ~NOTFOUND , EXCLUDE "+proxyHost),
+			// The headless shell reads the WebRTC policy from this switch, a
+			// full Chromium from the profile's preferences (writePreferences).
+			chromedp.Flag("force-webrtc-ip-handling-policy", "disable_non_proxied_udp"),
 		)
 	}
 	if b.opts.blocks("image") {
@@ -332,10 +339,11 @@ func (b *Browser) allocatorOptions() []chromedp.ExecAllocatorOption {
 	return flags
 }
 
-// preferences are written into the profile before Chromium starts: the
-// WebRTC policy is a preference of the profile (the
-// --force-webrtc-ip-handling-policy switch is read by content_shell and the
-// old headless shell only), and incognito contexts read their parent's.
+// preferences are written into the profile before Chromium starts: for a full
+// Chromium the WebRTC policy is a preference of the profile (the
+// --force-webrtc-ip-handling-policy switch, also passed, is read by
+// content_shell and the old headless shell only), and incognito contexts read
+// their parent's.
 // "disable_non_proxied_udp" keeps WebRTC to TCP through the proxy: without
 // it a page's RTCPeerConnection sends UDP (STUN) to any address it names,
 // past the proxy.

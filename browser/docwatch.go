@@ -84,7 +84,7 @@ func (w *watch) brokenReason() error {
 
 // documentProblem says why the current main document cannot be answered as
 // the page once the render stops waiting: it broke (see breakWith), the
-// origin answered it with an empty body, or the page was still navigating
+// origin answered it with an empty body and a status below 400, or the page was still navigating
 // from document to document at the page timeout (a loop too slow to pass
 // maxDocuments in the time: on a loaded machine a reload takes a second).
 // A document without an HTTP answer (about:, data:) has nothing to check.
@@ -101,7 +101,10 @@ func (w *watch) documentProblem(atTimeout bool) error {
 		return w.brokenErr
 	case atTimeout && w.docs > maxDocumentsAtTimeout:
 		return fmt.Errorf("%w: the main frame loaded %d documents and was still navigating at the page timeout", ErrNavigationLoop, w.docs)
-	case w.status != 0 && w.doc.finished && w.doc.bytes == 0:
+	case w.status != 0 && w.status < 400 && w.doc.finished && w.doc.bytes == 0:
+		// An error status says what the page is: its empty body is answered
+		// with that status, as Chromium's own error page for it was before
+		// the headless shell (which has none).
 		return fmt.Errorf("%w: the origin answered %d with an empty body", ErrEmptyDocument, w.status)
 	}
 	return nil

@@ -13,7 +13,7 @@ import (
 // Options configure one Browser. The zero value is usable after
 // EnsureDefaults.
 type Options struct {
-	Path        string        // Chromium binary; "" = look up chromium, chromium-browser, google-chrome on PATH
+	Path        string        // Chromium binary; "" = the headless shell if installed, else chromium, chromium-browser, google-chrome on PATH (chromiumNames)
 	Tabs        int           // max concurrent renders in this browser (default 2)
 	IdleWindow  time.Duration // default 200ms: quiet network before the page settles (js/ready.js)
 	PageTimeout time.Duration // default 15s; bounds the whole render, serialization included
@@ -247,12 +247,19 @@ func (o *Options) blocks(typ string) bool {
 	return false
 }
 
-// chromiumNames are tried in order on PATH when Options.Path is empty.
-var chromiumNames = []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"}
+// chromiumNames are tried in order when Options.Path is empty: the old headless
+// shell first, then a full Chromium or Chrome on PATH. The headless shell is the
+// renderer that Chromium's own headless tests and chromedp's image use: it has
+// no browser UI, so it starts faster and idles at about half the memory of a
+// full Chromium in headless mode (README, "Renders and memory"). Debian's
+// chromium-headless-shell package puts the binary in /usr/lib/chromium and, on
+// PATH, a shell script that does not exec it: the script would be the process
+// prerenderd watches and kills, so the binary is named by its path.
+var chromiumNames = []string{
+	"/usr/lib/chromium/chromium-headless-shell", "chrome-headless-shell", "headless-shell",
+	"chromium", "chromium-browser", "google-chrome", "google-chrome-stable",
+}
 
-// FindChromium returns the Chromium binary to run: path itself when it is set
-// (a file name is looked up on PATH), else the first of chromium,
-// chromium-browser, google-chrome and google-chrome-stable found on PATH.
 func FindChromium(path string) (string, error) {
 	if path != "" {
 		found, err := exec.LookPath(path)
@@ -271,6 +278,6 @@ func FindChromium(path string) (string, error) {
 			return found, nil
 		}
 	}
-	return "", fmt.Errorf("cannot find chromium: none of %s is on PATH; install Chromium or set its path (render.chromium): %w",
+	return "", fmt.Errorf("cannot find chromium: none of %s is installed; install Chromium (Debian: apt-get install chromium-headless-shell) or set its path (render.chromium): %w",
 		strings.Join(chromiumNames, ", "), exec.ErrNotFound)
 }

@@ -2,7 +2,9 @@ package browser
 
 import (
 	"errors"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -70,10 +72,40 @@ func TestFindChromium(t *testing.T) {
 	if _, err := FindChromium(t.TempDir()); err == nil {
 		t.Error("FindChromium of a directory = nil error")
 	}
-	t.Setenv("PATH", t.TempDir())
+	// The installed headless shell is named by its path: put a path of this
+	// test in its place.
+	dir := t.TempDir()
+	shell := filepath.Join(dir, "lib", "chromium-headless-shell")
+	saved := chromiumNames
+	t.Cleanup(func() { chromiumNames = saved })
+	chromiumNames = append([]string{shell}, saved[1:]...)
+	bin := filepath.Join(dir, "bin")
+	if err := os.MkdirAll(filepath.Dir(shell), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", bin)
 	_, err := FindChromium("")
-	if !errors.Is(err, exec.ErrNotFound) || !strings.Contains(err.Error(), "chromium-browser") {
-		t.Errorf("FindChromium with an empty PATH = %v, want ErrNotFound listing the names tried", err)
+	if !errors.Is(err, exec.ErrNotFound) || !strings.Contains(err.Error(), "chromium-browser") || !strings.Contains(err.Error(), "chromium-headless-shell") {
+		t.Errorf("FindChromium with an empty PATH = %v, want ErrNotFound listing the names tried and the package to install", err)
+	}
+	install := func(path string) {
+		t.Helper()
+		if err := os.WriteFile(path, []byte("#!/bin/sh\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, step := range []struct{ install, want string }{
+		{filepath.Join(bin, "chromium"), filepath.Join(bin, "chromium")},
+		{filepath.Join(bin, "chrome-headless-shell"), filepath.Join(bin, "chrome-headless-shell")},
+		{shell, shell},
+	} {
+		install(step.install)
+		if got, err := FindChromium(""); err != nil || got != step.want {
+			t.Errorf("with %s installed, FindChromium = %q, %v; want %q (the headless shell before a full Chromium)", step.install, got, err, step.want)
+		}
 	}
 }
 

@@ -5,6 +5,7 @@ package browser
 import (
 	"bytes"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -31,14 +32,19 @@ func killLeftovers(root string) {
 
 // processesUsing returns the pids of the browser whose files are under root,
 // sending them sig when it is not 0: every process started with
-// --user-data-dir=root/profile (Chromium passes it to all its children), and
+// --user-data-dir=root/profile (full Chromium passes it to all its children),
 // every process whose environment has TMPDIR=root/tmp, which finds the
-// crashpad handlers: they detach to init and carry no profile flag. root is
-// unique to one Browser and holds no space. A zombie has neither, so it is
-// never counted.
+// crashpad handlers (they detach to init and carry no profile flag), and every
+// Chromium process in the process group the browser leads (Start puts it in a
+// group of its own and writes its pid to root/groupFile): the headless shell
+// passes neither the profile flag nor the environment to its zygotes, and the
+// processes they fork rewrite their command line, so the group is all that
+// ties them to their browser, also once it died and they were reparented.
+// root is unique to one Browser and holds no space. A zombie is never counted.
 func processesUsing(root string, sig syscall.Signal) []int {
 	wantArg := []byte("--user-data-dir=" + filepath.Join(root, "profile"))
 	wantEnv := []byte("TMPDIR=" + filepath.Join(root, "tmp"))
+	group := readGroup(root)
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
 		return nil
@@ -58,8 +64,16 @@ func processesUsing(root string, sig syscall.Signal) []int {
 		// space-separated string, so both separators split arguments.
 		found := hasField(cmdline, wantArg, func(r rune) bool { return r == 0 || r == ' ' })
 		if !found && bytes.Contains(cmdline, []byte("chrom")) {
-			env, _ := os.ReadFile("/proc/" + e.Name() + "/environ")
-			found = hasField(env, wantEnv, func(r rune) bool { return r == 0 })
+			if group > 0 {
+				// A pid is not reused while a group it names has members, and
+				// the command line must still be Chromium's.
+				f := statFields(pid)
+				found = len(f) > 2 && f[0] != "Z" && f[2] == strconv.Itoa(group)
+			}
+			if !found {
+				env, _ := os.ReadFile("/proc/" + e.Name() + "/environ")
+				found = hasField(env, wantEnv, func(r rune) bool { return r == 0 })
+			}
 		}
 		if found {
 			if sig != 0 {
@@ -69,6 +83,18 @@ func processesUsing(root string, sig syscall.Signal) []int {
 		}
 	}
 	return pids
+}
+
+// setProcessGroup makes Chromium lead a process group of its own, which its
+// children join (see processesUsing), and keeps what chromedp sets by default:
+// the kernel kills Chromium when the thread that started it exits (chromedp
+// starts it from a locked thread that waits for it).
+func setProcessGroup(cmd *exec.Cmd) {
+	if cmd.SysProcAttr == nil {
+		cmd.SysProcAttr = new(syscall.SysProcAttr)
+	}
+	cmd.SysProcAttr.Setpgid = true
+	cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
 }
 
 func hasField(b, want []byte, sep func(rune) bool) bool {

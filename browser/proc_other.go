@@ -4,6 +4,7 @@ package browser
 
 import (
 	"errors"
+	"os/exec"
 	"syscall"
 )
 
@@ -12,6 +13,9 @@ import (
 func killLeftovers(string) {}
 
 func processesUsing(string, syscall.Signal) []int { return nil }
+
+// setProcessGroup keeps chromedp's defaults where processes are not tracked.
+func setProcessGroup(*exec.Cmd) {}
 
 func procStats([]int) Usage { return Usage{} }
 

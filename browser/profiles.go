@@ -18,6 +18,9 @@ import (
 const (
 	profilePrefix = "prerenderd-"
 	ownerFile     = "owner"
+	// groupFile holds the pid of the Chromium started with the directory: it
+	// leads the process group of the browser's whole tree (processesUsing).
+	groupFile = "group"
 )
 
 // makeRoot creates the directory of one Browser and writes its owner file.
@@ -32,6 +35,24 @@ func makeRoot() (string, error) {
 		return "", errors.Join(err, os.RemoveAll(root))
 	}
 	return root, nil
+}
+
+// writeGroup notes in root the process group Chromium leads.
+func writeGroup(root string, pid int) error {
+	return os.WriteFile(filepath.Join(root, groupFile), []byte(strconv.Itoa(pid)+"\n"), 0o600)
+}
+
+// readGroup returns the process group noted in root, 0 when none is.
+func readGroup(root string) int {
+	b, err := os.ReadFile(filepath.Join(root, groupFile))
+	if err != nil {
+		return 0
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || pid <= 1 {
+		return 0
+	}
+	return pid
 }
 
 // RemoveStaleProfiles removes the Chromium directories that earlier prerenderd
