@@ -56,8 +56,18 @@ deps: ## install what is missing to run it (Chromium's headless shell and curl, 
 # nginx and Caddy are started by the tests in front of prerenderd (httpfront: prerender.io's
 # nginx configuration; deploy/: ours); they are test dependencies only, so `make run`
 # never installs a web server that Debian would start on port 80.
-testdeps: ## install the real clients the tests put in front of prerenderd: nginx, Caddy, etcd and npm (Debian, when root), prerender-node (npm ci)
-	@echo "==> make testdeps: checking for nginx, Caddy, npm and prerender-node"
+testdeps: ## install the real clients the tests put in front of prerenderd: nginx, Caddy, etcd and npm (Debian, when root), prerender-node (npm ci), and a full Chromium
+	@echo "==> make testdeps: checking for nginx, Caddy, etcd, npm, prerender-node and a full Chromium"
+	@# prerenderd renders with the headless shell (make deps); one test renders with a
+	@# full Chromium, which prerenderd uses where the headless shell is not installed.
+	@if command -v chromium >/dev/null || command -v chromium-browser >/dev/null || command -v google-chrome >/dev/null; then \
+		:; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "A full Chromium is missing: installing Debian's chromium package (the test of the fallback renders with it)…"; \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; \
+	else \
+		echo "A full Chromium is missing: the test of the fallback fails under CI, is skipped otherwise (Debian/Ubuntu: sudo apt-get install -y chromium)." >&2; \
+	fi
 	@if { command -v nginx || [ -x /usr/sbin/nginx ]; } >/dev/null && command -v caddy >/dev/null; then \
 		:; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \

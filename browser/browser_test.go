@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -36,8 +38,9 @@ func TestCloseLeavesNoProcessAndNoDirectory(t *testing.T) {
 	b := startOwn(t, 2)
 	o := fixture.New(t)
 	contains(t, render(t, b, o, "/product"), "Espresso Machine 42")
-	if len(processesUsing(b.root, 0)) == 0 {
-		t.Fatal("no process uses the user data dir while the browser runs: the check below proves nothing")
+	tree := processesUsing(b.root, 0)
+	if !hasProcessOfType(tree, "renderer") || !hasProcessOfType(tree, "zygote") {
+		t.Fatalf("processes of the browser %v lack a renderer or a zygote: the memory figures and the check below would miss them", tree)
 	}
 
 	if err := b.Close(); err != nil {
@@ -62,6 +65,54 @@ func TestCloseLeavesNoProcessAndNoDirectory(t *testing.T) {
 	}
 	if _, err := b.Version(context.Background()); !errors.Is(err, ErrBrowserClosed) {
 		t.Errorf("Version after Close = %v, want ErrBrowserClosed", err)
+	}
+}
+
+// hasProcessOfType reports whether one of pids is a Chromium process of the
+// given --type.
+func hasProcessOfType(pids []int, typ string) bool {
+	for _, pid := range pids {
+		cmd, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+		if strings.Contains(string(cmd), "--type="+typ) {
+			return true
+		}
+	}
+	return false
+}
+
+// TestAFullChromiumRendersToo: prerenderd prefers the headless shell, and
+// renders with a full Chromium where only that is installed; its processes
+// carry the profile flag, the headless shell's the process group.
+func TestAFullChromiumRendersToo(t *testing.T) {
+	var full string
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
+		if p, err := exec.LookPath(name); err == nil {
+			full = p
+			break
+		}
+	}
+	if full == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatal("CI is set and no full Chromium is installed: make testdeps installs Debian's chromium")
+		}
+		t.Skip("no full Chromium on PATH (chromium, google-chrome): the fallback is not tested; make testdeps installs it")
+	}
+	opts := testOptions(full)
+	opts.Tabs = 1
+	b, err := Start(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := fixture.New(t)
+	contains(t, render(t, b, o, "/product"), "Espresso Machine 42")
+	if tree := processesUsing(b.root, 0); !hasProcessOfType(tree, "renderer") {
+		t.Errorf("processes of the full Chromium %v lack a renderer", tree)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if pids := processesUsing(b.root, 0); len(pids) != 0 {
+		t.Errorf("processes %v of the full Chromium outlived Close", pids)
 	}
 }
 
@@ -100,6 +151,11 @@ func TestKilledChromiumFailsRendersFastAndClosesDone(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 
+	tree := processesUsing(b.root, 0)
+	starts := map[int]string{}
+	for _, pid := range tree {
+		starts[pid] = processStart(pid)
+	}
 	killed := time.Now()
 	if err := syscall.Kill(b.PID(), syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -128,6 +184,13 @@ func TestKilledChromiumFailsRendersFastAndClosesDone(t *testing.T) {
 	}
 	if pids := processesUsing(b.root, 0); len(pids) != 0 {
 		t.Errorf("processes %v outlived the kill and Close", pids)
+	}
+	// Whatever finds them, none of the processes the browser had may run on:
+	// its zygotes and renderers were reparented when it died.
+	for pid, start := range starts {
+		if processAlive(pid) && processStart(pid) == start {
+			t.Errorf("process %d of the killed browser (of %v) still runs after Close", pid, tree)
+		}
 	}
 	if _, err := os.Stat(b.root); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("user data dir %s is still there: %v", b.root, err)
