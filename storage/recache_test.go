@@ -212,6 +212,35 @@ func TestAddHitsBatch(t *testing.T) {
 			t.Fatalf("meta = %+v, want 7 hits, last at +1m", m)
 		}
 	})
+	t.Run("keys out of order, given twice, or a prefix of a stored key each get what is theirs", func(t *testing.T) {
+		s := openMem(t)
+		long := testPage("desktop|https://c.example/p/10", t0.Add(time.Hour))
+		short := testPage("desktop|https://c.example/p/1", t0.Add(time.Hour))
+		mustPut(t, s, long)
+		mustPut(t, s, a)
+		err := s.AddHitsBatch([]Hits{
+			{Key: long.Key, N: 1, Last: t0},
+			{Key: short.Key, N: 5, Last: t0}, // no page: a prefix of long's key
+			{Key: a.Key, N: 2, Last: t0.Add(time.Minute)},
+			{Key: long.Key, N: 3, Last: t0.Add(3 * time.Minute)},
+			{Key: a.Key, N: 1, Last: t0},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, w := range []struct {
+			key  string
+			hits int64
+			last time.Time
+		}{{a.Key, 3, t0.Add(time.Minute)}, {long.Key, 4, t0.Add(3 * time.Minute)}} {
+			if m, err := s.GetMeta(w.key); err != nil || m.Hits != w.hits || !m.LastHit.Equal(w.last) {
+				t.Errorf("meta of %s = %+v, %v; want %d hits, last %v", w.key, m, err, w.hits, w.last)
+			}
+		}
+		if _, err := s.GetMeta(short.Key); !errors.Is(err, ErrNotFound) {
+			t.Errorf("GetMeta of %s, which has no page = %v, want ErrNotFound", short.Key, err)
+		}
+	})
 	t.Run("a full disk refuses the batch and loses no page", func(t *testing.T) {
 		free := int64(1 << 40)
 		d, err := Open(Options{InMemory: true, Logger: testLogger(t), FreeBytes: func() (int64, error) { return free, nil }})
