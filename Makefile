@@ -165,8 +165,8 @@ LIGHT_CHROMIUM_PKGS := prerenderd/internal/clustertest prerenderd/browser/dashbo
 CHROMIUM_PKGS := $(SERIAL_PKGS) $(LIGHT_CHROMIUM_PKGS)
 OTHER_PKGS = $(LIGHT_CHROMIUM_PKGS) $(filter-out $(CHROMIUM_PKGS),$(shell $(GO) list $(PKGS)))
 
-test: deps testdeps ## every test, with the race detector, against real Chromium, Pebble, etcd, nginx, Caddy and prerender-node (about 10½ min on 2 cores)
-	@echo "==> make test: compiling with -race, then go test -race: main, actors, browser and httpfront one at a time, the other packages beside them (about 10½ minutes on 2 cores)"
+test: deps testdeps ## every test, with the race detector, against real Chromium, Pebble, etcd, nginx, Caddy and prerender-node (about 8 min on 2 cores)
+	@echo "==> make test: compiling with -race, then go test -race: main, actors, browser and httpfront one at a time, the other packages beside them (about 8 minutes on 2 cores)"
 	$(GO) build -race $(PKGS)
 	@rm -rf bin/tests && mkdir -p bin/tests
 	@echo "$(GO) build -race -o bin/prerenderd-race . and $(GO) test $(TEST_BUILD) -c -o bin/tests/ . side by side"; \
