@@ -52,6 +52,11 @@ const (
 	// resetTimeout bounds clearing a tab for its next render; past it the
 	// tab is closed instead.
 	resetTimeout = 5 * time.Second
+
+	// workerGrace bounds the wait for a service worker whose registration
+	// resetTab just cleared: Chromium stops it soon after, not at once (seen: 1
+	// reset in 15 still listed it).
+	workerGrace = time.Second
 )
 
 //go:embed js/ready.js
@@ -585,30 +590,83 @@ func (b *Browser) resetTab(t *tab) error {
 	if _, err := cdp.Call(ctx, b.cdp, storage.ClearCookies, storage.ClearCookiesParams{BrowserContextID: t.context}); err != nil {
 		return fmt.Errorf("cannot clear cookies: %w", err)
 	}
-	for _, o := range t.origins {
-		if _, err := cdp.Call(ctx, t.target, storage.ClearDataForOrigin, storage.ClearDataForOriginParams{Origin: o, StorageTypes: "all"}); err != nil {
-			return fmt.Errorf("cannot clear the storage of %s: %w", o, err)
-		}
+	if err := b.clearOrigins(ctx, t); err != nil {
+		return err
 	}
 	if _, err := cdp.Call(ctx, t.target, network.ClearBrowserCache, cdp.Empty{}); err != nil {
 		return fmt.Errorf("cannot clear the cache: %w", err)
 	}
 	// A popup the page opened, or a worker that outlived it, lives in the
 	// context and could write into it later: only disposing of the context
-	// ends them.
-	targets, err := cdp.Call(ctx, b.cdp, target.GetTargets, target.GetTargetsParams{})
-	if err != nil {
-		return fmt.Errorf("cannot list targets: %w", err)
+	// ends them. A service worker is the exception that ends by itself:
+	// clearing its origin unregistered it, and Chromium stops it shortly
+	// after; once it is gone, what it may have written meanwhile is cleared
+	// again.
+	waited := false
+	for deadline := time.Now().Add(workerGrace); ; {
+		left, err := b.leftTargets(ctx, t)
+		if err != nil {
+			return err
+		}
+		if len(left) == 0 {
+			break
+		}
+		if !onlyServiceWorkers(left) || time.Now().After(deadline) {
+			return fmt.Errorf("the page left a %s target behind", left[0])
+		}
+		waited = true
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("the page left a %s target behind: %w", left[0], context.Cause(ctx))
+		case <-time.After(20 * time.Millisecond):
+		}
 	}
-	for _, info := range targets.TargetInfos {
-		if info.BrowserContextID == t.context && info.TargetID != t.target.TargetID {
-			return fmt.Errorf("the page left a %s target behind", info.Type)
+	if waited {
+		if err := b.clearOrigins(ctx, t); err != nil {
+			return err
 		}
 	}
 	if !t.usable() {
 		return ErrTabCrashed
 	}
 	return nil
+}
+
+// clearOrigins clears the storage of every origin the tab's page had a
+// document from: local and session storage, IndexedDB, Cache Storage, service
+// worker registrations…
+func (b *Browser) clearOrigins(ctx context.Context, t *tab) error {
+	for _, o := range t.origins {
+		if _, err := cdp.Call(ctx, t.target, storage.ClearDataForOrigin, storage.ClearDataForOriginParams{Origin: o, StorageTypes: "all"}); err != nil {
+			return fmt.Errorf("cannot clear the storage of %s: %w", o, err)
+		}
+	}
+	return nil
+}
+
+// leftTargets returns the types of the targets of the tab's browser context
+// other than the tab itself.
+func (b *Browser) leftTargets(ctx context.Context, t *tab) ([]string, error) {
+	targets, err := cdp.Call(ctx, b.cdp, target.GetTargets, target.GetTargetsParams{})
+	if err != nil {
+		return nil, fmt.Errorf("cannot list targets: %w", err)
+	}
+	var left []string
+	for _, info := range targets.TargetInfos {
+		if info.BrowserContextID == t.context && info.TargetID != t.target.TargetID {
+			left = append(left, info.Type)
+		}
+	}
+	return left, nil
+}
+
+func onlyServiceWorkers(types []string) bool {
+	for _, typ := range types {
+		if typ != "service_worker" {
+			return false
+		}
+	}
+	return true
 }
 
 // keepReady keeps one tab open ahead of time so a render does not pay for
