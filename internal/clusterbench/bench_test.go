@@ -15,7 +15,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -26,105 +25,23 @@ import (
 )
 
 // node is one prerenderd process that is a member of the cluster.
-type node struct {
-	name   string
-	url    string
-	dir    string
-	cmd    *exec.Cmd
-	log    *prerenderdtest.SyncBuffer
-	exited chan error
-	done   bool
-}
+type node struct{ *prerenderdtest.ClusterNode }
 
 // startNode runs bin as a member named name with one Chromium of two tabs
 // (every member the same: renders/s per node compare) and the cluster's
 // defaults but the ports, and waits until it is ready.
 func startNode(b *testing.B, bin, chromium, name, etcd string) *node {
 	b.Helper()
-	dir, err := os.MkdirTemp("", "pcb")
-	if err != nil {
-		b.Fatal(err)
-	}
-	addr, err := prerenderdtest.FreeAddr()
-	if err != nil {
-		b.Fatal(err)
-	}
-	cfg := fmt.Sprintf(`[server]
-listen = %q
-log_format = "text"
-log_level = "warn"
-shutdown_timeout = "10s"
-[storage]
-dir = %q
-[render]
-browsers = 1
-tabs_per_browser = 2
-page_timeout = "20s"
-queue_timeout = "60s"
-chromium = %q
-[security]
-allow_private = true
-[cluster]
-enabled = true
-node = %q
-etcd_endpoints = [%q]
-bind = "127.0.0.1:0"
-`, addr, filepath.Join(dir, "data"), chromium, name, etcd)
-	path := filepath.Join(dir, "config.toml")
-	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
-		b.Fatal(err)
-	}
-	n := &node{name: name, url: "http://" + addr, dir: dir, log: &prerenderdtest.SyncBuffer{}, exited: make(chan error, 1)}
-	n.cmd = exec.Command(bin, "-config", path)
-	n.cmd.Env = append(os.Environ(), "TMPDIR="+dir)
-	n.cmd.Stdout, n.cmd.Stderr = n.log, n.log
-	n.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := n.cmd.Start(); err != nil {
-		b.Fatalf("cannot start %s: %v", name, err)
-	}
-	go func() { n.exited <- n.cmd.Wait() }()
-	b.Cleanup(func() { n.stop(b) })
-	deadline := time.Now().Add(90 * time.Second)
-	for {
-		resp, err := http.Get(n.url + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return n
-			}
-		}
-		select {
-		case err := <-n.exited:
-			n.exited <- err
-			b.Fatalf("%s exited before it was ready: %v\n%s", name, err, n.log.String())
-		case <-time.After(100 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			b.Fatalf("%s was not ready within 90s:\n%s", name, n.log.String())
-		}
-	}
-}
-
-func (n *node) kill9() {
-	n.done = true
-	_ = n.cmd.Process.Signal(syscall.SIGKILL)
-	<-n.exited
-}
-
-func (n *node) stop(b *testing.B) {
-	defer os.RemoveAll(n.dir)
-	if n.done {
-		return
-	}
-	n.done = true
-	_ = n.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-n.exited:
-	case <-time.After(20 * time.Second):
-		_ = n.cmd.Process.Kill()
-		<-n.exited
-		b.Errorf("%s did not stop within 20s of SIGTERM", n.name)
-	}
+	n := &node{prerenderdtest.StartClusterNode(b, prerenderdtest.ClusterNodeConfig{
+		Binary: bin, Chromium: chromium, Name: name, Etcd: etcd,
+		LogLevel: "warn", QueueTimeout: "60s",
+	})}
+	b.Cleanup(func() {
+		_ = n.Stop(b)
+		os.RemoveAll(n.Dir)
+	})
+	n.WaitReady(b, 90*time.Second)
+	return n
 }
 
 var client = &http.Client{Timeout: 90 * time.Second}
@@ -162,7 +79,7 @@ func waitMembers(b *testing.B, nodes []*node, want int, within time.Duration) ti
 	for {
 		ok := true
 		for _, n := range nodes {
-			c := clusterOf(b, n.url, "")
+			c := clusterOf(b, n.URL, "")
 			if len(c.Members) != want {
 				ok = false
 				break
@@ -198,7 +115,7 @@ func rendersPerSecond(b *testing.B, origin *fixture.Origin, nodes []*node, stage
 			sem <- struct{}{}
 			defer func() { <-sem }()
 			page := fmt.Sprintf("%s/product?stage=%s&u=%d", origin.URL, stage, i)
-			status, cache, _, err := get(nodes[i%len(nodes)].url, page)
+			status, cache, _, err := get(nodes[i%len(nodes)].URL, page)
 			if err != nil || status != http.StatusOK || cache != "MISS" {
 				mu.Lock()
 				bad = append(bad, fmt.Sprintf("%s: %d %s %v", page, status, cache, err))
@@ -448,23 +365,23 @@ func measureHop(b *testing.B, work string, origin *fixture.Origin, nodes []*node
 	var owner, other *node
 	for k := 0; owner == nil && k < 100; k++ {
 		p := fmt.Sprintf("%s/product?hits=%d", origin.URL, k)
-		o := clusterOf(b, nodes[0].url, "?url="+url.QueryEscape(p)).Owner
+		o := clusterOf(b, nodes[0].URL, "?url="+url.QueryEscape(p)).Owner
 		if o == nil {
 			b.Fatalf("no owner for %s", p)
 		}
 		for i, n := range nodes {
-			if n.name == o.Name {
+			if n.Name == o.Name {
 				page, owner, other = p, n, nodes[(i+1)%len(nodes)]
 			}
 		}
 	}
-	hitOnce(b, owner.url, page)
-	hitOnce(b, other.url, page)
-	med, runs := interleaved(b, work, rounds, wrkFor, []string{other.url, owner.url}, page)
+	hitOnce(b, owner.URL, page)
+	hitOnce(b, other.URL, page)
+	med, runs := interleaved(b, work, rounds, wrkFor, []string{other.URL, owner.URL}, page)
 	hopRatio := roundRatios(runs)
 	logf("hits of one page: through another member median %.0f/s, on its owner median %.0f/s; median of the rounds' ratios %.3f; load average %s", med[0], med[1], hopRatio, prerenderdtest.LoadAvg())
 	b.ReportMetric(hopRatio, "nonowner/owner")
-	hop := clusterOf(b, other.url, "").Forwarded
+	hop := clusterOf(b, other.URL, "").Forwarded
 	logf("the member that forwarded: %d requests out, mean %.2f ms each (hop and the owner's hit)", hop.Out, 1000*hop.HopMeanSeconds)
 }
 
@@ -477,23 +394,23 @@ func measureFailover(b *testing.B, origin *fixture.Origin, nodes []*node) {
 	var orphan string
 	for k := 0; orphan == "" && k < 200; k++ {
 		p := fmt.Sprintf("%s/product?orphan=%d", origin.URL, k)
-		if o := clusterOf(b, nodes[0].url, "?url="+url.QueryEscape(p)).Owner; o != nil && o.Name == victim.name {
+		if o := clusterOf(b, nodes[0].URL, "?url="+url.QueryEscape(p)).Owner; o != nil && o.Name == victim.Name {
 			orphan = p
 		}
 	}
-	if status, _, by, err := get(survivors[0].url, orphan); err != nil || status != 200 || by != victim.name {
+	if status, _, by, err := get(survivors[0].URL, orphan); err != nil || status != 200 || by != victim.Name {
 		b.Fatalf("%s before the kill: %d by %s %v", orphan, status, by, err)
 	}
 	killed := time.Now()
-	victim.kill9()
+	victim.Kill9()
 	placed := waitMembers(b, survivors, 2, 60*time.Second)
-	status, _, by, err := get(survivors[0].url, orphan)
+	status, _, by, err := get(survivors[0].URL, orphan)
 	answered := time.Since(killed)
-	if err != nil || status != 200 || by == victim.name {
+	if err != nil || status != 200 || by == victim.Name {
 		b.Fatalf("%s after the kill: %d by %s %v", orphan, status, by, err)
 	}
 	logf("kill -9 of %s: every virtual shard placed on the survivors %v after, its page answered again (re-rendered by %s) %v after",
-		victim.name, placed.Round(time.Millisecond), by, answered.Round(time.Millisecond))
+		victim.Name, placed.Round(time.Millisecond), by, answered.Round(time.Millisecond))
 	b.ReportMetric(placed.Seconds(), "failover-s")
 }
 

@@ -15,7 +15,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -56,130 +55,37 @@ func run(m *testing.M) int {
 	return m.Run()
 }
 
-func freePort(t *testing.T) string {
-	t.Helper()
-	addr, err := prerenderdtest.FreeAddr()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return addr
-}
-
 // node is one prerenderd process of the cluster.
-type node struct {
-	name   string
-	url    string
-	dir    string
-	cmd    *exec.Cmd
-	log    *prerenderdtest.SyncBuffer
-	exited chan error
-	killed bool
-}
+type node struct{ *prerenderdtest.ClusterNode }
 
 // startNode runs a member with one Chromium of two tabs; it does not wait.
 func startNode(t *testing.T, name, etcd string) *node {
 	t.Helper()
-	dir, err := os.MkdirTemp("", "pcl")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := freePort(t)
-	cfg := fmt.Sprintf(`[server]
-listen = %q
-log_format = "text"
-log_level = "info"
-shutdown_timeout = "10s"
-[storage]
-dir = %q
-[render]
-browsers = 1
-tabs_per_browser = 2
-page_timeout = "20s"
-queue_timeout = "30s"
-chromium = %q
-[security]
-allow_private = true
-[cluster]
-enabled = true
-node = %q
-etcd_endpoints = [%q]
-bind = "127.0.0.1:0"
-failover_wait = "10s"
-lease = "10s"
-`, addr, filepath.Join(dir, "data"), chromium, name, etcd)
-	path := filepath.Join(dir, "config.toml")
-	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	n := &node{name: name, url: "http://" + addr, dir: dir, log: &prerenderdtest.SyncBuffer{}, exited: make(chan error, 1)}
-	n.cmd = exec.Command(binary, "-config", path)
-	// A race-enabled binary (make test's) reports races to files, read at the
-	// end by checkRaces: protoactor's cluster races inside itself.
-	n.cmd.Env = append(os.Environ(), "TMPDIR="+dir, "GORACE=exitcode=0 log_path="+filepath.Join(dir, "race"))
-	n.cmd.Stdout, n.cmd.Stderr = n.log, n.log
-	n.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := n.cmd.Start(); err != nil {
-		t.Fatalf("cannot start %s: %v", name, err)
-	}
-	go func() { n.exited <- n.cmd.Wait() }()
+	n := &node{prerenderdtest.StartClusterNode(t, prerenderdtest.ClusterNodeConfig{
+		Binary: binary, Chromium: chromium, Name: name, Etcd: etcd,
+		LogLevel: "info", QueueTimeout: "30s",
+		Cluster: "failover_wait = \"10s\"\nlease = \"10s\"\n",
+	})}
 	t.Cleanup(func() { n.stop(t) })
 	return n
 }
 
 func (n *node) waitReady(t *testing.T) {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		resp, err := http.Get(n.url + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-		}
-		select {
-		case err := <-n.exited:
-			n.exited <- err
-			t.Fatalf("%s exited before it was ready: %v\n%s", n.name, err, n.log.String())
-		case <-time.After(50 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s was not ready within 60s:\n%s", n.name, n.log.String())
-		}
-	}
-}
-
-// kill9 kills the process as a crash would: nothing of it is told.
-func (n *node) kill9() {
-	n.killed = true
-	_ = n.cmd.Process.Signal(syscall.SIGKILL)
-	<-n.exited
-	n.exited <- nil
+	n.WaitReady(t, 60*time.Second)
 }
 
 func (n *node) stop(t *testing.T) {
-	defer os.RemoveAll(n.dir)
+	defer os.RemoveAll(n.Dir)
 	defer n.checkRaces(t)
 	if t.Failed() {
-		t.Logf("%s's log:\n%s", n.name, tail(n.log.String()))
+		t.Logf("%s's log:\n%s", n.Name, tail(n.Log.String()))
 		if d := os.Getenv("CLUSTER_LOG_DIR"); d != "" {
-			_ = os.WriteFile(filepath.Join(d, n.name+".log"), []byte(n.log.String()), 0o644)
+			_ = os.WriteFile(filepath.Join(d, n.Name+".Log"), []byte(n.Log.String()), 0o644)
 		}
 	}
-	if n.killed {
-		return
-	}
-	_ = n.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case err := <-n.exited:
-		n.exited <- err
-		n.killed = true
-		if err != nil {
-			t.Errorf("%s stopped with %v:\n%s", n.name, err, tail(n.log.String()))
-		}
-	case <-time.After(20 * time.Second):
-		_ = n.cmd.Process.Kill()
-		t.Errorf("%s did not stop within 20s of SIGTERM", n.name)
+	if err := n.Stop(t); err != nil {
+		t.Errorf("%s stopped with %v:\n%s", n.Name, err, tail(n.Log.String()))
 	}
 }
 
@@ -189,7 +95,7 @@ func (n *node) stop(t *testing.T) {
 // version prerenderd uses) are counted, not failed: they are not this
 // repository's to fix.
 func (n *node) checkRaces(t *testing.T) {
-	files, _ := filepath.Glob(filepath.Join(n.dir, "race.*"))
+	files, _ := filepath.Glob(filepath.Join(n.Dir, "race.*"))
 	upstream := 0
 	for _, f := range files {
 		b, err := os.ReadFile(f)
@@ -201,14 +107,14 @@ func (n *node) checkRaces(t *testing.T) {
 				continue
 			}
 			if ours(report) {
-				t.Errorf("%s: a data race in prerenderd's code:\n%s", n.name, report)
+				t.Errorf("%s: a data race in prerenderd's code:\n%s", n.Name, report)
 			} else {
 				upstream++
 			}
 		}
 	}
 	if upstream > 0 {
-		t.Logf("%s: %d data races inside libraries (protoactor's cluster), not failed", n.name, upstream)
+		t.Logf("%s: %d data races inside libraries (protoactor's cluster), not failed", n.Name, upstream)
 	}
 }
 
@@ -247,9 +153,9 @@ var client = &http.Client{Timeout: 60 * time.Second}
 // get asks n for the page of origin path p.
 func (n *node) get(t *testing.T, page string) (int, http.Header, string) {
 	t.Helper()
-	resp, err := client.Get(n.url + "/" + page)
+	resp, err := client.Get(n.URL + "/" + page)
 	if err != nil {
-		t.Errorf("GET %s from %s: %v", page, n.name, err)
+		t.Errorf("GET %s from %s: %v", page, n.Name, err)
 		return 0, nil, ""
 	}
 	defer resp.Body.Close()
@@ -260,15 +166,15 @@ func (n *node) get(t *testing.T, page string) (int, http.Header, string) {
 func (n *node) post(t *testing.T, route string, v any, out any) int {
 	t.Helper()
 	b, _ := json.Marshal(v)
-	resp, err := client.Post(n.url+route, "application/json", bytes.NewReader(b))
+	resp, err := client.Post(n.URL+route, "application/json", bytes.NewReader(b))
 	if err != nil {
-		t.Fatalf("POST %s to %s: %v", route, n.name, err)
+		t.Fatalf("POST %s to %s: %v", route, n.Name, err)
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
 	if out != nil {
 		if err := json.Unmarshal(body, out); err != nil {
-			t.Fatalf("POST %s to %s: %d %q: %v", route, n.name, resp.StatusCode, body, err)
+			t.Fatalf("POST %s to %s: %d %q: %v", route, n.Name, resp.StatusCode, body, err)
 		}
 	}
 	return resp.StatusCode
@@ -325,14 +231,14 @@ func pickPages(t *testing.T, asks *node, base string, n int, owners ...string) (
 func (n *node) cluster(t *testing.T, query string) api.Cluster {
 	t.Helper()
 	var c api.Cluster
-	resp, err := client.Get(n.url + "/api/cluster" + query)
+	resp, err := client.Get(n.URL + "/api/cluster" + query)
 	if err != nil {
-		t.Fatalf("GET /api/cluster from %s: %v", n.name, err)
+		t.Fatalf("GET /api/cluster from %s: %v", n.Name, err)
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
 	if err := json.Unmarshal(body, &c); err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET /api/cluster from %s: %d %q: %v", n.name, resp.StatusCode, body, err)
+		t.Fatalf("GET /api/cluster from %s: %d %q: %v", n.Name, resp.StatusCode, body, err)
 	}
 	return c
 }
@@ -353,7 +259,7 @@ func waitMembers(t *testing.T, nodes []*node, names ...string) time.Duration {
 				got = append(got, m.Name+m.Error)
 			}
 			slices.Sort(got)
-			last = n.name + " sees " + strings.Join(got, ",")
+			last = n.Name + " sees " + strings.Join(got, ",")
 			if strings.Join(got, ",") != want {
 				all = false
 				break
@@ -402,9 +308,9 @@ func metricSum(t *testing.T, nodes []*node, metric string) float64 {
 	t.Helper()
 	var sum float64
 	for _, n := range nodes {
-		resp, err := client.Get(n.url + "/metrics")
+		resp, err := client.Get(n.URL + "/metrics")
 		if err != nil {
-			t.Fatalf("GET /metrics from %s: %v", n.name, err)
+			t.Fatalf("GET /metrics from %s: %v", n.Name, err)
 		}
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
@@ -412,7 +318,7 @@ func metricSum(t *testing.T, nodes []*node, metric string) float64 {
 			if v, ok := strings.CutPrefix(l, metric+" "); ok {
 				f, err := strconv.ParseFloat(v, 64)
 				if err != nil {
-					t.Fatalf("%s of %s: %q", metric, n.name, l)
+					t.Fatalf("%s of %s: %q", metric, n.Name, l)
 				}
 				sum += f
 			}
@@ -478,7 +384,7 @@ func TestThreeNodesAreOneCache(t *testing.T) {
 	// least one (the origin's port moves the keys each run, and 12 keys miss
 	// one of 3 nodes about once in 40 runs): a product of a node that owns
 	// none takes the place of a product of the node that owns the most.
-	pages, us := pickPages(t, nodes[0], origin.URL, n, nodes[0].name, nodes[1].name, nodes[2].name)
+	pages, us := pickPages(t, nodes[0], origin.URL, n, nodes[0].Name, nodes[1].Name, nodes[2].Name)
 	docOf := func(i int) string { return fmt.Sprintf("/product?u=%d", us[i]) }
 
 	t.Run(fmt.Sprintf("%d URLs spread over the nodes are each rendered once and hit on every node", n), func(t *testing.T) {
@@ -505,7 +411,7 @@ func TestThreeNodesAreOneCache(t *testing.T) {
 			for _, nd := range nodes {
 				status, h, _ := nd.get(t, p)
 				if status != http.StatusOK || h.Get("X-Prerender-Cache") != "HIT" || h.Get("X-Prerender-Node") != owner[p] {
-					t.Errorf("%s from %s: %d %s by %s, want 200 HIT by %s", p, nd.name, status,
+					t.Errorf("%s from %s: %d %s by %s, want 200 HIT by %s", p, nd.Name, status,
 						h.Get("X-Prerender-Cache"), h.Get("X-Prerender-Node"), owner[p])
 				}
 			}
@@ -530,8 +436,8 @@ func TestThreeNodesAreOneCache(t *testing.T) {
 		// owner is another member.
 		var dash string
 		for k := 0; dash == "" && k < 100; k++ {
-			p := fmt.Sprintf("%s/?dashboard=%d", nodes[1].url, k)
-			if o := nodes[0].cluster(t, "?url="+url.QueryEscape(p)).Owner; o != nil && o.Name != nodes[1].name {
+			p := fmt.Sprintf("%s/?dashboard=%d", nodes[1].URL, k)
+			if o := nodes[0].cluster(t, "?url="+url.QueryEscape(p)).Owner; o != nil && o.Name != nodes[1].Name {
 				dash = p
 			}
 		}
@@ -669,7 +575,7 @@ func TestThreeNodesAreOneCache(t *testing.T) {
 		}
 		t.Logf("the sitemap's URLs per owner: %v", per)
 		var list api.SitemapList
-		resp, err := client.Get(nodes[2].url + "/sitemap")
+		resp, err := client.Get(nodes[2].URL + "/sitemap")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -687,7 +593,7 @@ func TestThreeNodesAreOneCache(t *testing.T) {
 		var inflight string
 		for k := 0; inflight == "" && k < 200; k++ {
 			p := fmt.Sprintf("%s/slowdoc?ms=3000&f=%d", origin.URL, k)
-			if o := nodes[0].cluster(t, "?url="+url.QueryEscape(p)).Owner; o != nil && o.Name == victim.name {
+			if o := nodes[0].cluster(t, "?url="+url.QueryEscape(p)).Owner; o != nil && o.Name == victim.Name {
 				inflight = p
 			}
 		}
@@ -705,7 +611,7 @@ func TestThreeNodesAreOneCache(t *testing.T) {
 		}
 		// Priority recaches the victim owns, queued through n1 and held back on
 		// it: its one queue tab renders the first (a slow page) when it dies.
-		queued := victimPages(t, nodes[0], victim.name, origin.URL+"/slowdoc?cq=%d&ms=1500", 3)
+		queued := victimPages(t, nodes[0], victim.Name, origin.URL+"/slowdoc?cq=%d&ms=1500", 3)
 		var ans api.RecacheAnswer
 		if status := nodes[0].post(t, "/recache", api.RecacheRequest{URLs: queued}, &ans); status != http.StatusOK || ans.Queued != len(queued) {
 			t.Fatalf("recache of the victim's %d URLs through n1: %d %+v", len(queued), status, ans)
@@ -714,12 +620,12 @@ func TestThreeNodesAreOneCache(t *testing.T) {
 			time.Sleep(20 * time.Millisecond)
 		}
 		killed := time.Now()
-		victim.kill9()
+		victim.Kill9()
 		took := waitMembers(t, survivors, "n1", "n2")
 		t.Logf("failover: every virtual shard placed on the survivors %v after kill -9", took.Round(time.Millisecond))
 		select {
 		case got := <-done:
-			if !strings.HasPrefix(got, "200 ") || strings.HasSuffix(got, victim.name) {
+			if !strings.HasPrefix(got, "200 ") || strings.HasSuffix(got, victim.Name) {
 				t.Errorf("the request in flight on the killed node got %q, want 200 from a survivor", got)
 			}
 			t.Logf("the request in flight was answered %v after the kill", time.Since(killed).Round(time.Millisecond))
@@ -731,15 +637,15 @@ func TestThreeNodesAreOneCache(t *testing.T) {
 			before := fetches(origin, docOf(i))
 			for _, nd := range survivors {
 				status, h, _ := nd.get(t, p)
-				if status != http.StatusOK || h.Get("X-Prerender-Node") == victim.name {
-					t.Errorf("%s from %s after the failover: %d by %s", p, nd.name, status, h.Get("X-Prerender-Node"))
+				if status != http.StatusOK || h.Get("X-Prerender-Node") == victim.Name {
+					t.Errorf("%s from %s after the failover: %d by %s", p, nd.Name, status, h.Get("X-Prerender-Node"))
 				}
 			}
 			delta := fetches(origin, docOf(i)) - before
 			switch {
-			case owner[p] == victim.name && delta != 1:
+			case owner[p] == victim.Name && delta != 1:
 				t.Errorf("%s (the victim's) was fetched %d times after the kill, want 1", p, delta)
-			case owner[p] != victim.name && delta != 0:
+			case owner[p] != victim.Name && delta != 0:
 				t.Errorf("%s (%s's) was fetched %d times after the kill, want 0", p, owner[p], delta)
 			}
 			rerendered += delta
@@ -758,7 +664,7 @@ func TestThreeNodesAreOneCache(t *testing.T) {
 		for _, p := range queued {
 			status, h, _ := survivors[0].get(t, p)
 			// PRERENDER: the first serve of a page a queue rendered.
-			if status != http.StatusOK || h.Get("X-Prerender-Cache") != "PRERENDER" || h.Get("X-Prerender-Node") == victim.name {
+			if status != http.StatusOK || h.Get("X-Prerender-Cache") != "PRERENDER" || h.Get("X-Prerender-Node") == victim.Name {
 				t.Errorf("%s, queued on the victim: %d %s by %s, want PRERENDER from a survivor", p, status, h.Get("X-Prerender-Cache"), h.Get("X-Prerender-Node"))
 			}
 		}
