@@ -302,9 +302,11 @@ func (s *Store) PutSetting(name string, val []byte) error {
 	return nil
 }
 
-// AddHits adds n hits, the last at last, to the metadata of a stored page.
-// It returns ErrNotFound when the page is gone, so that no m/ entry is left
-// without its page. Not synced, like PutMeta.
+// AddHits adds n hits, the last at last, to the metadata of key. It makes
+// the record only for a stored page: it returns ErrNotFound when there is
+// neither a record nor a page, so that hits never leave an m/ entry behind a
+// page that is gone (a record that exists without a page, for a URL whose
+// renders fail, gets them). Not synced, like PutMeta.
 //
 // INVARIANT: see PutPage; only the key's shard owner calls it.
 func (s *Store) AddHits(key string, n int64, last time.Time) error {
@@ -312,13 +314,14 @@ func (s *Store) AddHits(key string, n int64, last time.Time) error {
 		return err
 	}
 	defer s.leave()
-	if _, existed, err := s.summary(key); err != nil {
-		return err
-	} else if !existed {
-		return ErrNotFound
-	}
 	m, err := s.meta(key)
-	if err != nil && !errors.Is(err, ErrNotFound) {
+	if errors.Is(err, ErrNotFound) {
+		if _, existed, err := s.summary(key); err != nil {
+			return err
+		} else if !existed {
+			return ErrNotFound
+		}
+	} else if err != nil {
 		return err
 	}
 	m.Hits += n
@@ -347,9 +350,10 @@ type Hits struct {
 // batch: one free-space check and one commit for the flush instead of one each
 // per key. A shard's flush after random hits holds a key per hit (a million pages
 // hit at random), and committing them one by one took a tenth of the CPU of the
-// hits (make bench-scale's profile). Keys whose page is gone are skipped, as
-// AddHits refuses them; a key whose records cannot be read is skipped and its
-// error joined into the one returned, the others are still written.
+// hits (make bench-scale's profile). Keys with neither metadata nor a page are
+// skipped, as AddHits refuses them; a key whose records cannot be read is
+// skipped and its error joined into the one returned, the others are still
+// written.
 //
 // INVARIANT: see PutPage; only the keys' shard owner calls it.
 func (s *Store) AddHitsBatch(hits []Hits) error {
@@ -391,21 +395,28 @@ func (s *Store) AddHitsBatch(hits []Hits) error {
 				h.Last = sorted[i].Last
 			}
 		}
-		key = appendKey(key[:0], prefixIndex, h.Key)
-		if _, exists, err := pages.find(key); err != nil {
-			errs = errors.Join(errs, fmt.Errorf("cannot store hits of %q: %w", h.Key, err))
-			continue
-		} else if !exists {
-			continue
-		}
-		key = appendKey(key[:0], prefixMeta, h.Key)
+		// The metadata first: every stored page has one (PutPage writes it), and
+		// hits may be added to a record that exists, also one without a page
+		// (see Meta). Only a key without one needs its page's summary, so that
+		// a flush never makes a record for a page that is gone: at a million
+		// pages hit at random the two reads were a key's whole cost, each a
+		// table block of its own (make bench-scale's profile).
 		var m Meta
+		key = appendKey(key[:0], prefixMeta, h.Key)
 		if val, exists, err := metas.find(key); err != nil {
 			errs = errors.Join(errs, fmt.Errorf("cannot store hits of %q: %w", h.Key, err))
 			continue
 		} else if exists {
 			if m, err = decodeMeta(val); err != nil {
 				errs = errors.Join(errs, fmt.Errorf("cannot store hits of %q: cannot decode meta: %w", h.Key, err))
+				continue
+			}
+		} else {
+			page := appendKey(nil, prefixIndex, h.Key)
+			if _, exists, err := pages.find(page); err != nil {
+				errs = errors.Join(errs, fmt.Errorf("cannot store hits of %q: %w", h.Key, err))
+				continue
+			} else if !exists {
 				continue
 			}
 		}

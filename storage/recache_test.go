@@ -204,6 +204,42 @@ func TestAddHitsBatch(t *testing.T) {
 			t.Fatalf("GetMeta of a missing page = %v, want ErrNotFound", err)
 		}
 	})
+	t.Run("a key with metadata and no page (its renders fail) gets its hits", func(t *testing.T) {
+		s := openMem(t)
+		failing := "desktop|https://failing.example/"
+		if err := s.PutMeta(failing, Meta{LastStatus: 503, Consecutive5xx: 2}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.AddHitsBatch([]Hits{{Key: failing, N: 2, Last: t0}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.AddHits(failing, 1, t0.Add(time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		m, err := s.GetMeta(failing)
+		if err != nil || m.Hits != 3 || !m.LastHit.Equal(t0.Add(time.Minute)) || m.Consecutive5xx != 2 || m.LastStatus != 503 {
+			t.Fatalf("meta = %+v, %v; want 3 hits, last at +1m, the failure streak kept", m, err)
+		}
+		if err := s.AddHits("desktop|https://gone.example/", 1, t0); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("AddHits of a key with neither page nor metadata = %v, want ErrNotFound", err)
+		}
+		if _, err := s.GetMeta("desktop|https://gone.example/"); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("AddHits made metadata for a key without a page: %v", err)
+		}
+	})
+	t.Run("a deleted page's hits are dropped", func(t *testing.T) {
+		s := openMem(t)
+		mustPut(t, s, a)
+		if err := s.DeletePage(a.Key); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.AddHitsBatch([]Hits{{Key: a.Key, N: 1, Last: t0}}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.GetMeta(a.Key); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("hits brought back the metadata of a deleted page: %v", err)
+		}
+	})
 	t.Run("an older last hit does not move the newer one back", func(t *testing.T) {
 		if err := s.AddHitsBatch([]Hits{{Key: a.Key, N: 1, Last: t0}}); err != nil {
 			t.Fatal(err)
