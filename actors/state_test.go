@@ -31,10 +31,10 @@ func TestStateShowsEveryRenderAndTheHookSeesEveryEnd(t *testing.T) {
 	waitHits(t, origin, "/slowdoc", 1)
 	overloaded := renderAs(app, ClassLive, origin.URL+"/?first")
 	deadline := time.Now().Add(5 * time.Second)
-	// The tracker lists a render as waiting when its actor starts; the pool
-	// counts it in the tab queue when the actor's ask reaches it, a moment
-	// later: wait for both.
-	for st = app.State(); (len(st.Waiting) == 0 || st.TabWait == 0) && time.Now().Before(deadline); st = app.State() {
+	// State reads the gauges, then the tracker: the render actor counts itself
+	// in flight and the tracker lists it when it starts, the pool counts it in
+	// the tab queue when its ask arrives, a moment later. Wait for all three.
+	for st = app.State(); (len(st.Waiting) == 0 || st.TabWait == 0 || st.RendersInFlight < 2) && time.Now().Before(deadline); st = app.State() {
 		time.Sleep(10 * time.Millisecond)
 	}
 	if len(st.Waiting) != 1 || st.Waiting[0].Queue != ClassLive || !strings.HasSuffix(st.Waiting[0].URL, "/?first") {
