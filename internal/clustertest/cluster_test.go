@@ -81,7 +81,7 @@ func (n *node) stop(t *testing.T) {
 	if t.Failed() {
 		t.Logf("%s's log:\n%s", n.Name, tail(n.Log.String()))
 		if d := os.Getenv("CLUSTER_LOG_DIR"); d != "" {
-			_ = os.WriteFile(filepath.Join(d, n.Name+".Log"), []byte(n.Log.String()), 0o644)
+			_ = os.WriteFile(filepath.Join(d, n.Name+".log"), []byte(n.Log.String()), 0o644)
 		}
 	}
 	if err := n.Stop(t); err != nil {

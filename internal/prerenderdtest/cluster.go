@@ -118,9 +118,6 @@ func (n *ClusterNode) Kill9() {
 	n.exited <- nil
 }
 
-// Stopped reports whether the process was killed or stopped already.
-func (n *ClusterNode) Stopped() bool { return n.done }
-
 // Stop sends SIGTERM and returns how the process exited; one that does not stop
 // within 20 s is killed and fails tb. A member killed or stopped before is left
 // alone.
