@@ -186,6 +186,34 @@ func check(client *http.Client, url string, p benchPage) string {
 // apart, and its processes.
 func settledPSS(s *server, wait time.Duration) (int64, int) {
 	time.Sleep(wait)
+	return samplePSS(s)
+}
+
+// restPSS is settledPSS at rest: after wait it also waits (at most limit) until
+// s runs no more processes than restProcs, its count right after start. A
+// renderer still closing, or a browser recycled (renders_per_browser) whose old
+// process tree is draining beside its new one, adds 40-80 MiB for a few
+// seconds; a sample that lands on one measures the moment, not a leak (two
+// runs of the long run read +20.5% and +3.7% that way). atRest reports whether
+// the count came down within limit.
+func restPSS(s *server, restProcs int, wait, limit time.Duration) (pss int64, procs int, atRest bool) {
+	time.Sleep(wait)
+	for deadline := time.Now().Add(limit); ; time.Sleep(500 * time.Millisecond) {
+		if _, n := s.usage(); n <= restProcs {
+			atRest = true
+			break
+		}
+		if time.Now().After(deadline) {
+			break
+		}
+	}
+	pss, procs = samplePSS(s)
+	return pss, procs, atRest
+}
+
+// samplePSS is the median of five samples of s's PSS half a second apart, and
+// the most processes seen.
+func samplePSS(s *server) (int64, int) {
 	var ps []int64
 	var procs int
 	for i := range 5 {
@@ -260,13 +288,17 @@ type memoryFigures struct {
 	procs         int // most processes seen at 4 concurrent
 	pps           []float64
 	latency       []time.Duration
-	before, after int64 // settled, before and after the long run
-	longPeak      int64
-	longPPS       float64
-	afterProcs    int
-	bad, renders  int
-	firstBad      string
-	long          int // renders of the long run
+	before, after int64 // at rest (restPSS), before and after the long run
+	// beforeRest, afterRest: whether the process count came back to its idle
+	// count for those two samples (else they are the moment's).
+	beforeRest, afterRest bool
+	series                []int64 // prerenderd at rest after each block of the long run
+	longPeak              int64
+	longPPS               float64
+	afterProcs            int
+	bad, renders          int
+	firstBad              string
+	long                  int // renders of the long run
 }
 
 func (f *memoryFigures) add(r result) {
@@ -281,10 +313,12 @@ func (f *memoryFigures) add(r result) {
 // "auto") beside the npm prerender server and the naive chromedp renderer, through
 // each one's HTTP API, on the same Chromium and fixture pages: PSS right after
 // start, peak PSS at 4 concurrent renders, pages/s and render latency (3
-// interleaved rounds of 48 renders, medians), and the PSS before and after
-// BENCH_RENDERS (default 1,000) more renders at 4 concurrent, run in interleaved
-// blocks of 100 (BENCH_BASELINE_RENDERS bounds the baselines' share of that run). Each figure is printed beside the baselines' and as a ratio of
-// them. It takes about 20 minutes: make bench-memory.
+// interleaved rounds of 48 renders, medians), and the PSS at rest (restPSS)
+// before and after BENCH_RENDERS (default 1,000) more renders at 4 concurrent,
+// run in interleaved blocks of 100 (BENCH_BASELINE_RENDERS bounds the
+// baselines' share of that run), with prerenderd's PSS at rest after each
+// block. Each figure is printed beside the baselines' and as a ratio of them.
+// It takes about 10 minutes with BENCH_BASELINE_RENDERS=50: make bench-memory.
 func BenchmarkMemory(b *testing.B) {
 	bin := binary(b)
 	origin := fixture.New(b)
@@ -334,8 +368,11 @@ func BenchmarkMemory(b *testing.B) {
 				f.latency = append(f.latency, res.median())
 			}
 		}
+		// Flatness is measured at rest: both samples wait for the process tree
+		// to come back to its count right after start (restPSS).
+		const restLimit = 30 * time.Second
 		for _, f := range figs {
-			f.before, _ = settledPSS(f.s, 5*time.Second)
+			f.before, _, f.beforeRest = restPSS(f.s, f.idleProcs, 5*time.Second, restLimit)
 		}
 		took := make([]time.Duration, len(figs))
 		for i, f := range figs {
@@ -354,11 +391,21 @@ func BenchmarkMemory(b *testing.B) {
 				took[i] += time.Since(t0)
 				f.add(res)
 				f.longPeak = max(f.longPeak, res.peakPSS)
+				if i == 0 && done+block < f.long {
+					// prerenderd's PSS at rest after each block: a leak grows
+					// with the renders, bounded caches and the browsers'
+					// recycling level off (README "Renders and memory").
+					p, _, _ := restPSS(f.s, f.idleProcs, 5*time.Second, restLimit)
+					f.series = append(f.series, p)
+				}
 			}
 		}
 		for i, f := range figs {
 			f.longPPS = float64(f.long) / took[i].Seconds()
-			f.after, f.afterProcs = settledPSS(f.s, 5*time.Second)
+			f.after, f.afterProcs, f.afterRest = restPSS(f.s, f.idleProcs, 5*time.Second, restLimit)
+		}
+		if o := figs[0]; !o.beforeRest || !o.afterRest {
+			b.Logf("prerenderd did not come back to its %d processes within %s before (%v) or after (%v) the long run: those samples are the moment's", o.idleProcs, restLimit, o.beforeRest, o.afterRest)
 		}
 		printMemory(os.Stdout, figs, browsers, tabs)
 		names := make([]string, len(figs))
@@ -412,8 +459,12 @@ func printMemory(w io.Writer, figs []*memoryFigures, browsers, tabs int) {
 	row("median render latency at 4 concurrent", func(f *memoryFigures) string {
 		return medianD(f.latency).Round(time.Millisecond).String()
 	}, func(o, f *memoryFigures) float64 { return float64(medianD(o.latency)) / float64(medianD(f.latency)) })
-	row("PSS before -> after the long run", func(f *memoryFigures) string {
-		return fmt.Sprintf("%s -> %s (%+.1f%%, %d renders)", mib(f.before), mib(f.after), 100*(float64(f.after)/float64(f.before)-1), f.long)
+	row("PSS at rest before -> after the long run", func(f *memoryFigures) string {
+		rest := ""
+		if !f.beforeRest || !f.afterRest {
+			rest = ", not at rest"
+		}
+		return fmt.Sprintf("%s -> %s (%+.1f%%, %d renders%s)", mib(f.before), mib(f.after), 100*(float64(f.after)/float64(f.before)-1), f.long, rest)
 	}, pssRatio(func(f *memoryFigures) int64 { return f.after }))
 	row("peak PSS over the long run", func(f *memoryFigures) string {
 		return mib(f.longPeak)
@@ -424,6 +475,17 @@ func printMemory(w io.Writer, figs []*memoryFigures, browsers, tabs int) {
 	row("bad pages", func(f *memoryFigures) string {
 		return fmt.Sprintf("%d of %d", f.bad, f.renders)
 	}, func(o, f *memoryFigures) float64 { return 0 })
+	if len(o.series) > 0 {
+		fmt.Fprintf(w, "%s at rest every 100 renders of the long run:", o.s.name)
+		lo, hi := o.before, o.before
+		for _, p := range o.series {
+			fmt.Fprintf(w, " %.0f", float64(p)/(1<<20))
+			lo, hi = min(lo, p), max(hi, p)
+		}
+		fmt.Fprintf(w, " MiB (before it %s, after it %s; the whole run within %s..%s, %+.1f%%..%+.1f%% of before)\n",
+			mib(o.before), mib(o.after), mib(min(lo, o.after)), mib(max(hi, o.after)),
+			100*(float64(min(lo, o.after))/float64(o.before)-1), 100*(float64(max(hi, o.after))/float64(o.before)-1))
+	}
 	for _, f := range figs {
 		if f.firstBad != "" {
 			fmt.Fprintf(w, "first bad page of %s: %s\n", f.s.name, f.firstBad)
