@@ -190,16 +190,17 @@ func settledPSS(s *server, wait time.Duration) (int64, int) {
 }
 
 // restPSS is settledPSS at rest: after wait it also waits (at most limit) until
-// s runs no more processes than restProcs, its count right after start. A
-// renderer still closing, or a browser recycled (renders_per_browser) whose old
-// process tree is draining beside its new one, adds 40-80 MiB for a few
-// seconds; a sample that lands on one measures the moment, not a leak (two
-// runs of the long run read +20.5% and +3.7% that way). atRest reports whether
-// the count came down within limit.
-func restPSS(s *server, restProcs int, wait, limit time.Duration) (pss int64, procs int, atRest bool) {
+// s's tree runs no more browser processes than right after start (idle). A
+// browser recycled (renders_per_browser) drains beside its successor, and its
+// tree adds 40-80 MiB for a few seconds; a sample that lands on it measures the
+// moment, not a leak (two runs of the long run read +20.5% and +3.7% that way).
+// atRest reports whether the count came down within limit; procs describes the
+// tree sampled ("b1 r4 …": processes by kind).
+func restPSS(s *server, idle breakdown, wait, limit time.Duration) (pss int64, procs string, atRest bool) {
 	time.Sleep(wait)
+	var b breakdown
 	for deadline := time.Now().Add(limit); ; time.Sleep(500 * time.Millisecond) {
-		if _, n := s.usage(); n <= restProcs {
+		if b = s.sampleBreakdown(); b.procs["browser"] <= idle.procs["browser"] {
 			atRest = true
 			break
 		}
@@ -207,8 +208,13 @@ func restPSS(s *server, restProcs int, wait, limit time.Duration) (pss int64, pr
 			break
 		}
 	}
-	pss, procs = samplePSS(s)
-	return pss, procs, atRest
+	pss, _ = samplePSS(s)
+	for _, k := range kinds {
+		if n := b.procs[k]; n > 0 && k != "server" {
+			procs += fmt.Sprintf(" %c%d", k[0], n)
+		}
+	}
+	return pss, strings.TrimSpace(procs), atRest
 }
 
 // samplePSS is the median of five samples of s's PSS half a second apart, and
@@ -292,13 +298,28 @@ type memoryFigures struct {
 	// beforeRest, afterRest: whether the process count came back to its idle
 	// count for those two samples (else they are the moment's).
 	beforeRest, afterRest bool
-	series                []int64 // prerenderd at rest after each block of the long run
+	idleBD                breakdown // right after start
+	series                []int64   // prerenderd at rest after each block of the long run
+	seriesProcs           []string  // the processes of each, by kind
 	longPeak              int64
 	longPPS               float64
 	afterProcs            int
 	bad, renders          int
 	firstBad              string
 	long                  int // renders of the long run
+}
+
+// restSamples are prerenderd's PSS at rest before, during (every block) and
+// after the long run.
+func (f *memoryFigures) restSamples() []int64 {
+	return append(append([]int64{f.before}, f.series...), f.after)
+}
+
+// trend is the median of the first half of restSamples and of the second.
+func (f *memoryFigures) trend() (first, second int64) {
+	all := f.restSamples()
+	half := len(all) / 2
+	return medianI(all[:half]), medianI(all[len(all)-half:])
 }
 
 func (f *memoryFigures) add(r result) {
@@ -336,6 +357,7 @@ func BenchmarkMemory(b *testing.B) {
 			}
 			f := &memoryFigures{s: s}
 			f.idle, f.idleProcs = settledPSS(s, 5*time.Second)
+			f.idleBD = s.sampleBreakdown()
 			figs = append(figs, f)
 			// Started one after the other, each is measured idle while the
 			// others are idle too; the next start must not land in the sample.
@@ -372,7 +394,9 @@ func BenchmarkMemory(b *testing.B) {
 		// to come back to its count right after start (restPSS).
 		const restLimit = 30 * time.Second
 		for _, f := range figs {
-			f.before, _, f.beforeRest = restPSS(f.s, f.idleProcs, 5*time.Second, restLimit)
+			var procs string
+			f.before, procs, f.beforeRest = restPSS(f.s, f.idleBD, 5*time.Second, restLimit)
+			f.seriesProcs = append(f.seriesProcs, procs)
 		}
 		took := make([]time.Duration, len(figs))
 		for i, f := range figs {
@@ -395,17 +419,21 @@ func BenchmarkMemory(b *testing.B) {
 					// prerenderd's PSS at rest after each block: a leak grows
 					// with the renders, bounded caches and the browsers'
 					// recycling level off (README "Renders and memory").
-					p, _, _ := restPSS(f.s, f.idleProcs, 5*time.Second, restLimit)
+					p, procs, _ := restPSS(f.s, f.idleBD, 5*time.Second, restLimit)
 					f.series = append(f.series, p)
+					f.seriesProcs = append(f.seriesProcs, procs)
 				}
 			}
 		}
 		for i, f := range figs {
 			f.longPPS = float64(f.long) / took[i].Seconds()
-			f.after, f.afterProcs, f.afterRest = restPSS(f.s, f.idleProcs, 5*time.Second, restLimit)
+			var procs string
+			f.after, procs, f.afterRest = restPSS(f.s, f.idleBD, 5*time.Second, restLimit)
+			f.seriesProcs = append(f.seriesProcs, procs)
+			_, f.afterProcs = f.s.usage()
 		}
 		if o := figs[0]; !o.beforeRest || !o.afterRest {
-			b.Logf("prerenderd did not come back to its %d processes within %s before (%v) or after (%v) the long run: those samples are the moment's", o.idleProcs, restLimit, o.beforeRest, o.afterRest)
+			b.Logf("prerenderd still ran a second browser %s after the long run's start (at rest: %v) or end (at rest: %v): those samples are the moment's", restLimit, o.beforeRest, o.afterRest)
 		}
 		printMemory(os.Stdout, figs, browsers, tabs)
 		names := make([]string, len(figs))
@@ -421,6 +449,9 @@ func BenchmarkMemory(b *testing.B) {
 		b.ReportMetric(float64(o.idle)/(1<<20), "idle-pss-MiB")
 		b.ReportMetric(float64(medianI(o.peak))/(1<<20), "peak4-pss-MiB")
 		b.ReportMetric(100*(float64(o.after)/float64(o.before)-1), "growth-%")
+		if first, second := o.trend(); len(o.series) > 0 {
+			b.ReportMetric(100*(float64(second)/float64(first)-1), "trend-%")
+		}
 		b.ReportMetric(medianF(o.pps), "pages/s")
 		for _, f := range figs[1:] {
 			b.ReportMetric(float64(medianI(o.peak))/float64(medianI(f.peak)), "peak4-ratio-"+f.s.name)
@@ -476,15 +507,34 @@ func printMemory(w io.Writer, figs []*memoryFigures, browsers, tabs int) {
 		return fmt.Sprintf("%d of %d", f.bad, f.renders)
 	}, func(o, f *memoryFigures) float64 { return 0 })
 	if len(o.series) > 0 {
-		fmt.Fprintf(w, "%s at rest every 100 renders of the long run:", o.s.name)
-		lo, hi := o.before, o.before
-		for _, p := range o.series {
+		// The series with the samples before and after it: its trend is the
+		// median of its second half against its first (robust to the phase of
+		// the browsers' recycling each sample lands on), its band min..max.
+		all := o.restSamples()
+		fmt.Fprintf(w, "%s at rest before, every 100 renders of, and after the long run (MiB, processes by kind):\n ", o.s.name)
+		for i, p := range all {
 			fmt.Fprintf(w, " %.0f", float64(p)/(1<<20))
-			lo, hi = min(lo, p), max(hi, p)
+			if i < len(o.seriesProcs) {
+				fmt.Fprintf(w, " (%s)", o.seriesProcs[i])
+			}
 		}
-		fmt.Fprintf(w, " MiB (before it %s, after it %s; the whole run within %s..%s, %+.1f%%..%+.1f%% of before)\n",
-			mib(o.before), mib(o.after), mib(min(lo, o.after)), mib(max(hi, o.after)),
-			100*(float64(min(lo, o.after))/float64(o.before)-1), 100*(float64(max(hi, o.after))/float64(o.before)-1))
+		first, second := o.trend()
+		lo, hi := slices.Min(all), slices.Max(all)
+		// Like for like: the first sample whose tree had the processes the last
+		// one had (a tab whose renderer is gone until its next page reads about
+		// 25 MiB less, whatever the number of renders).
+		last := len(all) - 1
+		if len(o.seriesProcs) == len(all) {
+			for i := range all {
+				if o.seriesProcs[i] == o.seriesProcs[last] {
+					fmt.Fprintf(w, "\n  like for like (%s): %s after %d renders -> %s after %d (%+.1f%%)", o.seriesProcs[last],
+						mib(all[i]), i*100, mib(all[last]), o.long, 100*(float64(all[last])/float64(all[i])-1))
+					break
+				}
+			}
+		}
+		fmt.Fprintf(w, "\n  trend: median of the second half %s against the first %s (%+.1f%%); band %s..%s (±%.1f%% around its middle)\n",
+			mib(second), mib(first), 100*(float64(second)/float64(first)-1), mib(lo), mib(hi), 100*float64(hi-lo)/float64(hi+lo))
 	}
 	for _, f := range figs {
 		if f.firstBad != "" {
