@@ -42,6 +42,14 @@ type Store struct {
 
 	// hot is the hot-body cache (hot.go); nil when Options.HotCache is off.
 	hot *hotCache
+	// bodies holds the page records and their index (segments.go).
+	bodies *bodies
+	// The garbage pass (garbage.go): woken by writes that leave dead bytes
+	// in a sealed segment, stopped and waited for by Close.
+	gcWake chan struct{}
+	gcStop chan struct{}
+	gcDone chan struct{}
+	gcMu   sync.Mutex // one garbage pass at a time
 
 	pages atomic.Int64 // number of p/ keys
 	bytes atomic.Int64 // sum of the sizes of the p/ values (from their summaries)
@@ -107,10 +115,90 @@ func Open(opts Options) (*Store, error) {
 		_ = db.Close()
 		return nil, err
 	}
+	if s.bodies, err = openBodies(po.FS, dir, s.log, opts.indexHash); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	if opts.segmentTarget > 0 {
+		s.bodies.target = opts.segmentTarget
+	}
+	built, err := s.buildBodyIndex()
+	if err != nil {
+		s.bodies.close()
+		_ = db.Close()
+		return nil, fmt.Errorf("cannot index the page records of storage at %q: %w", dir, err)
+	}
+	bs := s.bodies.stats()
 	s.log.Info("storage opened", "dir", dir, "in_memory", opts.InMemory, "pages", s.pages.Load(),
 		"bytes", s.bytes.Load(), "counted", counted, "max_open_files", po.MaxOpenFiles,
-		"block_cache", opts.BlockCache, "index_bytes", index, "duration", time.Since(start))
+		"block_cache", opts.BlockCache, "index_bytes", index,
+		"body_segments", bs.Segments, "body_bytes", bs.Bytes, "body_dead_bytes", bs.DeadBytes,
+		"body_index_bytes", bs.IndexBytes, "inline_pages", built.inline, "body_index_duration", built.took,
+		"duration", time.Since(start))
+	s.gcWake = make(chan struct{}, 1)
+	s.gcStop = make(chan struct{})
+	s.gcDone = make(chan struct{})
+	go s.garbageLoop()
 	return s, nil
+}
+
+type indexBuild struct {
+	indexed, inline int64
+	took            time.Duration
+}
+
+// buildBodyIndex walks the p/ pointers (small: ~25 bytes a page) to fill the
+// index and the live bytes of each segment. Inline records, written before
+// the body store, are left where they are: read through p/ until their page is
+// next written, which moves it to a segment.
+func (s *Store) buildBodyIndex() (indexBuild, error) {
+	start := time.Now()
+	var r indexBuild
+	b := s.bodies
+	b.idx.presize(s.pages.Load())
+	it, err := s.prefixIter(prefixPage, "")
+	if err != nil {
+		return r, err
+	}
+	var missing, damaged int64
+	for valid := it.First(); valid; valid = it.Next() {
+		v, err := it.ValueAndErr()
+		if err != nil {
+			_ = it.Close()
+			return r, err
+		}
+		if !isPointer(v) {
+			r.inline++
+			continue
+		}
+		l, err := decodePointer(v)
+		if err != nil {
+			damaged++
+			continue
+		}
+		g := b.segment(l.seg)
+		if g == nil {
+			missing++
+			continue
+		}
+		g.live.Add(l.n)
+		b.idx.set(string(it.Key()[len(prefixPage):]), l)
+		r.indexed++
+	}
+	if err := it.Error(); err != nil {
+		_ = it.Close()
+		return r, err
+	}
+	if err := it.Close(); err != nil {
+		return r, err
+	}
+	if missing > 0 || damaged > 0 {
+		// Read as not found (and counted) when asked for: rendered again.
+		s.log.Warn("storage has page pointers to missing segments or damaged pointers",
+			"missing_segment", missing, "damaged", damaged)
+	}
+	r.took = time.Since(start)
+	return r, nil
 }
 
 // countPages counts i/ summaries and adds up the page sizes they record; they are
@@ -147,6 +235,8 @@ func (s *Store) Close() error {
 	if !s.closed.CompareAndSwap(false, true) {
 		return ErrClosed
 	}
+	close(s.gcStop)
+	<-s.gcDone
 	if s.inflight.Load() > 0 {
 		<-s.drained
 	}
@@ -155,7 +245,9 @@ func (s *Store) Close() error {
 			s.log.Warn("storage flush on close failed", "dir", s.dir, "err", err)
 		}
 	}
-	if err := s.db.Close(); err != nil {
+	err := s.db.Close()
+	s.bodies.close()
+	if err != nil {
 		return fmt.Errorf("cannot close storage at %q: %w", s.dir, err)
 	}
 	return nil
@@ -191,14 +283,15 @@ func (s *Store) StoredBytes() int64 {
 	return s.bytes.Load()
 }
 
-// DiskUsage returns the bytes Pebble uses on disk (live and obsolete tables
-// and WAL), 0 after Close.
+// DiskUsage returns the bytes the store uses on disk: Pebble's (live and
+// obsolete tables and WAL) and the body segments' (live and dead records),
+// 0 after Close.
 func (s *Store) DiskUsage() int64 {
 	if s.enter() != nil {
 		return 0
 	}
 	defer s.leave()
-	return int64(s.db.Metrics().DiskSpaceUsage())
+	return int64(s.db.Metrics().DiskSpaceUsage()) + s.bodies.stats().Bytes
 }
 
 func (s *Store) diskFreeBytes() (int64, error) {
@@ -276,13 +369,34 @@ func (p pebbleLogger) Fatalf(format string, args ...any) {
 // changed in place), so a copy of a large store is cheap. The copy opens as a store
 // of its own; make bench-scale runs its destructive steps (clear, eviction) on one
 // so that its filled store can be used again.
+//
+// The body segments come along: sealed ones as hard links (they never change;
+// copied when the link fails, across filesystems), the active one copied up to
+// the last record the copy's pointers can reference. Page writes wait while
+// Pebble's checkpoint is taken and the segments are listed and linked, not
+// while the active segment is copied.
 func (s *Store) Checkpoint(dir string) error {
 	if err := s.enter(); err != nil {
 		return err
 	}
 	defer s.leave()
+	b := s.bodies
+	b.writers.Lock()
 	if err := s.db.Checkpoint(dir, pebble.WithFlushedWAL()); err != nil {
+		b.writers.Unlock()
 		return fmt.Errorf("cannot checkpoint storage at %q into %q: %w", s.dir, dir, err)
+	}
+	active, activeSize, err := b.linkSealed(dir)
+	b.writers.Unlock()
+	if err != nil {
+		return fmt.Errorf("cannot checkpoint storage at %q into %q: %w", s.dir, dir, err)
+	}
+	if active != nil {
+		err = b.copySegment(active, activeSize, dir)
+		active.release()
+		if err != nil {
+			return fmt.Errorf("cannot checkpoint storage at %q into %q: %w", s.dir, dir, err)
+		}
 	}
 	return nil
 }
