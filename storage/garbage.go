@@ -180,7 +180,6 @@ func (s *Store) reclaim(g *segment) error {
 	}
 	b.reclaimed.Add(1)
 	b.reclaimedByte.Add(uint64(size))
-	b.gcPasses.Add(1)
 	b.gcMoved.Add(uint64(moved))
 	s.log.Info("storage reclaimed a body segment", "segment", g.name, "bytes", size, "live_bytes_moved", moved)
 	return nil

@@ -221,7 +221,6 @@ type bodies struct {
 	corrupt       atomic.Uint64 // corrupt records read
 	reclaimed     atomic.Uint64 // segments the garbage pass removed
 	reclaimedByte atomic.Uint64 // their bytes
-	gcPasses      atomic.Uint64 // segments rewritten or removed
 	gcMoved       atomic.Uint64 // live bytes copied doing it
 }
 
@@ -489,8 +488,7 @@ type BodyStats struct {
 	CorruptRecords   uint64 // records read missing or damaged since Open
 	ReclaimedSegs    uint64 // segments the garbage pass removed since Open
 	ReclaimedBytes   uint64 // their bytes
-	GarbagePasses    uint64 // passes that rewrote or removed a segment
-	GarbageMovedByte uint64 // live bytes the passes copied
+	GarbageMovedByte uint64 // live bytes the garbage pass copied out of them
 }
 
 func (b *bodies) stats() BodyStats {
@@ -505,7 +503,6 @@ func (b *bodies) stats() BodyStats {
 	st.CorruptRecords = b.corrupt.Load()
 	st.ReclaimedSegs = b.reclaimed.Load()
 	st.ReclaimedBytes = b.reclaimedByte.Load()
-	st.GarbagePasses = b.gcPasses.Load()
 	st.GarbageMovedByte = b.gcMoved.Load()
 	return st
 }
