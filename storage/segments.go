@@ -157,6 +157,9 @@ type segment struct {
 	synced int64
 	// broken: a write failed; nothing more is appended after its bytes.
 	broken atomic.Bool
+	// created by this Open: its file offset follows its appends (a segment
+	// reopened for appends is written at offsets).
+	created bool
 	logged atomic.Bool // a corrupt record was logged
 	// skip: the garbage pass found its live bytes do not add up; left alone
 	// until the next Open counts them again.
@@ -358,7 +361,15 @@ func (b *bodies) appendRecord(rec []byte, crc uint32) (bodyLoc, *segment, error)
 		}
 	}
 	off := g.size.Load()
-	if _, err := g.f.WriteAt(rec, off); err != nil {
+	var err error
+	if g.created {
+		// Its file offset is its size: a plain write (pebble's in-memory
+		// files grow a byte at a time under WriteAt).
+		_, err = g.f.Write(rec)
+	} else {
+		_, err = g.f.WriteAt(rec, off)
+	}
+	if err != nil {
 		// Whatever part of it was written lies past every pointer; start a new
 		// segment rather than append after it.
 		g.broken.Store(true)
@@ -385,7 +396,7 @@ func (b *bodies) roll() (*segment, error) {
 			return nil, fmt.Errorf("cannot sync the body segments directory %q: %w", b.dir, err)
 		}
 	}
-	g := &segment{id: id, name: name, f: f}
+	g := &segment{id: id, name: name, f: f, created: true}
 	g.refs.Store(1)
 	old := *b.segs.Load()
 	m := make(segMap, len(old)+1)
