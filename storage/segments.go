@@ -160,7 +160,7 @@ type segment struct {
 	// created by this Open: its file offset follows its appends (a segment
 	// reopened for appends is written at offsets).
 	created bool
-	logged atomic.Bool // a corrupt record was logged
+	logged  atomic.Bool // a corrupt record was logged
 	// skip: the garbage pass found its live bytes do not add up; left alone
 	// until the next Open counts them again.
 	skip atomic.Bool
