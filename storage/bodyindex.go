@@ -34,6 +34,10 @@ type indexShard struct {
 	mu    sync.RWMutex
 	slots []indexSlot // len a power of two, or 0
 	n     int
+	// building: the index is being built from the pointers (buildBodyIndex);
+	// a remove then leaves a tombstone, so the build does not put back a
+	// pointer a writer removed after the build's snapshot.
+	building bool
 }
 
 // indexSlot is one entry; h is never 0, which marks an empty slot.
@@ -53,8 +57,12 @@ const (
 	locLenBits = 18
 )
 
+// locTombstone marks a key removed while the index is built; packLoc never
+// makes it (the last segment id is not indexed).
+const locTombstone = ^uint64(0)
+
 func packLoc(l bodyLoc) (uint64, bool) {
-	if uint64(l.seg) >= 1<<locSegBits || l.off < 0 || l.off >= 1<<locOffBits || l.n <= 0 || l.n >= 1<<locLenBits {
+	if uint64(l.seg) >= 1<<locSegBits-1 || l.off < 0 || l.off >= 1<<locOffBits || l.n <= 0 || l.n >= 1<<locLenBits {
 		return 0, false
 	}
 	return uint64(l.seg)<<(locOffBits+locLenBits) | uint64(l.off)<<locLenBits | uint64(l.n), true
@@ -119,10 +127,53 @@ func (x *bodyIndex) get(key string) (bodyLoc, bool) {
 	sh.mu.RLock()
 	v, ok := sh.find(h)
 	sh.mu.RUnlock()
-	if !ok {
+	if !ok || v == locTombstone {
 		return bodyLoc{}, false
 	}
 	return unpackLoc(v), true
+}
+
+// startBuild marks every shard as being built: removes leave tombstones.
+func (x *bodyIndex) startBuild() {
+	for i := range x.shards {
+		sh := &x.shards[i]
+		sh.mu.Lock()
+		sh.building = true
+		sh.mu.Unlock()
+	}
+}
+
+// addBuilt indexes key at l unless a writer indexed or removed its hash since
+// the build's snapshot was taken: a writer's location is always newer.
+func (x *bodyIndex) addBuilt(key []byte, l bodyLoc) {
+	v, ok := packLoc(l)
+	if !ok {
+		return
+	}
+	h := x.hashOf(string(key))
+	sh := x.shardOf(h)
+	sh.mu.Lock()
+	if _, found := sh.find(h); !found {
+		sh.put(h, v)
+	}
+	sh.mu.Unlock()
+}
+
+// endBuild drops the tombstones and ends the build, shard by shard.
+func (x *bodyIndex) endBuild() {
+	for i := range x.shards {
+		sh := &x.shards[i]
+		sh.mu.Lock()
+		for j := 0; j < len(sh.slots); {
+			if s := sh.slots[j]; s.h != 0 && s.loc == locTombstone {
+				sh.del(s.h) // shifts a later entry into j: look at j again
+				continue
+			}
+			j++
+		}
+		sh.building = false
+		sh.mu.Unlock()
+	}
 }
 
 // set indexes key at l, or drops its entry when l does not pack.
@@ -145,7 +196,11 @@ func (x *bodyIndex) remove(key string) {
 	h := x.hashOf(key)
 	sh := x.shardOf(h)
 	sh.mu.Lock()
-	sh.del(h)
+	if sh.building {
+		sh.put(h, locTombstone)
+	} else {
+		sh.del(h)
+	}
 	sh.mu.Unlock()
 }
 

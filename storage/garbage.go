@@ -40,8 +40,17 @@ func (s *Store) pokeGarbage() {
 	}
 }
 
-func (s *Store) garbageLoop() {
+// garbageLoop first builds the body index from build, then runs the garbage
+// pass, which needs the live bytes the build counts.
+func (s *Store) garbageLoop(build *pebble.Iterator) {
 	defer close(s.gcDone)
+	built := s.buildBodyIndex(build)
+	s.gcReady.Store(built)
+	close(s.indexed)
+	if !built {
+		<-s.gcStop
+		return
+	}
 	t := time.NewTicker(garbageInterval)
 	defer t.Stop()
 	for {
@@ -69,6 +78,9 @@ func (s *Store) stopping() bool {
 // collectGarbage reclaims every sealed segment whose dead share passed
 // garbageDeadShare; one pass at a time.
 func (s *Store) collectGarbage() error {
+	if !s.gcReady.Load() {
+		return nil // the live bytes are not all counted yet
+	}
 	s.gcMu.Lock()
 	defer s.gcMu.Unlock()
 	b := s.bodies

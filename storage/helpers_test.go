@@ -27,6 +27,7 @@ func openMem(tb testing.TB) *Store {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { _ = s.Close() })
+	<-s.indexed
 	return s
 }
 
@@ -40,6 +41,9 @@ func openDisk(tb testing.TB, dir string, opts Options) *Store {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	// The body index is built in the background; tests that look at it, or run
+	// the garbage pass, want it done.
+	<-s.indexed
 	return s
 }
 

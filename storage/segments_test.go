@@ -337,16 +337,11 @@ func TestGarbagePass(t *testing.T) {
 		for i := range keys {
 			mustPut(t, s, segPage(i, 0, size))
 		}
-		var wg sync.WaitGroup
-		stop := make(chan struct{})
-		wg.Go(func() {
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
 			r := rand.New(rand.NewPCG(1, 2))
-			for v := 1; ; v++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
+			for v := 1; v <= 80; v++ {
 				i := r.IntN(keys)
 				if err := s.PutPage(segPage(i, v, size)); err != nil {
 					t.Error(err)
@@ -354,18 +349,22 @@ func TestGarbagePass(t *testing.T) {
 				}
 				last[i] = v
 			}
-		})
+		}()
 		var passes int
-		for deadline := time.Now().Add(500 * time.Millisecond); time.Now().Before(deadline); passes++ {
+	passing:
+		for ; ; passes++ {
 			if err := s.collectGarbage(); err != nil {
 				t.Fatal(err)
 			}
-			runtime.Gosched()
+			select {
+			case <-done:
+				break passing
+			default:
+				runtime.Gosched()
+			}
 		}
-		close(stop)
-		wg.Wait()
 		if s.bodies.stats().ReclaimedSegs == 0 {
-			t.Fatalf("%d passes reclaimed no segment", passes)
+			t.Fatalf("%d passes beside 80 writes reclaimed no segment", passes)
 		}
 		for i := range keys {
 			wantBody(t, s, i, last[i], size)
@@ -472,6 +471,37 @@ func TestBodyIndex(t *testing.T) {
 			if ok != wok || got != w {
 				t.Fatalf("key %s: %+v %v, want %+v %v", key, got, ok, w, wok)
 			}
+		}
+	})
+	t.Run("a build from the pointers at Open never undoes a write made while it ran", func(t *testing.T) {
+		x := newBodyIndex(nil)
+		x.startBuild()
+		at := func(off int64) bodyLoc { return bodyLoc{seg: 1, off: off, n: 100} }
+		x.set("rewritten", at(200))            // a writer, after the build's snapshot
+		x.remove("deleted")                    // a writer deletes a page the snapshot has
+		x.addBuilt([]byte("rewritten"), at(0)) // the snapshot's older pointers
+		x.addBuilt([]byte("deleted"), at(100))
+		x.addBuilt([]byte("untouched"), at(300))
+		x.endBuild()
+		if l, ok := x.get("rewritten"); !ok || l != at(200) {
+			t.Errorf("rewritten: %+v %v, want the writer's %+v", l, ok, at(200))
+		}
+		if l, ok := x.get("deleted"); ok {
+			t.Errorf("deleted: indexed at %+v", l)
+		}
+		if l, ok := x.get("untouched"); !ok || l != at(300) {
+			t.Errorf("untouched: %+v %v", l, ok)
+		}
+		n := 0
+		for i := range x.shards {
+			n += x.shards[i].n
+		}
+		if n != 2 {
+			t.Errorf("%d entries after the build, want 2 (the tombstone dropped)", n)
+		}
+		x.remove("untouched")
+		if _, ok := x.get("untouched"); ok {
+			t.Error("a remove after the build left the entry")
 		}
 	})
 	t.Run("a location that does not pack is not indexed", func(t *testing.T) {

@@ -50,6 +50,9 @@ type Store struct {
 	gcStop chan struct{}
 	gcDone chan struct{}
 	gcMu   sync.Mutex // one garbage pass at a time
+	// indexed is closed once the body index is built (tests wait on it).
+	indexed chan struct{}
+	gcReady atomic.Bool // the index is built: every segment's live bytes are counted
 
 	pages atomic.Int64 // number of p/ keys
 	bytes atomic.Int64 // sum of the sizes of the p/ values (from their summaries)
@@ -122,7 +125,12 @@ func Open(opts Options) (*Store, error) {
 	if opts.segmentTarget > 0 {
 		s.bodies.target = opts.segmentTarget
 	}
-	built, err := s.buildBodyIndex()
+	// The index is built in the background from an iterator opened now: a
+	// point-in-time view every later write is newer than (see addBuilt).
+	// Until it is built a hit reads p/, as before the index.
+	s.bodies.idx.presize(s.pages.Load())
+	s.bodies.idx.startBuild()
+	build, err := s.prefixIter(prefixPage, "")
 	if err != nil {
 		s.bodies.close()
 		_ = db.Close()
@@ -132,73 +140,80 @@ func Open(opts Options) (*Store, error) {
 	s.log.Info("storage opened", "dir", dir, "in_memory", opts.InMemory, "pages", s.pages.Load(),
 		"bytes", s.bytes.Load(), "counted", counted, "max_open_files", po.MaxOpenFiles,
 		"block_cache", opts.BlockCache, "index_bytes", index,
-		"body_segments", bs.Segments, "body_bytes", bs.Bytes, "body_dead_bytes", bs.DeadBytes,
-		"body_index_bytes", bs.IndexBytes, "inline_pages", built.inline, "body_index_duration", built.took,
-		"duration", time.Since(start))
+		"body_segments", bs.Segments, "body_bytes", bs.Bytes, "duration", time.Since(start))
 	s.gcWake = make(chan struct{}, 1)
 	s.gcStop = make(chan struct{})
 	s.gcDone = make(chan struct{})
-	go s.garbageLoop()
+	s.indexed = make(chan struct{})
+	go s.garbageLoop(build)
 	return s, nil
 }
 
-type indexBuild struct {
-	indexed, inline int64
-	took            time.Duration
-}
-
-// buildBodyIndex walks the p/ pointers (small: ~25 bytes a page) to fill the
-// index and the live bytes of each segment. Inline records, written before
-// the body store, are left where they are: read through p/ until their page is
-// next written, which moves it to a segment.
-func (s *Store) buildBodyIndex() (indexBuild, error) {
+// buildBodyIndex walks the p/ pointers (small: ~25 bytes a page) of it, a view
+// of the store taken at Open, to fill the index and the live bytes of each
+// segment; it closes it. Inline records, written before the body store, are
+// left where they are: read through p/ until their page is next written, which
+// moves it to a segment. It gives up (false) when the store is closing.
+func (s *Store) buildBodyIndex(it *pebble.Iterator) bool {
 	start := time.Now()
-	var r indexBuild
 	b := s.bodies
-	b.idx.presize(s.pages.Load())
-	it, err := s.prefixIter(prefixPage, "")
-	if err != nil {
-		return r, err
-	}
-	var missing, damaged int64
+	var indexed, inline, missing, damaged int64
+	live := make(map[uint32]int64)
+	var err error
 	for valid := it.First(); valid; valid = it.Next() {
-		v, err := it.ValueAndErr()
-		if err != nil {
+		if indexed%4096 == 0 && s.stopping() {
 			_ = it.Close()
-			return r, err
+			return false
+		}
+		var v []byte
+		if v, err = it.ValueAndErr(); err != nil {
+			break
 		}
 		if !isPointer(v) {
-			r.inline++
+			inline++
 			continue
 		}
-		l, err := decodePointer(v)
-		if err != nil {
+		l, perr := decodePointer(v)
+		if perr != nil {
 			damaged++
 			continue
 		}
-		g := b.segment(l.seg)
-		if g == nil {
+		if b.segment(l.seg) == nil {
 			missing++
 			continue
 		}
-		g.live.Add(l.n)
-		b.idx.set(string(it.Key()[len(prefixPage):]), l)
-		r.indexed++
+		live[l.seg] += l.n
+		b.idx.addBuilt(it.Key()[len(prefixPage):], l)
+		indexed++
 	}
-	if err := it.Error(); err != nil {
-		_ = it.Close()
-		return r, err
+	if err == nil {
+		err = it.Error()
 	}
-	if err := it.Close(); err != nil {
-		return r, err
+	if cerr := it.Close(); err == nil {
+		err = cerr
+	}
+	for id, n := range live {
+		if g := b.segment(id); g != nil {
+			g.live.Add(n)
+		}
+	}
+	b.idx.endBuild()
+	if err != nil {
+		// The pages not indexed are read through p/; the garbage pass stays off
+		// (it needs every segment's live bytes) until the next Open.
+		s.log.Error("storage cannot build its body index: hits read Pebble, the garbage pass is off", "err", err)
+		return false
 	}
 	if missing > 0 || damaged > 0 {
 		// Read as not found (and counted) when asked for: rendered again.
 		s.log.Warn("storage has page pointers to missing segments or damaged pointers",
 			"missing_segment", missing, "damaged", damaged)
 	}
-	r.took = time.Since(start)
-	return r, nil
+	st := b.stats()
+	s.log.Info("storage body index built", "pages", indexed, "inline_pages", inline,
+		"body_index_bytes", st.IndexBytes, "body_segments", st.Segments, "body_bytes", st.Bytes,
+		"body_dead_bytes", st.DeadBytes, "duration", time.Since(start))
+	return true
 }
 
 // countPages counts i/ summaries and adds up the page sizes they record; they are
