@@ -221,6 +221,9 @@ type bodies struct {
 	// pass (to check a pointer and swap it) and Checkpoint hold it alone.
 	writers sync.RWMutex
 
+	// counted: the index build has counted every segment's live bytes; until
+	// then LiveBytes is partial and DeadBytes is not reported.
+	counted       atomic.Bool
 	corrupt       atomic.Uint64 // corrupt records read
 	reclaimed     atomic.Uint64 // segments the garbage pass removed
 	reclaimedByte atomic.Uint64 // their bytes
@@ -493,7 +496,8 @@ type BodyStats struct {
 	Bytes     int64 // bytes in them
 	LiveBytes int64 // bytes of the records pages point at
 	// DeadBytes are records overwritten or deleted (and writes a crash cut
-	// short) that the garbage pass has not reclaimed yet.
+	// short) that the garbage pass has not reclaimed yet; 0 until the index
+	// built at Open has counted the live ones.
 	DeadBytes        int64
 	IndexBytes       int64  // the in-memory index
 	CorruptRecords   uint64 // records read missing or damaged since Open
@@ -509,7 +513,9 @@ func (b *bodies) stats() BodyStats {
 		st.Bytes += g.size.Load()
 		st.LiveBytes += g.live.Load()
 	}
-	st.DeadBytes = st.Bytes - st.LiveBytes
+	if b.counted.Load() {
+		st.DeadBytes = st.Bytes - st.LiveBytes
+	}
 	st.IndexBytes = b.idx.bytes()
 	st.CorruptRecords = b.corrupt.Load()
 	st.ReclaimedSegs = b.reclaimed.Load()

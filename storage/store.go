@@ -198,6 +198,7 @@ func (s *Store) buildBodyIndex(it *pebble.Iterator) bool {
 		}
 	}
 	b.idx.endBuild()
+	b.counted.Store(err == nil)
 	if err != nil {
 		// The pages not indexed are read through p/; the garbage pass stays off
 		// (it needs every segment's live bytes) until the next Open.
