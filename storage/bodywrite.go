@@ -48,23 +48,38 @@ func (pb *pageBatch) touch(g *segment, end int64) {
 // oldLoc reads where p/key points; false when it holds an inline record (a
 // store written before the body store) or nothing.
 func (s *Store) oldLoc(key string) (bodyLoc, bool, error) {
+	l, state, err := s.pageState(key)
+	return l, state == pageAtPointer, err
+}
+
+// pageState is what p/key holds.
+type pageStateKind int
+
+const (
+	pageMissing   pageStateKind = iota
+	pageInline                  // a record, as stores before the body store kept it
+	pageAtPointer               // a pointer to a record in a body segment
+	pageBadPointer
+)
+
+func (s *Store) pageState(key string) (bodyLoc, pageStateKind, error) {
 	raw, closer, err := s.db.Get(appendKey(nil, prefixPage, key))
 	if err != nil {
 		if errors.Is(err, pebble.ErrNotFound) {
-			return bodyLoc{}, false, nil
+			return bodyLoc{}, pageMissing, nil
 		}
-		return bodyLoc{}, false, fmt.Errorf("cannot read page %q: %w", key, err)
+		return bodyLoc{}, pageMissing, fmt.Errorf("cannot read page %q: %w", key, err)
 	}
 	defer closer.Close()
 	if !isPointer(raw) {
-		return bodyLoc{}, false, nil
+		return bodyLoc{}, pageInline, nil
 	}
 	l, err := decodePointer(raw)
 	if err != nil {
 		// A damaged pointer points at nothing the live bytes count.
-		return bodyLoc{}, false, nil
+		return bodyLoc{}, pageBadPointer, nil
 	}
-	return l, true, nil
+	return l, pageAtPointer, nil
 }
 
 // setPageValue appends val, a page record (encodePage), to the body segments

@@ -44,13 +44,20 @@ func (s *Store) pokeGarbage() {
 // pass, which needs the live bytes the build counts.
 func (s *Store) garbageLoop(build *pebble.Iterator) {
 	defer close(s.gcDone)
-	built := s.buildBodyIndex(build)
+	built, inline := s.buildBodyIndex(build)
 	s.gcReady.Store(built)
 	close(s.indexed)
 	if !built {
+		close(s.migrated)
 		<-s.gcStop
 		return
 	}
+	if inline > 0 {
+		if err := s.migrateInline(); err != nil {
+			s.log.Warn("storage cannot move inline page records into body segments: they are read from Pebble", "err", err)
+		}
+	}
+	close(s.migrated)
 	t := time.NewTicker(garbageInterval)
 	defer t.Stop()
 	for {
@@ -84,10 +91,19 @@ func (s *Store) collectGarbage() error {
 	s.gcMu.Lock()
 	defer s.gcMu.Unlock()
 	b := s.bodies
-	active := b.activeSegment()
+	// Sealed segments are those below the active one: ids only grow, so a
+	// segment below it is never appended to again. Read both under mu, so a
+	// segment rolled in meanwhile is not taken for a sealed, empty one.
+	b.mu.Lock()
+	segs := *b.segs.Load()
+	var activeID uint32
+	if b.active != nil {
+		activeID = b.active.id
+	}
+	b.mu.Unlock()
 	var due []*segment
-	for _, g := range *b.segs.Load() {
-		if g == active || g.skip.Load() {
+	for _, g := range segs {
+		if g.id >= activeID || g.skip.Load() {
 			continue
 		}
 		size, live := g.size.Load(), g.live.Load()
@@ -107,11 +123,14 @@ func (s *Store) collectGarbage() error {
 	return nil
 }
 
-// gcRecord is a live record on its way out of a segment.
+// gcRecord is a live record on its way out of a segment, or (inline) out of
+// Pebble's p/ into a segment.
 type gcRecord struct {
-	key string
-	rec []byte
-	old bodyLoc
+	key    string
+	rec    []byte
+	old    bodyLoc
+	crc    uint32
+	inline bool
 }
 
 // reclaim moves g's live records to the active segment and removes g.
@@ -160,7 +179,7 @@ func (s *Store) reclaim(g *segment) error {
 			if !ok || cur != l {
 				continue // dead: overwritten or deleted
 			}
-			chunk = append(chunk, gcRecord{key: key, rec: rec, old: l})
+			chunk = append(chunk, gcRecord{key: key, rec: rec, old: l, crc: crc})
 			chunkBytes += n
 			if chunkBytes >= garbageChunk {
 				m, err := s.moveRecords(chunk)
@@ -177,14 +196,20 @@ func (s *Store) reclaim(g *segment) error {
 			return err
 		}
 	}
+	// Under the writers lock no write is between its append and its commit, so
+	// g's live bytes are exact: a record appended to g before it was sealed
+	// and committed after the walk above is live, and g stays for the next pass.
+	b.writers.Lock()
 	if left := g.live.Load(); left != 0 {
-		// Every pointer into g was moved or replaced, so its live bytes should be
-		// 0; keep a segment whose count disagrees rather than risk a page.
-		g.skip.Store(true)
-		s.log.Warn("storage garbage pass left a segment whose live bytes do not add up", "segment", g.name, "live_bytes", left)
+		b.writers.Unlock()
+		if moved == 0 && live == left {
+			// Nothing moved and nothing changed: its count disagrees with its
+			// records. Keep it rather than risk a page.
+			g.skip.Store(true)
+			s.log.Warn("storage garbage pass left a segment whose live bytes do not add up", "segment", g.name, "live_bytes", left)
+		}
 		return nil
 	}
-	b.writers.Lock()
 	err := b.removeSegment(g)
 	b.writers.Unlock()
 	if err != nil {
@@ -212,7 +237,7 @@ func (s *Store) moveRecords(recs []gcRecord) (int64, error) {
 		if err := s.checkFree(int64(len(r.rec)), s.opts.MinFreeBytes); err != nil {
 			return 0, fmt.Errorf("cannot move page records out of a segment: %w", err)
 		}
-		l, g, err := b.appendRecord(r.rec, r.old.crc)
+		l, g, err := b.appendRecord(r.rec, r.crc)
 		if err != nil {
 			return 0, err
 		}
@@ -225,14 +250,16 @@ func (s *Store) moveRecords(recs []gcRecord) (int64, error) {
 	b.writers.Lock()
 	var moves []bodyMove
 	for i, r := range recs {
-		cur, ok, err := s.oldLoc(r.key)
+		cur, state, err := s.pageState(r.key)
 		if err != nil {
 			b.writers.Unlock()
 			return 0, err
 		}
-		if ok && cur == r.old {
+		// An inline record still inline is the one read: every write of a
+		// page makes a pointer, a delete removes it.
+		if (r.inline && state == pageInline) || (!r.inline && state == pageAtPointer && cur == r.old) {
 			_ = pb.Set(appendKey(nil, prefixPage, r.key), encodePointer(news[i]), nil)
-			moves = append(moves, bodyMove{key: r.key, old: r.old, hadOld: true, new: news[i], hasNew: true})
+			moves = append(moves, bodyMove{key: r.key, old: r.old, hadOld: !r.inline, new: news[i], hasNew: true})
 		}
 	}
 	if len(moves) == 0 {
@@ -260,6 +287,65 @@ func (s *Store) moveRecords(recs []gcRecord) (int64, error) {
 	}
 	return n, nil
 }
+
+// migrateInline moves the inline records of a store written before the body
+// store into segments, a chunk at a time (each chunk a fresh iterator, so no
+// iterator pins Pebble's old tables for the whole walk). Every start of such a
+// store would otherwise read every inline record to build the index, and serve
+// them through Pebble, until each page is next written.
+func (s *Store) migrateInline() error {
+	start := time.Now()
+	var from []byte
+	var moved, bytes int64
+	for {
+		if s.stopping() {
+			return nil
+		}
+		it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: appendKey(nil, prefixPage, string(from)), UpperBound: prefixUpperBound(prefixPage)})
+		if err != nil {
+			return err
+		}
+		var chunk []gcRecord
+		var chunkBytes int64
+		valid := it.First()
+		for ; valid && chunkBytes < garbageChunk; valid = it.Next() {
+			v, err := it.ValueAndErr()
+			if err != nil {
+				_ = it.Close()
+				return err
+			}
+			if isPointer(v) {
+				continue
+			}
+			key := string(it.Key()[len(prefixPage):])
+			rec, crc := encodeRecord(key, v)
+			chunk = append(chunk, gcRecord{key: key, rec: rec, crc: crc, inline: true})
+			chunkBytes += int64(len(rec))
+		}
+		if valid {
+			from = bytesClone(it.Key()[len(prefixPage):]) // the first key not read
+		}
+		if err := it.Close(); err != nil {
+			return err
+		}
+		n, err := s.moveRecords(chunk)
+		if err != nil {
+			return err
+		}
+		moved += int64(len(chunk))
+		bytes += n
+		if !valid {
+			break
+		}
+	}
+	if moved > 0 {
+		s.log.Info("storage moved the inline page records of an older store into body segments",
+			"pages", moved, "bytes", bytes, "duration", time.Since(start))
+	}
+	return nil
+}
+
+func bytesClone(b []byte) []byte { return append([]byte(nil), b...) }
 
 // linkSealed hard-links every sealed segment into storeDir/bodies (a
 // checkpoint's), under the writers lock, and returns the active segment

@@ -53,6 +53,9 @@ type Store struct {
 	// indexed is closed once the body index is built (tests wait on it).
 	indexed chan struct{}
 	gcReady atomic.Bool // the index is built: every segment's live bytes are counted
+	// migrated is closed once the inline records of an older store were moved
+	// into segments (migrateInline), or there were none.
+	migrated chan struct{}
 
 	pages atomic.Int64 // number of p/ keys
 	bytes atomic.Int64 // sum of the sizes of the p/ values (from their summaries)
@@ -145,6 +148,7 @@ func Open(opts Options) (*Store, error) {
 	s.gcStop = make(chan struct{})
 	s.gcDone = make(chan struct{})
 	s.indexed = make(chan struct{})
+	s.migrated = make(chan struct{})
 	go s.garbageLoop(build)
 	return s, nil
 }
@@ -154,16 +158,16 @@ func Open(opts Options) (*Store, error) {
 // segment; it closes it. Inline records, written before the body store, are
 // left where they are: read through p/ until their page is next written, which
 // moves it to a segment. It gives up (false) when the store is closing.
-func (s *Store) buildBodyIndex(it *pebble.Iterator) bool {
+func (s *Store) buildBodyIndex(it *pebble.Iterator) (built bool, inline int64) {
 	start := time.Now()
 	b := s.bodies
-	var indexed, inline, missing, damaged int64
+	var indexed, missing, damaged int64
 	live := make(map[uint32]int64)
 	var err error
 	for valid := it.First(); valid; valid = it.Next() {
-		if indexed%4096 == 0 && s.stopping() {
+		if (indexed+inline)%4096 == 0 && s.stopping() {
 			_ = it.Close()
-			return false
+			return false, 0
 		}
 		var v []byte
 		if v, err = it.ValueAndErr(); err != nil {
@@ -203,7 +207,7 @@ func (s *Store) buildBodyIndex(it *pebble.Iterator) bool {
 		// The pages not indexed are read through p/; the garbage pass stays off
 		// (it needs every segment's live bytes) until the next Open.
 		s.log.Error("storage cannot build its body index: hits read Pebble, the garbage pass is off", "err", err)
-		return false
+		return false, 0
 	}
 	if missing > 0 || damaged > 0 {
 		// Read as not found (and counted) when asked for: rendered again.
@@ -214,7 +218,7 @@ func (s *Store) buildBodyIndex(it *pebble.Iterator) bool {
 	s.log.Info("storage body index built", "pages", indexed, "inline_pages", inline,
 		"body_index_bytes", st.IndexBytes, "body_segments", st.Segments, "body_bytes", st.Bytes,
 		"body_dead_bytes", st.DeadBytes, "duration", time.Since(start))
-	return true
+	return true, inline
 }
 
 // countPages counts i/ summaries and adds up the page sizes they record; they are
