@@ -225,6 +225,7 @@ type bodies struct {
 	// then LiveBytes is partial and DeadBytes is not reported.
 	counted       atomic.Bool
 	corrupt       atomic.Uint64 // corrupt records read
+	loggedMissing atomic.Bool   // a pointer to no segment was logged
 	reclaimed     atomic.Uint64 // segments the garbage pass removed
 	reclaimedByte atomic.Uint64 // their bytes
 	gcMoved       atomic.Uint64 // live bytes copied doing it
@@ -452,6 +453,9 @@ func (b *bodies) reportCorrupt(l bodyLoc, key string) {
 	g := b.segment(l.seg)
 	if g != nil && !g.logged.CompareAndSwap(false, true) {
 		return
+	}
+	if g == nil && !b.loggedMissing.CompareAndSwap(false, true) {
+		return // pointers to missing segments, or damaged ones: logged once
 	}
 	b.log.Warn("storage page record is missing or damaged: the page reads as not found and is rendered again",
 		"key", key, "segment", l.seg, "offset", l.off, "length", l.n, "segment_exists", g != nil)
