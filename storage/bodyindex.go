@@ -23,8 +23,11 @@ import (
 // full, in indexShards tables that grow one at a time: 24 to 43 bytes a page
 // (README gives the figure measured at a million).
 type bodyIndex struct {
-	hash   func(string) uint64
-	shards [indexShards]indexShard
+	hash func(string) uint64
+	// hashBytes is hash of a key in bytes, without making it a string: the
+	// build at Open hashes a million keys.
+	hashBytes func([]byte) uint64
+	shards    [indexShards]indexShard
 }
 
 // indexShards spreads the locks of writers and of a table's growth.
@@ -78,16 +81,23 @@ func unpackLoc(v uint64) bodyLoc {
 
 func newBodyIndex(hash func(string) uint64) *bodyIndex {
 	if hash == nil {
+		// maphash.Bytes and maphash.String agree on the same bytes.
 		seed := maphash.MakeSeed()
-		hash = func(key string) uint64 { return maphash.String(seed, key) }
+		return &bodyIndex{
+			hash:      func(key string) uint64 { return maphash.String(seed, key) },
+			hashBytes: func(key []byte) uint64 { return maphash.Bytes(seed, key) },
+		}
 	}
-	return &bodyIndex{hash: hash}
+	return &bodyIndex{hash: hash, hashBytes: func(key []byte) uint64 { return hash(string(key)) }}
 }
 
 func (x *bodyIndex) hashOf(key string) uint64 {
-	h := x.hash(key)
+	return nonZero(x.hash(key))
+}
+
+func nonZero(h uint64) uint64 {
 	if h == 0 {
-		h = 1
+		return 1
 	}
 	return h
 }
@@ -150,7 +160,7 @@ func (x *bodyIndex) addBuilt(key []byte, l bodyLoc) {
 	if !ok {
 		return
 	}
-	h := x.hashOf(string(key))
+	h := nonZero(x.hashBytes(key))
 	sh := x.shardOf(h)
 	sh.mu.Lock()
 	if _, found := sh.find(h); !found {

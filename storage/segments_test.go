@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -527,6 +528,14 @@ func TestBodyIndex(t *testing.T) {
 		x.remove("untouched")
 		if _, ok := x.get("untouched"); ok {
 			t.Error("a remove after the build left the entry")
+		}
+	})
+	t.Run("a key hashes the same as a string and as bytes", func(t *testing.T) {
+		x := newBodyIndex(nil)
+		for _, key := range []string{"", "desktop|https://shop.example/p/1", strings.Repeat("x", 1000)} {
+			if a, b := x.hashOf(key), nonZero(x.hashBytes([]byte(key))); a != b {
+				t.Errorf("%q: %x as a string, %x as bytes", key, a, b)
+			}
 		}
 	})
 	t.Run("a location that does not pack is not indexed", func(t *testing.T) {
