@@ -95,6 +95,15 @@ func (s *Server) writeStorageMetrics(w io.Writer) {
 	metrics.WriteCounterUint64(w, "prerender_storage_block_cache_hits_total", uint64(h.BlockCacheHits))
 	metrics.WriteCounterUint64(w, "prerender_storage_block_cache_misses_total", uint64(h.BlockCacheMisses))
 	metrics.WriteGaugeUint64(w, "prerender_storage_block_cache_bytes", uint64(h.BlockCacheBytes))
+	b := h.Bodies
+	metrics.WriteGaugeUint64(w, "prerender_storage_body_segments", uint64(b.Segments))
+	metrics.WriteGaugeUint64(w, "prerender_storage_body_bytes", uint64(max(b.Bytes, 0)))
+	metrics.WriteGaugeUint64(w, "prerender_storage_body_dead_bytes", uint64(max(b.DeadBytes, 0)))
+	metrics.WriteGaugeUint64(w, "prerender_storage_body_index_bytes", uint64(b.IndexBytes))
+	metrics.WriteCounterUint64(w, "prerender_storage_corrupt_records_total", b.CorruptRecords)
+	metrics.WriteCounterUint64(w, "prerender_storage_reclaimed_segments_total", b.ReclaimedSegs)
+	metrics.WriteCounterUint64(w, "prerender_storage_reclaimed_bytes_total", b.ReclaimedBytes)
+	metrics.WriteCounterUint64(w, "prerender_storage_garbage_moved_bytes_total", b.GarbageMovedByte)
 	hot := s.cfg.Store.HotCacheStats()
 	metrics.WriteCounterUint64(w, "prerender_storage_hot_cache_hits_total", hot.Hits)
 	metrics.WriteCounterUint64(w, "prerender_storage_hot_cache_misses_total", hot.Misses)
@@ -199,7 +208,7 @@ var help = map[string]string{
 	"prerender_cache_evicted_pages_total":        "Pages removed by eviction.",
 	"prerender_cache_cleared_pages_total":        "Pages removed by wildcard cache clears.",
 	"prerender_cache_removals_total":             "Pages removed by a recache's answer: status (a status that is not kept, such as 404 or 410), 5xx (server errors several times in a row).",
-	"prerender_storage_disk_bytes":               "Bytes the Pebble store uses on disk (live and obsolete tables, WAL).",
+	"prerender_storage_disk_bytes":               "Bytes the store uses on disk: Pebble's tables and WAL, and the body segments.",
 
 	// Sitemaps (actors).
 	"prerender_sitemap_polls_total":        "Sitemap polls.",
@@ -210,22 +219,30 @@ var help = map[string]string{
 	"prerender_sitemap_read_errors_total":  "Sitemaps that could not be read or parsed.",
 
 	// Pebble (storage.Health).
-	"prerender_storage_compactions_total":        "Pebble compactions finished since the store opened.",
-	"prerender_storage_compactions_in_progress":  "Pebble compactions running now.",
-	"prerender_storage_compaction_debt_bytes":    "Bytes Pebble estimates its compactions must rewrite to settle.",
-	"prerender_storage_flushes_total":            "Pebble memtable flushes since the store opened.",
-	"prerender_storage_read_amplification":       "Tables a point read may look at: L0 sublevels plus non-empty levels below.",
-	"prerender_storage_sstables":                 "Live Pebble sstables.",
-	"prerender_storage_memtable_bytes":           "Bytes in Pebble's memtables.",
-	"prerender_storage_wal_files":                "Live Pebble WAL files.",
-	"prerender_storage_wal_bytes":                "Physical size of Pebble's live WAL files, in bytes.",
-	"prerender_storage_wal_written_bytes_total":  "Bytes written to Pebble's WAL since the store opened.",
-	"prerender_storage_block_cache_hits_total":   "Lookups Pebble's block cache answered.",
-	"prerender_storage_block_cache_misses_total": "Lookups Pebble's block cache missed (a read from disk).",
-	"prerender_storage_block_cache_bytes":        "Bytes Pebble's block cache holds.",
-	"prerender_storage_hot_cache_hits_total":     "Page reads answered from the hot-body cache (storage.hot_cache), without Pebble or gunzip.",
-	"prerender_storage_hot_cache_misses_total":   "Page reads the hot-body cache missed (read from Pebble); 0 when it is off.",
-	"prerender_storage_hot_cache_bytes":          "Bytes the hot-body cache holds (storage.hot_cache bounds it).",
+	"prerender_storage_compactions_total":         "Pebble compactions finished since the store opened.",
+	"prerender_storage_compactions_in_progress":   "Pebble compactions running now.",
+	"prerender_storage_compaction_debt_bytes":     "Bytes Pebble estimates its compactions must rewrite to settle.",
+	"prerender_storage_flushes_total":             "Pebble memtable flushes since the store opened.",
+	"prerender_storage_read_amplification":        "Tables a point read may look at: L0 sublevels plus non-empty levels below.",
+	"prerender_storage_sstables":                  "Live Pebble sstables.",
+	"prerender_storage_memtable_bytes":            "Bytes in Pebble's memtables.",
+	"prerender_storage_wal_files":                 "Live Pebble WAL files.",
+	"prerender_storage_wal_bytes":                 "Physical size of Pebble's live WAL files, in bytes.",
+	"prerender_storage_wal_written_bytes_total":   "Bytes written to Pebble's WAL since the store opened.",
+	"prerender_storage_block_cache_hits_total":    "Lookups Pebble's block cache answered.",
+	"prerender_storage_block_cache_misses_total":  "Lookups Pebble's block cache missed (a read from disk).",
+	"prerender_storage_block_cache_bytes":         "Bytes Pebble's block cache holds.",
+	"prerender_storage_hot_cache_hits_total":      "Page reads answered from the hot-body cache (storage.hot_cache), without Pebble or gunzip.",
+	"prerender_storage_hot_cache_misses_total":    "Page reads the hot-body cache missed (read from Pebble); 0 when it is off.",
+	"prerender_storage_hot_cache_bytes":           "Bytes the hot-body cache holds (storage.hot_cache bounds it).",
+	"prerender_storage_body_segments":             "Body segment files: the page records, outside Pebble.",
+	"prerender_storage_body_bytes":                "Bytes in the body segment files, live and dead.",
+	"prerender_storage_body_dead_bytes":           "Bytes of overwritten or deleted page records the garbage pass has not reclaimed yet.",
+	"prerender_storage_body_index_bytes":          "Bytes of the in-memory index of the page records.",
+	"prerender_storage_corrupt_records_total":     "Page records read missing or damaged (answered as not found, so rendered again).",
+	"prerender_storage_reclaimed_segments_total":  "Body segments the garbage pass removed.",
+	"prerender_storage_reclaimed_bytes_total":     "Bytes of the body segments the garbage pass removed.",
+	"prerender_storage_garbage_moved_bytes_total": "Live page record bytes the garbage pass copied out of the segments it removed.",
 
 	// The library's Go and process families that the Grafana board reads.
 	"go_goroutines":                 "Goroutines that exist now.",

@@ -259,11 +259,22 @@ func TestMetricsArePrometheusTextWithHelpAndLeBuckets(t *testing.T) {
 			{"prerender_storage_hot_cache_misses_total", dto.MetricType_COUNTER},
 			{"prerender_storage_hot_cache_bytes", dto.MetricType_GAUGE},
 			{"prerender_storage_disk_bytes", dto.MetricType_GAUGE},
+			{"prerender_storage_body_segments", dto.MetricType_GAUGE},
+			{"prerender_storage_body_bytes", dto.MetricType_GAUGE},
+			{"prerender_storage_body_dead_bytes", dto.MetricType_GAUGE},
+			{"prerender_storage_body_index_bytes", dto.MetricType_GAUGE},
+			{"prerender_storage_corrupt_records_total", dto.MetricType_COUNTER},
+			{"prerender_storage_reclaimed_segments_total", dto.MetricType_COUNTER},
+			{"prerender_storage_reclaimed_bytes_total", dto.MetricType_COUNTER},
+			{"prerender_storage_garbage_moved_bytes_total", dto.MetricType_COUNTER},
 		} {
 			family(t, c.name, c.typ)
 		}
 		if v, _ := sampleValue(fams["prerender_storage_wal_written_bytes_total"], nil); v <= 0 {
 			t.Errorf("pages were stored, yet %v WAL bytes written", v)
+		}
+		if v, _ := sampleValue(fams["prerender_storage_body_bytes"], nil); v <= 0 {
+			t.Errorf("pages were stored, yet %v bytes in the body segments", v)
 		}
 	})
 

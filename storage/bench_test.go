@@ -2,8 +2,11 @@ package storage
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -132,4 +135,92 @@ func BenchmarkFlushHits(b *testing.B) {
 		}
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*keys), "ns/key")
 	})
+}
+
+// BenchmarkViewPageRandom is the storage half of a hit on a random key of many
+// (the hot cache off, so every read goes to the store): the body store's index
+// and one pread, against the baseline beside it, the same records inline in
+// Pebble's p/ as every store held them before the body segments (README
+// "Performance at a million pages" has the figure through the binary).
+func BenchmarkViewPageRandom(b *testing.B) {
+	const pages = 20_000
+	plain := htmlBody(1, 30<<10)
+	gz := gzipped(b, plain)
+	etag := bodyETag(plain)
+	page := func(i int) *Page {
+		return &Page{Key: fmt.Sprintf("desktop|https://host%d.example/p/%06d", i%1000, i), URL: "https://shop.example/",
+			Status: 200, ExpiresAt: t0.Add(time.Hour), Plain: plain, Gzip: gz, ETag: etag}
+	}
+	dir := b.TempDir()
+	// The baseline: inline records, written as a binary before the body store did.
+	inline := filepath.Join(dir, "inline")
+	db, err := pebble.Open(inline, pebbleOptions(nil, pebbleLogger{testLogger(b)}))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for from := 0; from < pages; from += 500 {
+		batch := db.NewBatch()
+		for i := from; i < from+500; i++ {
+			p := page(i)
+			val, err := encodePage(p, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			_ = batch.Set(appendKey(nil, prefixPage, p.Key), val, nil)
+			_ = batch.Set(appendKey(nil, prefixIndex, p.Key), encodeSummary(PageMeta{URL: p.URL, Status: 200, ExpiresAt: p.ExpiresAt, Size: len(val)}), nil)
+		}
+		if err := batch.Commit(pebble.NoSync); err != nil {
+			b.Fatal(err)
+		}
+		_ = batch.Close()
+	}
+	if err := db.Close(); err != nil {
+		b.Fatal(err)
+	}
+	segmented := filepath.Join(dir, "segments")
+	s := openDisk(b, segmented, Options{})
+	for from := 0; from < pages; from += 100 {
+		batch := make([]*Page, 0, 100)
+		for i := from; i < from+100; i++ {
+			batch = append(batch, page(i))
+		}
+		if err := s.PutPages(batch); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		b.Fatal(err)
+	}
+	for _, c := range []struct{ name, dir string }{
+		{"inline in Pebble (baseline)", inline},
+		{"index and pread", segmented},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			s := openDisk(b, c.dir, Options{HotCache: -1})
+			defer s.Close()
+			var seed atomic.Uint64
+			b.SetBytes(int64(len(gz)))
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				r := rand.New(rand.NewPCG(seed.Add(1), 7))
+				keys := make([]string, 1024)
+				for i := range keys {
+					keys[i] = page(r.IntN(pages)).Key
+				}
+				for i := 0; pb.Next(); i++ {
+					err := s.ViewPage(keys[i%len(keys)], func(v *PageView) error {
+						if len(v.Gzip) != len(gz) {
+							return fmt.Errorf("short view")
+						}
+						return nil
+					})
+					if err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
 }

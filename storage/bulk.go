@@ -35,7 +35,9 @@ func (s *Store) DeletePages(keys []string) (int, error) {
 		return 0, err
 	}
 	defer s.leave()
-	b := s.db.NewBatch()
+	s.bodies.writers.RLock()
+	defer s.bodies.writers.RUnlock()
+	b := s.newPageBatch()
 	defer b.Close()
 	var pages int
 	var size int64
@@ -160,8 +162,10 @@ func (s *Store) PutPages(pages []*Page) error {
 		return err
 	}
 	defer s.leave()
+	s.bodies.writers.RLock()
+	defer s.bodies.writers.RUnlock()
 	seen := make(map[string]struct{}, len(pages))
-	b := s.db.NewBatch()
+	b := s.newPageBatch()
 	defer b.Close()
 	var added, size int64
 	for _, p := range pages {

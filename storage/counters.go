@@ -139,9 +139,26 @@ func (s *Store) readCounters() (counters, bool, error) {
 // record of the last one applied is the sum of all. A synced batch is applied
 // under the lock and its fsync waited for outside it, so concurrent puts still
 // share fsyncs (Pebble's group commit).
-func (s *Store) commitCounted(b *pebble.Batch, wo *pebble.WriteOptions, pages, bytes int64) error {
+//
+// applied, when not nil, runs once the batch is applied and before its fsync is
+// waited for (under countMu when the counters move).
+func (s *Store) commitCounted(b *pebble.Batch, wo *pebble.WriteOptions, pages, bytes int64, applied func()) error {
 	if pages == 0 && bytes == 0 {
-		return b.Commit(wo)
+		if applied == nil {
+			return b.Commit(wo)
+		}
+		if !wo.Sync {
+			if err := b.Commit(wo); err != nil {
+				return err
+			}
+			applied()
+			return nil
+		}
+		if err := s.db.ApplyNoSyncWait(b, wo); err != nil {
+			return err
+		}
+		applied()
+		return b.SyncWait()
 	}
 	s.countMu.Lock()
 	c := counters{pages: s.pages.Load() + pages, bytes: s.bytes.Load() + bytes, session: s.session}
@@ -163,6 +180,9 @@ func (s *Store) commitCounted(b *pebble.Batch, wo *pebble.WriteOptions, pages, b
 		// visible before its fsync, with or without waiting for it.
 		s.pages.Store(c.pages)
 		s.bytes.Store(c.bytes)
+		if applied != nil {
+			applied()
+		}
 	}
 	s.countMu.Unlock()
 	if err == nil && wo.Sync {

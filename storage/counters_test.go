@@ -26,6 +26,7 @@ func openLogged(tb testing.TB, dir string, buf *bytes.Buffer) *Store {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	<-s.indexed // its log line written: the buffer is read next
 	return s
 }
 

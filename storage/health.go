@@ -1,6 +1,6 @@
 package storage
 
-// Health is what Pebble says about itself, for /metrics: how far behind its
+// Health is what Pebble and the body segments say about themselves, for /metrics: how far behind its
 // compactions are, how many tables a read may touch, what the WAL and the block
 // cache do. Plain numbers, so no Pebble type leaves the package. Counters count
 // from Open.
@@ -23,7 +23,11 @@ type Health struct {
 	BlockCacheHits   int64
 	BlockCacheMisses int64
 	BlockCacheBytes  int64  // bytes the block cache holds now
-	DiskBytes        uint64 // bytes on disk: live and obsolete tables, WAL (DiskUsage)
+	DiskBytes        uint64 // bytes on disk: live and obsolete tables, WAL, body segments (DiskUsage)
+	// Bodies is what the body segments hold (segments.go): their files, live
+	// and dead bytes, the in-memory index, damaged records read, and what the
+	// garbage pass reclaimed.
+	Bodies BodyStats
 }
 
 // Health reads Pebble's metrics (one db.Metrics call). After Close it returns
@@ -34,7 +38,9 @@ func (s *Store) Health() (Health, error) {
 	}
 	defer s.leave()
 	m := s.db.Metrics()
+	bodies := s.bodies.stats()
 	return Health{
+		Bodies:                bodies,
 		Compactions:           m.Compact.Count,
 		CompactionsInProgress: m.Compact.NumInProgress,
 		CompactionDebtBytes:   m.Compact.EstimatedDebt,
@@ -48,6 +54,6 @@ func (s *Store) Health() (Health, error) {
 		BlockCacheHits:        m.BlockCache.Hits,
 		BlockCacheMisses:      m.BlockCache.Misses,
 		BlockCacheBytes:       m.BlockCache.Size,
-		DiskBytes:             m.DiskSpaceUsage(),
+		DiskBytes:             m.DiskSpaceUsage() + uint64(bodies.Bytes),
 	}, nil
 }

@@ -27,6 +27,7 @@ func openMem(tb testing.TB) *Store {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { _ = s.Close() })
+	<-s.indexed
 	return s
 }
 
@@ -40,6 +41,9 @@ func openDisk(tb testing.TB, dir string, opts Options) *Store {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	// The body index is built in the background; tests that look at it, or run
+	// the garbage pass, want it done.
+	<-s.indexed
 	return s
 }
 
@@ -139,6 +143,8 @@ func keysWithPrefix(keys []string, prefix string) []string {
 	return out
 }
 
+// rawValue is the value stored under key; for a page (p/) that is the page
+// record, read from its body segment when p/ holds a pointer to it.
 func rawValue(tb testing.TB, s *Store, key []byte) []byte {
 	tb.Helper()
 	v, closer, err := s.db.Get(key)
@@ -146,6 +152,18 @@ func rawValue(tb testing.TB, s *Store, key []byte) []byte {
 		tb.Fatalf("raw Get(%q): %v", key, err)
 	}
 	defer closer.Close()
+	if strings.HasPrefix(string(key), prefixPage) && isPointer(v) {
+		l, err := decodePointer(v)
+		if err != nil {
+			tb.Fatalf("pointer of %q: %v", key, err)
+		}
+		var buf []byte
+		val, c := s.bodies.readAt(l, string(key[len(prefixPage):]), &buf)
+		if c != recordOK {
+			tb.Fatalf("record of %q at %+v: %d", key, l, c)
+		}
+		return slices.Clone(val)
+	}
 	return slices.Clone(v)
 }
 

@@ -36,12 +36,8 @@ func TestAPageStoresItsMarkdownBesideItsHTML(t *testing.T) {
 	// Since issue 17 every page is written as version 3 (gzip bodies only);
 	// versions 1 and 2 are still read (TestOldRecordsStillRead).
 	t.Run("a page stored without Markdown is written with no Markdown section and reads with none", func(t *testing.T) {
-		raw, closer, err := s.db.Get(appendKey(nil, prefixPage, without.Key))
-		if err != nil {
-			t.Fatal(err)
-		}
+		raw := rawValue(t, s, appendKey(nil, prefixPage, without.Key))
 		version, mdLen := raw[0], binary.LittleEndian.Uint32(raw[44:])
-		closer.Close()
 		if version != pageVersionGzip || mdLen != 0 {
 			t.Errorf("stored as version %d with %d bytes of Markdown gzip, want version %d with none", version, mdLen, pageVersionGzip)
 		}

@@ -41,6 +41,12 @@ type Options struct {
 	// FreeBytes, when set, replaces the statfs of Dir that the free-space
 	// guard reads, so that tests can give the store a disk of any fullness.
 	FreeBytes func() (int64, error)
+
+	// indexHash replaces the body index's hash of a key, so that tests can
+	// make keys collide; segmentTarget replaces segmentTarget, so that tests
+	// fill segments with a few pages. Not knobs: tests only.
+	indexHash     func(string) uint64
+	segmentTarget int64
 }
 
 // EnsureDefaults fills zero fields with their defaults.

@@ -128,6 +128,7 @@ type viewState struct {
 	page      pageFields
 	view      PageView
 	plain, md []byte
+	rec       []byte // the record read from a body segment
 }
 
 var viewPool = sync.Pool{New: func() any { return &viewState{key: make([]byte, 0, 256)} }}
@@ -154,7 +155,11 @@ func (s *Store) ViewPage(key string, fn func(v *PageView) error) error {
 		if cap(md) > maxPooledBody {
 			md = nil
 		}
-		*st = viewState{key: st.key[:0], plain: plain[:0], md: md[:0]}
+		rec := st.rec
+		if cap(rec) > maxPooledBody {
+			rec = nil
+		}
+		*st = viewState{key: st.key[:0], plain: plain[:0], md: md[:0], rec: rec[:0]}
 		viewPool.Put(st)
 	}()
 	var gen uint64
@@ -166,14 +171,13 @@ func (s *Store) ViewPage(key string, fn func(v *PageView) error) error {
 		}
 	}
 	st.key = appendKey(st.key[:0], prefixPage, key)
-	val, closer, err := s.db.Get(st.key)
+	val, closer, err := s.readPageValue(key, st.key, &st.rec)
 	if err != nil {
-		if errors.Is(err, pebble.ErrNotFound) {
-			return ErrNotFound
-		}
-		return fmt.Errorf("cannot read page %q: %w", key, err)
+		return err
 	}
-	defer closer.Close()
+	if closer != nil {
+		defer closer.Close()
+	}
 	if err := decodePage(val, &st.page); err != nil {
 		return fmt.Errorf("cannot decode page %q: %w", key, err)
 	}
@@ -229,8 +233,16 @@ func viewOfEntry(c *hotCache, e *hotEntry, st *viewState) PageView {
 // and stored bytes by pages and bytes (commitCounted), and drops the keys from
 // the hot-body cache: the one place the cache is invalidated and the counters
 // are kept, so every write of p/ or i/ must commit through it.
-func (s *Store) commitPages(b *pebble.Batch, wo *pebble.WriteOptions, pages, bytes int64, keys ...string) error {
-	err := s.commitCounted(b, wo, pages, bytes)
+//
+// The body segments the batch appended to are synced first, and the index and
+// the segments' live bytes are updated as soon as the batch is applied (before
+// the hot cache is invalidated, so a reader that misses the cache afterwards
+// finds the new location).
+func (s *Store) commitPages(b *pageBatch, wo *pebble.WriteOptions, pages, bytes int64, keys ...string) error {
+	err := b.syncBodies()
+	if err == nil {
+		err = s.commitCounted(b.Batch, wo, pages, bytes, func() { s.applyMoves(b.moves) })
+	}
 	if s.hot != nil {
 		for _, k := range keys {
 			s.hot.invalidate(k)
@@ -244,14 +256,14 @@ func (s *Store) viewFields(key string, fn func(f *pageFields)) error {
 		return err
 	}
 	defer s.leave()
-	val, closer, err := s.db.Get(appendKey(nil, prefixPage, key))
+	var buf []byte
+	val, closer, err := s.readPageValue(key, appendKey(nil, prefixPage, key), &buf)
 	if err != nil {
-		if errors.Is(err, pebble.ErrNotFound) {
-			return ErrNotFound
-		}
-		return fmt.Errorf("cannot read page %q: %w", key, err)
+		return err
 	}
-	defer closer.Close()
+	if closer != nil {
+		defer closer.Close()
+	}
 	var f pageFields
 	if err := decodePage(val, &f); err != nil {
 		return fmt.Errorf("cannot decode page %q: %w", key, err)
@@ -277,11 +289,13 @@ func (s *Store) PutPage(p *Page) error {
 		return err
 	}
 	defer s.leave()
+	s.bodies.writers.RLock()
+	defer s.bodies.writers.RUnlock()
 	return s.putPage(p, pebble.Sync)
 }
 
 func (s *Store) putPage(p *Page, wo *pebble.WriteOptions) error {
-	b := s.db.NewBatch()
+	b := s.newPageBatch()
 	defer b.Close()
 	added, size, err := s.putInto(b, p)
 	if err != nil {
@@ -299,7 +313,7 @@ func (s *Store) putPage(p *Page, wo *pebble.WriteOptions) error {
 // putInto adds to b the writes of PutPage for p, and returns what they add to the
 // page count (0 or 1) and to the stored bytes. It reads the previous summary and
 // meta of p.Key from the database, not from b: a batch holds one put per key.
-func (s *Store) putInto(b *pebble.Batch, p *Page) (added, size int64, err error) {
+func (s *Store) putInto(b *pageBatch, p *Page) (added, size int64, err error) {
 	if err := preparePage(p); err != nil {
 		return 0, 0, err
 	}
@@ -323,7 +337,9 @@ func (s *Store) putInto(b *pebble.Batch, p *Page) (added, size int64, err error)
 	summary := encodeSummary(PageMeta{
 		URL: p.URL, Status: p.Status, RenderedAt: p.RenderedAt, ExpiresAt: p.ExpiresAt, Size: len(val),
 	})
-	_ = b.Set(appendKey(nil, prefixPage, p.Key), val, nil)
+	if err := s.setPageValue(b, p.Key, val); err != nil {
+		return 0, 0, err
+	}
 	_ = b.Set(appendKey(nil, prefixIndex, p.Key), summary, nil)
 	newDue := appendDueKey(nil, p.ExpiresAt, p.Key)
 	if existed {
@@ -422,7 +438,9 @@ func (s *Store) DeletePage(key string) error {
 		return err
 	}
 	defer s.leave()
-	b := s.db.NewBatch()
+	s.bodies.writers.RLock()
+	defer s.bodies.writers.RUnlock()
+	b := s.newPageBatch()
 	defer b.Close()
 	counted, size, err := s.deleteInto(b, key)
 	if err != nil {
@@ -444,7 +462,7 @@ func (s *Store) DeletePage(key string) error {
 // deleteInto adds to b the deletes of every key of the page key: p/, i/, m/ and
 // its d/ entry. counted tells whether the page had a summary, which is what
 // PageCount counts, and size is its size then.
-func (s *Store) deleteInto(b *pebble.Batch, key string) (counted bool, size int64, err error) {
+func (s *Store) deleteInto(b *pageBatch, key string) (counted bool, size int64, err error) {
 	prev, existed, err := s.summary(key)
 	if err != nil {
 		return false, 0, err
@@ -461,7 +479,9 @@ func (s *Store) deleteInto(b *pebble.Batch, key string) (counted bool, size int6
 			s.log.Warn("storage cannot read page to delete its due entry", "key", key, "err", err)
 		}
 	}
-	_ = b.Delete(appendKey(nil, prefixPage, key), nil)
+	if err := s.deletePageValue(b, key); err != nil {
+		return false, 0, err
+	}
 	_ = b.Delete(appendKey(nil, prefixIndex, key), nil)
 	_ = b.Delete(appendKey(nil, prefixMeta, key), nil)
 	if existed {
@@ -558,13 +578,19 @@ func (s *Store) SetPageMarkdown(key, etag string, md []byte) error {
 	if len(md) == 0 {
 		return fmt.Errorf("storage: page %q: empty Markdown", key)
 	}
+	s.bodies.writers.RLock()
+	defer s.bodies.writers.RUnlock()
 	pageKey := appendKey(nil, prefixPage, key)
-	raw, closer, err := s.db.Get(pageKey)
+	var buf []byte
+	raw, closer, err := s.readPageValue(key, pageKey, &buf)
 	if err != nil {
-		if errors.Is(err, pebble.ErrNotFound) {
+		if errors.Is(err, ErrNotFound) {
 			return ErrNotFound
 		}
 		return fmt.Errorf("cannot read page %q to store its Markdown: %w", key, err)
+	}
+	if closer == nil {
+		closer = io.NopCloser(nil)
 	}
 	var f pageFields
 	err = decodePage(raw, &f)
@@ -600,9 +626,11 @@ func (s *Store) SetPageMarkdown(key, etag string, md []byte) error {
 	}
 	sum := prev
 	sum.Size = len(val)
-	b := s.db.NewBatchWithSize(len(val) + 2*len(key) + 128)
+	b := s.newPageBatch()
 	defer b.Close()
-	_ = b.Set(pageKey, val, nil)
+	if err := s.setPageValue(b, key, val); err != nil {
+		return fmt.Errorf("cannot store the Markdown of page %q: %w", key, err)
+	}
 	_ = b.Set(appendKey(nil, prefixIndex, key), encodeSummary(sum), nil)
 	if !existed {
 		_ = b.Set(appendDueKey(nil, sum.ExpiresAt, key), nil, nil)

@@ -46,16 +46,21 @@ func (s *Store) patchPage(key, what string, wo *pebble.WriteOptions, fn func(val
 		return err
 	}
 	defer s.leave()
-	pageKey := appendKey(nil, prefixPage, key)
-	raw, closer, err := s.db.Get(pageKey)
+	s.bodies.writers.RLock()
+	defer s.bodies.writers.RUnlock()
+	var buf []byte
+	raw, closer, err := s.readPageValue(key, appendKey(nil, prefixPage, key), &buf)
 	if err != nil {
-		if errors.Is(err, pebble.ErrNotFound) {
+		if errors.Is(err, ErrNotFound) {
 			return ErrNotFound
 		}
 		return fmt.Errorf("cannot %s page %q: %w", what, key, err)
 	}
-	val := append([]byte(nil), raw...)
-	closer.Close()
+	val := raw
+	if closer != nil {
+		val = append([]byte(nil), raw...)
+		closer.Close()
+	}
 	var f pageFields
 	if err := decodePage(val, &f); err != nil {
 		return fmt.Errorf("cannot %s page %q: %w", what, key, err)
@@ -69,9 +74,11 @@ func (s *Store) patchPage(key, what string, wo *pebble.WriteOptions, fn func(val
 	}
 	sum := prev
 	fn(val, &sum)
-	b := s.db.NewBatchWithSize(len(val) + 3*len(key) + 128)
+	b := s.newPageBatch()
 	defer b.Close()
-	_ = b.Set(pageKey, val, nil)
+	if err := s.setPageValue(b, key, val); err != nil {
+		return fmt.Errorf("cannot %s page %q: %w", what, key, err)
+	}
 	_ = b.Set(appendKey(nil, prefixIndex, key), encodeSummary(sum), nil)
 	if !sum.ExpiresAt.Equal(prev.ExpiresAt) {
 		_ = b.Delete(appendDueKey(nil, prev.ExpiresAt, key), nil)

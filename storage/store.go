@@ -42,6 +42,20 @@ type Store struct {
 
 	// hot is the hot-body cache (hot.go); nil when Options.HotCache is off.
 	hot *hotCache
+	// bodies holds the page records and their index (segments.go).
+	bodies *bodies
+	// The garbage pass (garbage.go): woken by writes that leave dead bytes
+	// in a sealed segment, stopped and waited for by Close.
+	gcWake chan struct{}
+	gcStop chan struct{}
+	gcDone chan struct{}
+	gcMu   sync.Mutex // one garbage pass at a time
+	// indexed is closed once the body index is built (tests wait on it).
+	indexed chan struct{}
+	gcReady atomic.Bool // the index is built: every segment's live bytes are counted
+	// migrated is closed once the inline records of an older store were moved
+	// into segments (migrateInline), or there were none.
+	migrated chan struct{}
 
 	pages atomic.Int64 // number of p/ keys
 	bytes atomic.Int64 // sum of the sizes of the p/ values (from their summaries)
@@ -107,10 +121,104 @@ func Open(opts Options) (*Store, error) {
 		_ = db.Close()
 		return nil, err
 	}
+	if s.bodies, err = openBodies(po.FS, dir, s.log, opts.indexHash); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	if opts.segmentTarget > 0 {
+		s.bodies.target = opts.segmentTarget
+	}
+	// The index is built in the background from an iterator opened now: a
+	// point-in-time view every later write is newer than (see addBuilt).
+	// Until it is built a hit reads p/, as before the index.
+	s.bodies.idx.presize(s.pages.Load())
+	s.bodies.idx.startBuild()
+	build, err := s.prefixIter(prefixPage, "")
+	if err != nil {
+		s.bodies.close()
+		_ = db.Close()
+		return nil, fmt.Errorf("cannot index the page records of storage at %q: %w", dir, err)
+	}
+	bs := s.bodies.stats()
 	s.log.Info("storage opened", "dir", dir, "in_memory", opts.InMemory, "pages", s.pages.Load(),
 		"bytes", s.bytes.Load(), "counted", counted, "max_open_files", po.MaxOpenFiles,
-		"block_cache", opts.BlockCache, "index_bytes", index, "duration", time.Since(start))
+		"block_cache", opts.BlockCache, "index_bytes", index,
+		"body_segments", bs.Segments, "body_bytes", bs.Bytes, "duration", time.Since(start))
+	s.gcWake = make(chan struct{}, 1)
+	s.gcStop = make(chan struct{})
+	s.gcDone = make(chan struct{})
+	s.indexed = make(chan struct{})
+	s.migrated = make(chan struct{})
+	go s.garbageLoop(build)
 	return s, nil
+}
+
+// buildBodyIndex walks the p/ pointers (small: ~25 bytes a page) of it, a view
+// of the store taken at Open, to fill the index and the live bytes of each
+// segment; it closes it. Inline records, written before the body store, are
+// left where they are: read through p/ until their page is next written, which
+// moves it to a segment. It gives up (false) when the store is closing.
+func (s *Store) buildBodyIndex(it *pebble.Iterator) (built bool, inline int64) {
+	start := time.Now()
+	b := s.bodies
+	var indexed, missing, damaged int64
+	live := make(map[uint32]int64)
+	var err error
+	for valid := it.First(); valid; valid = it.Next() {
+		if (indexed+inline)%4096 == 0 && s.stopping() {
+			_ = it.Close()
+			return false, 0
+		}
+		var v []byte
+		if v, err = it.ValueAndErr(); err != nil {
+			break
+		}
+		if !isPointer(v) {
+			inline++
+			continue
+		}
+		l, perr := decodePointer(v)
+		if perr != nil {
+			damaged++
+			continue
+		}
+		if b.segment(l.seg) == nil {
+			missing++
+			continue
+		}
+		live[l.seg] += l.n
+		b.idx.addBuilt(it.Key()[len(prefixPage):], l)
+		indexed++
+	}
+	if err == nil {
+		err = it.Error()
+	}
+	if cerr := it.Close(); err == nil {
+		err = cerr
+	}
+	for id, n := range live {
+		if g := b.segment(id); g != nil {
+			g.live.Add(n)
+		}
+	}
+	b.idx.endBuild()
+	b.counted.Store(err == nil)
+	if err != nil {
+		// The pages not indexed are read through p/; the garbage pass stays off
+		// (it needs every segment's live bytes) until the next Open.
+		s.log.Error("storage cannot build its body index: hits read Pebble, the garbage pass is off", "err", err)
+		return false, 0
+	}
+	if missing > 0 || damaged > 0 {
+		// Read as not found (and counted) when asked for: rendered again.
+		s.log.Warn("storage has page pointers to missing segments or damaged pointers",
+			"missing_segment", missing, "damaged", damaged)
+	}
+	st := b.stats()
+	s.log.Info("storage body index built", "pages", indexed, "inline_pages", inline,
+		"body_index_bytes", st.IndexBytes, "body_segments", st.Segments, "body_bytes", st.Bytes,
+		"body_dead_bytes", st.DeadBytes, "duration", time.Since(start))
+	return true, inline
 }
 
 // countPages counts i/ summaries and adds up the page sizes they record; they are
@@ -147,6 +255,8 @@ func (s *Store) Close() error {
 	if !s.closed.CompareAndSwap(false, true) {
 		return ErrClosed
 	}
+	close(s.gcStop)
+	<-s.gcDone
 	if s.inflight.Load() > 0 {
 		<-s.drained
 	}
@@ -155,7 +265,9 @@ func (s *Store) Close() error {
 			s.log.Warn("storage flush on close failed", "dir", s.dir, "err", err)
 		}
 	}
-	if err := s.db.Close(); err != nil {
+	err := s.db.Close()
+	s.bodies.close()
+	if err != nil {
 		return fmt.Errorf("cannot close storage at %q: %w", s.dir, err)
 	}
 	return nil
@@ -191,14 +303,15 @@ func (s *Store) StoredBytes() int64 {
 	return s.bytes.Load()
 }
 
-// DiskUsage returns the bytes Pebble uses on disk (live and obsolete tables
-// and WAL), 0 after Close.
+// DiskUsage returns the bytes the store uses on disk: Pebble's (live and
+// obsolete tables and WAL) and the body segments' (live and dead records),
+// 0 after Close.
 func (s *Store) DiskUsage() int64 {
 	if s.enter() != nil {
 		return 0
 	}
 	defer s.leave()
-	return int64(s.db.Metrics().DiskSpaceUsage())
+	return int64(s.db.Metrics().DiskSpaceUsage()) + s.bodies.stats().Bytes
 }
 
 func (s *Store) diskFreeBytes() (int64, error) {
@@ -276,13 +389,34 @@ func (p pebbleLogger) Fatalf(format string, args ...any) {
 // changed in place), so a copy of a large store is cheap. The copy opens as a store
 // of its own; make bench-scale runs its destructive steps (clear, eviction) on one
 // so that its filled store can be used again.
+//
+// The body segments come along: sealed ones as hard links (they never change;
+// copied when the link fails, across filesystems), the active one copied up to
+// the last record the copy's pointers can reference. Page writes wait while
+// Pebble's checkpoint is taken and the segments are listed and linked, not
+// while the active segment is copied.
 func (s *Store) Checkpoint(dir string) error {
 	if err := s.enter(); err != nil {
 		return err
 	}
 	defer s.leave()
+	b := s.bodies
+	b.writers.Lock()
 	if err := s.db.Checkpoint(dir, pebble.WithFlushedWAL()); err != nil {
+		b.writers.Unlock()
 		return fmt.Errorf("cannot checkpoint storage at %q into %q: %w", s.dir, dir, err)
+	}
+	active, activeSize, err := b.linkSealed(dir)
+	b.writers.Unlock()
+	if err != nil {
+		return fmt.Errorf("cannot checkpoint storage at %q into %q: %w", s.dir, dir, err)
+	}
+	if active != nil {
+		err = b.copySegment(active, activeSize, dir)
+		active.release()
+		if err != nil {
+			return fmt.Errorf("cannot checkpoint storage at %q into %q: %w", s.dir, dir, err)
+		}
 	}
 	return nil
 }

@@ -425,6 +425,7 @@ func TestOpenLogsTheIndexSizeBesideTheBlockCache(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		<-s.indexed // its log line written: the buffer is read next
 		return s, buf.String()
 	}
 	s, log := open(0)
