@@ -1,10 +1,10 @@
 package storage
 
 import (
-	"bufio"
+	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
-	"hash/crc32"
 	"io"
 	"slices"
 	"time"
@@ -133,6 +133,9 @@ type gcRecord struct {
 	inline bool
 }
 
+// errStopping ends a segment's walk when the store closes.
+var errStopping = errors.New("storage: closing")
+
 // reclaim moves g's live records to the active segment and removes g.
 func (s *Store) reclaim(g *segment) error {
 	b := s.bodies
@@ -144,51 +147,43 @@ func (s *Store) reclaim(g *segment) error {
 	live := g.live.Load()
 	var moved int64
 	if live > 0 {
-		r := bufio.NewReaderSize(io.NewSectionReader(g.f, 0, size), 1<<20)
 		var chunk []gcRecord
-		var chunkBytes, off int64
-		var hdr [recordHeaderLen]byte
-		for {
+		var chunkBytes int64
+		// A read that fails ends the walk like a cut-short record: what is
+		// left unread stays live, so g stays for the next pass.
+		var walkErr error
+		_, werr := walkRecords(g.f, size, func(off int64, rec []byte, crc uint32) error {
 			if s.stopping() {
-				return nil
+				return errStopping
 			}
-			if _, err := io.ReadFull(r, hdr[:]); err != nil || string(hdr[:4]) != recordMagic {
-				break // the end, or a write a crash cut short: dead from here
-			}
-			k := int64(binary.LittleEndian.Uint32(hdr[4:]))
-			n := recordHeaderLen + k + int64(binary.LittleEndian.Uint32(hdr[8:]))
-			if off+n > size {
-				break
-			}
-			rec := make([]byte, n)
-			copy(rec, hdr[:])
-			if _, err := io.ReadFull(r, rec[recordHeaderLen:]); err != nil {
-				break
-			}
-			crc := binary.LittleEndian.Uint32(hdr[12:])
-			if crc32.Checksum(rec[recordHeaderLen:], castagnoli) != crc {
-				break
-			}
-			l := bodyLoc{seg: g.id, off: off, n: n, crc: crc}
-			off += n
-			key := string(rec[recordHeaderLen : recordHeaderLen+k])
+			l := bodyLoc{seg: g.id, off: off, n: int64(len(rec)), crc: crc}
+			key := string(rec[recordHeaderLen : recordHeaderLen+binary.LittleEndian.Uint32(rec[4:])])
 			cur, ok, err := s.oldLoc(key)
 			if err != nil {
+				walkErr = err
 				return err
 			}
 			if !ok || cur != l {
-				continue // dead: overwritten or deleted
+				return nil // dead: overwritten or deleted
 			}
-			chunk = append(chunk, gcRecord{key: key, rec: rec, old: l, crc: crc})
-			chunkBytes += n
+			chunk = append(chunk, gcRecord{key: key, rec: bytes.Clone(rec), old: l, crc: crc})
+			chunkBytes += l.n
 			if chunkBytes >= garbageChunk {
 				m, err := s.moveRecords(chunk)
 				moved += m
 				if err != nil {
+					walkErr = err
 					return err
 				}
 				chunk, chunkBytes = chunk[:0], 0
 			}
+			return nil
+		})
+		if errors.Is(werr, errStopping) {
+			return nil
+		}
+		if walkErr != nil {
+			return walkErr
 		}
 		m, err := s.moveRecords(chunk)
 		moved += m
@@ -296,7 +291,7 @@ func (s *Store) moveRecords(recs []gcRecord) (int64, error) {
 func (s *Store) migrateInline() error {
 	start := time.Now()
 	var from []byte
-	var moved, bytes int64
+	var moved, movedBytes int64
 	for {
 		if s.stopping() {
 			return nil
@@ -323,7 +318,7 @@ func (s *Store) migrateInline() error {
 			chunkBytes += int64(len(rec))
 		}
 		if valid {
-			from = bytesClone(it.Key()[len(prefixPage):]) // the first key not read
+			from = bytes.Clone(it.Key()[len(prefixPage):]) // the first key not read
 		}
 		if err := it.Close(); err != nil {
 			return err
@@ -333,19 +328,17 @@ func (s *Store) migrateInline() error {
 			return err
 		}
 		moved += int64(len(chunk))
-		bytes += n
+		movedBytes += n
 		if !valid {
 			break
 		}
 	}
 	if moved > 0 {
 		s.log.Info("storage moved the inline page records of an older store into body segments",
-			"pages", moved, "bytes", bytes, "duration", time.Since(start))
+			"pages", moved, "bytes", movedBytes, "duration", time.Since(start))
 	}
 	return nil
 }
-
-func bytesClone(b []byte) []byte { return append([]byte(nil), b...) }
 
 // linkSealed hard-links every sealed segment into storeDir/bodies (a
 // checkpoint's), under the writers lock, and returns the active segment

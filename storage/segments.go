@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"bufio"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -318,32 +319,45 @@ func openBodies(fs vfs.FS, storeDir string, log *slog.Logger, hash func(string) 
 // validEnd walks the records of f from the start and returns where the last
 // whole, checked one ends.
 func validEnd(f vfs.File, size int64) (int64, error) {
-	r := io.NewSectionReader(f, 0, size)
-	var hdr [recordHeaderLen]byte
+	return walkRecords(f, size, nil)
+}
+
+// walkRecords reads the records of f's first size bytes in order and calls fn
+// (when not nil) with each whole one whose CRC checks: its offset, the record
+// (header, key, value: valid only until fn returns) and its CRC. It stops at
+// the first record that is cut short or fails its magic or CRC (a write a
+// crash cut short: nothing points past it) and returns where the last whole
+// record ends; an error is a read that failed, or fn's, which stops the walk.
+func walkRecords(f vfs.File, size int64, fn func(off int64, rec []byte, crc uint32) error) (int64, error) {
+	r := bufio.NewReaderSize(io.NewSectionReader(f, 0, size), 1<<20)
 	var buf []byte
 	var off int64
 	for {
-		if _, err := io.ReadFull(r, hdr[:]); err != nil {
+		buf = slices.Grow(buf[:0], recordHeaderLen)[:recordHeaderLen]
+		if _, err := io.ReadFull(r, buf); err != nil || string(buf[:4]) != recordMagic {
 			return off, nil
 		}
-		if string(hdr[:4]) != recordMagic {
+		n := recordHeaderLen + int64(binary.LittleEndian.Uint32(buf[4:])) + int64(binary.LittleEndian.Uint32(buf[8:]))
+		if off+n > size {
 			return off, nil
 		}
-		n := int64(binary.LittleEndian.Uint32(hdr[4:])) + int64(binary.LittleEndian.Uint32(hdr[8:]))
-		if off+recordHeaderLen+n > size {
-			return off, nil
-		}
-		buf = slices.Grow(buf[:0], int(n))[:n]
-		if _, err := io.ReadFull(r, buf); err != nil {
+		buf = slices.Grow(buf, int(n)-recordHeaderLen)[:n]
+		if _, err := io.ReadFull(r, buf[recordHeaderLen:]); err != nil {
 			if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
 				return off, nil
 			}
-			return 0, err
+			return off, err
 		}
-		if crc32.Checksum(buf, castagnoli) != binary.LittleEndian.Uint32(hdr[12:]) {
+		crc := binary.LittleEndian.Uint32(buf[12:])
+		if crc32.Checksum(buf[recordHeaderLen:], castagnoli) != crc {
 			return off, nil
 		}
-		off += recordHeaderLen + n
+		if fn != nil {
+			if err := fn(off, buf, crc); err != nil {
+				return off, err
+			}
+		}
+		off += n
 	}
 }
 
