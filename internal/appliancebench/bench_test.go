@@ -303,7 +303,6 @@ type memoryFigures struct {
 	seriesProcs           []string  // the processes of each, by kind
 	longPeak              int64
 	longPPS               float64
-	afterProcs            int
 	bad, renders          int
 	firstBad              string
 	long                  int // renders of the long run
@@ -430,7 +429,6 @@ func BenchmarkMemory(b *testing.B) {
 			var procs string
 			f.after, procs, f.afterRest = restPSS(f.s, f.idleBD, 5*time.Second, restLimit)
 			f.seriesProcs = append(f.seriesProcs, procs)
-			_, f.afterProcs = f.s.usage()
 		}
 		if o := figs[0]; !o.beforeRest || !o.afterRest {
 			b.Logf("prerenderd still ran a second browser %s after the long run's start (at rest: %v) or end (at rest: %v): those samples are the moment's", restLimit, o.beforeRest, o.afterRest)
